@@ -1,0 +1,1 @@
+"""target-iceberg: a Singer loader that enforces an asset contract and commits to Iceberg."""

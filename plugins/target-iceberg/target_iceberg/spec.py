@@ -1,0 +1,151 @@
+"""The asset definition (``specs/<source>/<version>/<asset>.yaml``): the contract a table keeps.
+
+Parsed into frozen pydantic models. Both the generator (at render time) and the loader (at run
+time) validate specs with these models, so a spec that renders is a spec that loads.
+This module reads no files and knows nothing about Singer or Iceberg.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from target_iceberg.types import (
+    DecimalType,
+    MapType,
+    Primitive,
+    StructType,
+    ListType,
+    TypeNode,
+    TypeSyntaxError,
+    parse_type,
+)
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+]
+"""Lower-case SQL-safe name: letters, digits and underscores, not starting with a digit."""
+
+TRANSFORM = re.compile(r"^(identity|year|month|day|hour|bucket\[(\d+)\]|truncate\[(\d+)\])$")
+_TEMPORAL = {"date", "timestamp", "timestamptz"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Column(_Strict):
+    """One column of the asset."""
+
+    name: Identifier = Field(description="Column name; also the Singer property it is read from.")
+    type: str = Field(
+        description="Column type, e.g. long, decimal(18,2), timestamptz, list<string>."
+    )
+    required: bool = Field(
+        default=False, description="If true, a record without a value here is rejected."
+    )
+    description: str | None = Field(default=None, description="Free text for catalogs.")
+
+    @field_validator("type")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        try:
+            return str(parse_type(value))
+        except TypeSyntaxError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def parsed_type(self) -> TypeNode:
+        """The column's type tree."""
+        return parse_type(self.type)
+
+
+class PartitionField(_Strict):
+    """One partition field: a transform of a column."""
+
+    column: Identifier = Field(description="Source column.")
+    transform: str = Field(
+        default="identity",
+        description="identity, year, month, day, hour, bucket[N] or truncate[W].",
+    )
+
+    @field_validator("transform")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        match = TRANSFORM.match(value)
+        if not match:
+            raise ValueError(
+                f"unknown transform {value!r}; use identity, year, month, day, hour, "
+                "bucket[N] or truncate[W]"
+            )
+        if match.group(2) == "0" or match.group(3) == "0":
+            raise ValueError(f"{value!r}: the bucket count or truncate width must be positive")
+        return value
+
+
+class AssetSchema(_Strict):
+    """The columns, key and partitioning of the asset."""
+
+    columns: list[Column] = Field(min_length=1, description="The asset's columns, in order.")
+    primary_key: list[Identifier] = Field(
+        default_factory=list, description="Columns that identify a row; each must be required."
+    )
+    partitioning: list[PartitionField] = Field(
+        default_factory=list, description="Partition spec of the Iceberg table."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AssetSchema:
+        by_name: dict[str, Column] = {}
+        for column in self.columns:
+            if column.name in by_name:
+                raise ValueError(f"column {column.name!r} is defined twice")
+            by_name[column.name] = column
+        for key in self.primary_key:
+            if key not in by_name:
+                raise ValueError(f"primary_key names {key!r}, which is not a column")
+            if not by_name[key].required:
+                raise ValueError(f"primary_key column {key!r} must be `required: true`")
+        for part in self.partitioning:
+            column = by_name.get(part.column)
+            if column is None:
+                raise ValueError(f"partitioning names {part.column!r}, which is not a column")
+            _check_transform(part, column.parsed_type)
+        return self
+
+
+def _check_transform(part: PartitionField, typ: TypeNode) -> None:
+    if isinstance(typ, ListType | MapType | StructType):
+        raise ValueError(f"cannot partition by {part.column!r}: nested type {typ}")
+    name = str(typ)
+    kind = part.transform.split("[")[0]
+    if kind in {"year", "month", "day"} and name not in _TEMPORAL:
+        raise ValueError(f"transform {kind!r} needs a date or timestamp column, {part.column!r} is {name}")
+    if kind == "hour" and name not in {"timestamp", "timestamptz"}:
+        raise ValueError(f"transform 'hour' needs a timestamp column, {part.column!r} is {name}")
+    if kind == "truncate" and not (
+        isinstance(typ, DecimalType) or (isinstance(typ, Primitive) and name in {"int", "long", "string", "binary"})
+    ):
+        raise ValueError(f"transform 'truncate' does not apply to {part.column!r} of type {name}")
+
+
+class AssetSpec(_Strict):
+    """An asset definition file."""
+
+    asset: Identifier = Field(description="Asset name; the default table name.")
+    version: str = Field(description="Spec version, e.g. '1.0'; matches the folder name 'v1.0'.")
+    description: str | None = Field(default=None, description="Free text for catalogs.")
+    kind: Literal["table"] = Field(default="table", description="Only tables for now.")
+    table_schema: AssetSchema = Field(alias="schema", description="The contract the table keeps.")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        # YAML reads `version: 1.0` as a float; keep the author's spelling.
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+    def column(self, name: str) -> Column | None:
+        """The column named ``name``, if any."""
+        return next((c for c in self.table_schema.columns if c.name == name), None)
