@@ -1,0 +1,1 @@
+"""Stage 4: the command line: thin commands (console) over the library, and their output."""

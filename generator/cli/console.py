@@ -1,0 +1,92 @@
+"""``ingestgen`` commands. Each is a few lines over `ingestgen.api`; output lives in `output`."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ingestgen import __version__, api
+from ingestgen.cli import output
+from ingestgen.errors import ExitCode, IngestgenError, UserError
+from ingestgen.paths import find_root
+
+_root = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Repository root (default: found from the working directory, or $INGESTGEN_ROOT).",
+)
+_output = click.option(
+    "--output",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json for machine readers.",
+)
+_paths = click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ingestgen")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Render tenant job YAML into Meltano projects that land data in Iceberg.
+
+    Exit codes: 0 ok; 1 drift found by `render --check`; 2 invalid configuration or usage;
+    3 internal error.
+    """
+    ctx.obj = {"debug": debug}
+
+
+@cli.command()
+@_paths
+@_root
+@_output
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...], root: Path | None, fmt: str) -> None:
+    """Check job files (default: all under configs/) without writing anything."""
+    jobs = _run(ctx, fmt, lambda: api.validate(find_root(root), list(paths) or None))
+    output.emit(*output.jobs_summary(jobs), fmt)
+
+
+@cli.command()
+@_paths
+@_root
+@_output
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 with a unified diff if projects/ differ from a fresh render.",
+)
+@click.pass_context
+def render(
+    ctx: click.Context, paths: tuple[Path, ...], root: Path | None, fmt: str, check: bool
+) -> None:
+    """Render projects/<tenant>/meltano.yml for the given jobs, folders, or everything."""
+    report = _run(ctx, fmt, lambda: api.render(find_root(root), list(paths) or None, check=check))
+    output.emit(*output.render_summary(report, check), fmt)
+    if not report.clean:
+        ctx.exit(ExitCode.PARTIAL)
+
+
+def _run(ctx: click.Context, fmt: str, action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except IngestgenError as exc:
+        if ctx.obj["debug"] or not isinstance(exc, UserError):
+            traceback.print_exc()
+        if fmt == "json":
+            click.echo(json.dumps(output.error_payload(exc), indent=2, sort_keys=True))
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
+
+
+def main() -> None:
+    """Console entry point."""
+    cli()

@@ -1,0 +1,73 @@
+"""Presentation of command results: text for people, ``--output json`` for machines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ingestgen.errors import ConfigError, IngestgenError
+from ingestgen.registry.resolve import ResolvedJob
+from ingestgen.render.write import RenderReport
+
+
+def emit(data: dict[str, Any], text: str, fmt: str) -> None:
+    """Print ``data`` as JSON or ``text`` as is."""
+    click.echo(json.dumps(data, indent=2, sort_keys=True) if fmt == "json" else text)
+
+
+def jobs_summary(jobs: list[ResolvedJob]) -> tuple[dict[str, Any], str]:
+    """What `validate` prints."""
+    rows = [
+        {
+            "file": j.job.display,
+            "tenant": j.tenant,
+            "job": j.name,
+            "source": j.job.config.source.type,
+            "source_engine": j.source_engine,
+            "target_engine": j.target_engine,
+            "extractor": j.extractor.name,
+            "loader": j.loader.name,
+            "streams": j.streams,
+        }
+        for j in jobs
+    ]
+    lines = [
+        f"ok  {r['file']}: tenant {r['tenant']}, job {r['job']}, {r['source']} via "
+        f"{r['source_engine']} -> iceberg via {r['target_engine']}, streams {', '.join(r['streams'])}"
+        for r in rows
+    ]
+    lines.append(f"{len(rows)} job file{'s' if len(rows) != 1 else ''} valid")
+    return {"status": "ok", "jobs": rows}, "\n".join(lines)
+
+
+def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], str]:
+    """What `render` prints."""
+    data = {
+        "status": "ok" if report.clean else "drift",
+        "written": report.written,
+        "unchanged": report.unchanged,
+        "drifted": report.drifted,
+        "stale": report.stale,
+        "diff": report.diff,
+    }
+    lines = [f"wrote {p}" for p in report.written] + [f"unchanged {p}" for p in report.unchanged]
+    if check and report.drifted:
+        lines.append(report.diff.rstrip("\n"))
+        lines += [
+            f"drift {p}: differs from a fresh render; run `ingestgen render` and commit"
+            for p in report.drifted
+        ]
+    lines += [
+        f"stale {p}: no job file renders it any more; delete the folder or restore its jobs"
+        for p in report.stale
+    ]
+    return data, "\n".join(lines)
+
+
+def error_payload(exc: IngestgenError) -> dict[str, Any]:
+    """JSON form of an error."""
+    if isinstance(exc, ConfigError):
+        return {"status": "invalid", "problems": [p.as_dict() for p in exc.problems]}
+    return {"status": "error", "message": str(exc)}

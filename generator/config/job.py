@@ -1,0 +1,140 @@
+"""The tenant job file (``configs/<tenant>/<job>.yaml``): the seed's consolidated job YAML.
+
+Structure only: which connectors and engines exist, and what settings a connector takes, is the
+registry's business (`ingestgen.registry`). Models are frozen and forbid unknown keys, so a typo
+is an error, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+"""A tenant id: safe as an Iceberg namespace, a Nessie branch, a folder and a Meltano name."""
+
+SourceEngineType = Literal["airbyte", "singer", "native", "jdbc"]
+TargetEngineType = Literal["native", "spark", "meltano"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceEngine(_Strict):
+    """Override of the registry's default extraction engine for this job."""
+
+    type: SourceEngineType = Field(description="airbyte, singer, native or jdbc.")
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options keyed by engine type, e.g. {airbyte: {docker_image: ...}}.",
+    )
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> SourceEngine:
+        other = sorted(set(self.options) - {self.type})
+        if other:
+            raise ValueError(
+                f"options given for {', '.join(other)} but engine.type is {self.type!r}; "
+                f"put them under options.{self.type} or change the type"
+            )
+        return self
+
+
+class TargetEngine(_Strict):
+    """Override of the registry's default loading engine for this job."""
+
+    type: TargetEngineType = Field(description="native, spark or meltano.")
+    options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Options keyed by engine type, e.g. {native: {batch_size_rows: 50000}}.",
+    )
+
+    @model_validator(mode="after")
+    def _options_match_type(self) -> TargetEngine:
+        other = sorted(set(self.options) - {self.type})
+        if other:
+            raise ValueError(
+                f"options given for {', '.join(other)} but engine.type is {self.type!r}; "
+                f"put them under options.{self.type} or change the type"
+            )
+        return self
+
+
+class Incremental(_Strict):
+    """How the source reads only what changed since the last run."""
+
+    strategy: str = Field(
+        description="A strategy the connector supports (the registry lists them), "
+        "e.g. file_modified_time, replication_key or full_refresh."
+    )
+    cursor_field: str | None = Field(
+        default=None, description="Replication key, for strategies that need one."
+    )
+    start_date: str | None = Field(
+        default=None, description="ISO date or timestamp to start from on the first run."
+    )
+
+
+class Source(BaseModel):
+    """Where the data comes from. Keys besides these are the connector's own settings."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(description="Connector name from registry/connectors.yaml, e.g. gdrive_csv.")
+    engine: SourceEngine | None = Field(
+        default=None, description="Engine override; omit to use the registry default."
+    )
+    incremental: Incremental | None = Field(
+        default=None, description="Incremental strategy; omit for the connector's default."
+    )
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The connector-specific keys (validated against the registry)."""
+        return dict(self.model_extra or {})
+
+
+class Target(_Strict):
+    """Where the data lands: an Iceberg table per object in the tenant's namespace."""
+
+    type: str = Field(description="Target connector from the registry, e.g. iceberg.")
+    catalog: Literal["embedded", "nessie"] = Field(
+        default="embedded",
+        description="embedded: a SQLite catalog and local warehouse inside the project "
+        "(no servers); nessie: the Nessie server's Iceberg REST catalog.",
+    )
+    branch: str | None = Field(
+        default=None,
+        description="Nessie branch to commit to; defaults to the tenant id and must be the "
+        "tenant id or start with '<tenant_id>_'. Never main.",
+    )
+    warehouse: str | None = Field(
+        default=None,
+        description="Warehouse location, whose last path segment must be the tenant id "
+        "(s3://lake/acme/). Required for nessie; defaults to the project's .lake/ when embedded.",
+    )
+    file_format: Literal["parquet"] = Field(default="parquet", description="Only parquet.")
+    engine: TargetEngine | None = Field(
+        default=None, description="Engine override; omit to use the registry default."
+    )
+
+
+class Logging(_Strict):
+    """Logging of the run."""
+
+    redaction: bool = Field(default=True, description="Mask secret values in logs and run records.")
+
+
+class JobConfig(_Strict):
+    """One tenant job file."""
+
+    tenant_id: TenantId = Field(description="The tenant this job belongs to.")
+    source: Source = Field(description="The source connector and its settings.")
+    target: Target = Field(description="The Iceberg target.")
+    logging: Logging = Field(default_factory=Logging, description="Logging options.")
+    asset_definition: str = Field(
+        description="Path of the asset spec: 'specs/<source>/<version>/<asset>.yaml' relative "
+        "to the repository, or the same under '/app/' as inside the runner image."
+    )

@@ -1,0 +1,159 @@
+"""Load tenant job files and the asset definitions they name, collecting every problem at once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from pydantic import ValidationError
+
+from ingestgen.config.job import JobConfig
+from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlsource import Located, load_located
+from ingestgen.errors import ConfigError, Problem
+from ingestgen.paths import display, spec_relpath
+from target_iceberg.spec import AssetSpec
+
+JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A validated job file and its asset definition."""
+
+    name: str
+    """Job name: the file name without ``.yaml``."""
+    display: str
+    """Repository-relative path, as messages show it."""
+    config: JobConfig
+    doc: Located
+    asset: AssetSpec
+    asset_path: PurePosixPath
+    """Repository-relative path of the asset definition."""
+
+
+def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
+    """Validate every file; raise one `ConfigError` listing all problems of all files."""
+    jobs: list[JobFile] = []
+    problems: list[Problem] = []
+    for path in files:
+        try:
+            jobs.append(load_job(path, root))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return jobs
+
+
+def load_job(path: Path, root: Path) -> JobFile:
+    """Validate one job file and load its asset definition."""
+    name = display(path, root)
+    doc = load_located(path, name)
+    problems: list[Problem] = []
+    if not JOB_NAME.match(path.stem):
+        problems.append(
+            Problem(
+                name,
+                0,
+                "",
+                f"job name {path.stem!r} (the file name) is not a safe identifier",
+                "rename the file to lower-case letters, digits and '_', starting with a letter",
+            )
+        )
+    if not isinstance(doc.data, dict):
+        raise ConfigError(
+            [
+                *problems,
+                doc.problem(
+                    (),
+                    "a job file must be a mapping of keys",
+                    "start from configs/acme/deals_daily.yaml",
+                ),
+            ]
+        )
+    try:
+        config = JobConfig.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(problems + problems_from(exc, doc, JobConfig)) from None
+    problems += _isolation(config, doc)
+    asset, asset_path = _load_asset(config, doc, root, problems)
+    if problems or asset is None or asset_path is None:
+        raise ConfigError(problems)
+    return JobFile(path.stem, name, config, doc, asset, asset_path)
+
+
+def _isolation(config: JobConfig, doc: Located) -> list[Problem]:
+    tenant, target = config.tenant_id, config.target
+    problems = []
+    if (
+        target.branch is not None
+        and target.branch != tenant
+        and not target.branch.startswith(f"{tenant}_")
+    ):
+        problems.append(
+            doc.problem(
+                ("target", "branch"),
+                f"{target.branch!r} is not tenant {tenant!r}'s own branch",
+                f"use {tenant!r} or a name starting with '{tenant}_'",
+            )
+        )
+    if target.warehouse is not None:
+        last = target.warehouse.rstrip("/").rsplit("/", 1)[-1]
+        if last != tenant:
+            problems.append(
+                doc.problem(
+                    ("target", "warehouse"),
+                    f"{target.warehouse!r} is not tenant {tenant!r}'s own prefix",
+                    f"end it with '/{tenant}/'",
+                )
+            )
+    elif target.catalog == "nessie":
+        problems.append(
+            doc.problem(
+                ("target", "warehouse"),
+                "required with catalog: nessie",
+                f"e.g. warehouse: s3://lake/{tenant}/",
+            )
+        )
+    return problems
+
+
+def _load_asset(
+    config: JobConfig, doc: Located, root: Path, problems: list[Problem]
+) -> tuple[AssetSpec | None, PurePosixPath | None]:
+    loc = ("asset_definition",)
+    rel = spec_relpath(config.asset_definition)
+    if isinstance(rel, str):
+        problems.append(doc.problem(loc, f"{config.asset_definition!r}: {rel}"))
+        return None, None
+    path = root / rel
+    if not path.is_file():
+        problems.append(
+            doc.problem(loc, f"{rel} does not exist", "create the asset definition or fix the path")
+        )
+        return None, None
+    spec_doc = load_located(path, rel.as_posix())
+    try:
+        asset = AssetSpec.model_validate(spec_doc.data)
+    except ValidationError as exc:
+        problems += problems_from(exc, spec_doc, AssetSpec)
+        return None, None
+    layout = _layout_problem(rel, asset, config.source.type)
+    if layout:
+        problems.append(spec_doc.problem((), layout[0], layout[1]))
+    return asset, rel
+
+
+def _layout_problem(rel: PurePosixPath, asset: AssetSpec, source: str) -> tuple[str, str] | None:
+    # specs/<source>/v<version>/<asset>.yaml keeps the folder tree honest about what it holds.
+    parts = rel.parts
+    expected = ("specs", source, f"v{asset.version}", f"{asset.asset}.yaml")
+    if parts != expected:
+        return (
+            f"the asset '{asset.asset}' version {asset.version} for source {source!r} is filed "
+            f"at {rel}",
+            "move it to " + "/".join(expected) + " or fix asset/version in the file",
+        )
+    return None

@@ -1,0 +1,121 @@
+"""Turn pydantic validation errors into located, readable problems that name the fix."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ingestgen.config.yamlsource import Loc, Located
+from ingestgen.errors import Problem
+
+
+def problems_from(
+    exc: ValidationError, doc: Located, model: type[BaseModel], base: Loc = ()
+) -> list[Problem]:
+    """One `Problem` per pydantic error, located in ``doc``.
+
+    Args:
+        exc: the validation error.
+        doc: the document the validated data came from.
+        model: the model that was validated (to list valid keys for unknown ones).
+        base: where the validated data sits inside ``doc``.
+    """
+    out: list[Problem] = []
+    for err in exc.errors(include_url=False):
+        loc = (*base, *_clean(err["loc"]))
+        message, hint = _describe(err, model, tuple(_clean(err["loc"])))
+        out.append(doc.problem(loc, message, hint))
+    return out
+
+
+def _clean(loc: tuple[int | str, ...]) -> list[int | str]:
+    # pydantic adds the tag of a tagged union or the function name of a validator as a loc part.
+    return [part for part in loc if not (isinstance(part, str) and part.startswith("function-"))]
+
+
+def _describe(err: Any, model: type[BaseModel], loc: Loc) -> tuple[str, str]:
+    kind = err["type"]
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = loc[-1] if loc else "?"
+        valid = sorted(allowed_keys(model, loc[:-1]))
+        close = difflib.get_close_matches(str(key), valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"unknown key {key!r}", hint + "valid keys: " + ", ".join(valid)
+    if kind == "missing":
+        return "this key is required but missing", "add it"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        return f"{value!r} is not one of {expected}", ""
+    if kind in {"value_error", "assertion_error"}:
+        text = str(ctx.get("error", err["msg"]))
+        return text, ""
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} is not allowed here", _pattern_hint(str(ctx.get("pattern", "")))
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}", ""
+    return err["msg"][0].lower() + err["msg"][1:], ""
+
+
+def _kind_name(kind: str) -> str:
+    names = {
+        "string_type": "text",
+        "int_type": "a whole number",
+        "int_parsing": "a whole number",
+        "bool_type": "true or false",
+        "bool_parsing": "true or false",
+        "list_type": "a list",
+        "dict_type": "a mapping of keys to values",
+        "model_type": "a mapping of keys to values",
+        "float_type": "a number",
+        "float_parsing": "a number",
+    }
+    return names.get(kind, kind.replace("_", " "))
+
+
+def _pattern_hint(pattern: str) -> str:
+    hints = {
+        "^[a-z][a-z0-9_]{0,39}$": "use 1-40 lower-case letters, digits or '_', starting with a letter",
+        "^[a-z_][a-z0-9_]{0,62}$": "use lower-case letters, digits or '_', not starting with a digit",
+    }
+    return hints.get(pattern, f"it must match {pattern}")
+
+
+def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys a mapping at ``loc`` (relative to ``model``) may hold, by their YAML names."""
+    current: Any = model
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [f.alias or name for name, f in current.model_fields.items()]
+    return []
+
+
+def _step(current: Any, part: str | int) -> Any:
+    current = _unwrap(current)
+    if isinstance(part, int):
+        args = typing.get_args(current)
+        return _unwrap(args[0]) if args else None
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        for name, info in current.model_fields.items():
+            if part in {name, info.alias}:
+                return _unwrap(info.annotation)
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    # Optional[X] / X | None -> X; Annotated[X, ...] -> X.
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in {typing.Union, types.UnionType}:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(args[0]) if len(args) == 1 else annotation
+    return annotation

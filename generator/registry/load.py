@@ -1,0 +1,133 @@
+"""Read and cross-check the registry folder: ``connectors.yaml`` (canonical) or ``connectors.json``.
+
+Never accepts a registry whose entries point at engines or plugins that are not defined: such a
+registry would only fail later, at render time, in a tenant's job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlsource import Located, load_located
+from ingestgen.errors import ConfigError, Problem
+from ingestgen.registry.models import ConnectorTemplate, Registry
+
+
+@dataclass(frozen=True)
+class LoadedRegistry:
+    """The registry and the connector templates, keyed by connector name."""
+
+    registry: Registry
+    templates: dict[str, ConnectorTemplate]
+
+
+def load_registry(root: Path) -> LoadedRegistry:
+    """Load ``<root>/registry``.
+
+    Raises:
+        ConfigError: the registry is missing, ambiguous or inconsistent; every problem listed.
+    """
+    folder = root / "registry"
+    yaml_file, json_file = folder / "connectors.yaml", folder / "connectors.json"
+    if yaml_file.exists() and json_file.exists():
+        raise ConfigError(
+            [
+                Problem(
+                    "registry/connectors.json",
+                    0,
+                    "",
+                    "both connectors.yaml and connectors.json exist",
+                    "keep one; connectors.yaml is the canonical form",
+                )
+            ]
+        )
+    source = yaml_file if yaml_file.exists() else json_file
+    if not source.exists():
+        raise ConfigError(
+            [
+                Problem(
+                    "registry/connectors.yaml",
+                    0,
+                    "",
+                    "the connector registry is missing",
+                    f"create it or pass --root pointing at the repository (looked in {folder})",
+                )
+            ]
+        )
+    # JSON is a subset of YAML, so one located reader serves both spellings.
+    doc = load_located(source, f"registry/{source.name}")
+    try:
+        registry = Registry.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, doc, Registry)) from None
+    problems = _cross_check(registry, doc)
+    templates: dict[str, ConnectorTemplate] = {}
+    for path in sorted((folder / "templates").glob("*.yaml")):
+        tdoc = load_located(path, f"registry/templates/{path.name}")
+        try:
+            template = ConnectorTemplate.model_validate(tdoc.data)
+        except ValidationError as exc:
+            problems += problems_from(exc, tdoc, ConnectorTemplate)
+            continue
+        known = set(registry.sources) | set(registry.targets)
+        if template.connector != path.stem or template.connector not in known:
+            problems.append(
+                tdoc.problem(
+                    ("connector",),
+                    f"template for {template.connector!r} in file {path.name!r}",
+                    f"name the file after a registry connector: {', '.join(sorted(known))}",
+                )
+            )
+        templates[template.connector] = template
+    if problems:
+        raise ConfigError(problems)
+    return LoadedRegistry(registry, templates)
+
+
+def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
+    problems: list[Problem] = []
+    entries = [("sources", n, c) for n, c in registry.sources.items()] + [
+        ("targets", n, c) for n, c in registry.targets.items()
+    ]
+    for section, name, entry in entries:
+        loc = (section, name)
+        supported = [str(e) for e in entry.engines_supported]
+        if entry.default_engine not in supported:
+            problems.append(
+                doc.problem(
+                    (*loc, "default_engine"),
+                    f"{entry.default_engine!r} is not in engines_supported",
+                    "add it to engines_supported or pick a supported default",
+                )
+            )
+        for engine in supported:
+            if engine not in entry.engines:
+                problems.append(
+                    doc.problem(
+                        (*loc, "engines"),
+                        f"engine {engine!r} is supported but has no rendering",
+                        f"add engines.{engine}.plugin",
+                    )
+                )
+        for engine, binding in entry.engines.items():
+            if binding.plugin not in registry.plugins:
+                problems.append(
+                    doc.problem(
+                        (*loc, "engines", engine, "plugin"),
+                        f"unknown plugin {binding.plugin!r}",
+                        "define it under plugins:",
+                    )
+                )
+    for name, source in registry.sources.items():
+        if source.default_incremental not in source.incremental_strategies:
+            problems.append(
+                doc.problem(
+                    ("sources", name, "default_incremental"),
+                    f"{source.default_incremental!r} is not listed in incremental_strategies",
+                )
+            )
+    return problems

@@ -1,0 +1,112 @@
+"""The connector registry's shape: ``registry/connectors.yaml`` and ``registry/templates/*.yaml``.
+
+The registry is data; these models only make sure it is well-formed. A registry entry says which
+engines a connector supports, which is the default, what settings a job may give, and which
+Meltano plugin each engine renders to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PluginType = Literal["extractor", "loader"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PluginSetting(_Strict):
+    """A Meltano plugin setting, as Meltano's ``settings:`` list declares it."""
+
+    name: str = Field(description="Setting name.")
+    kind: str | None = Field(default=None, description="Meltano setting kind (string, object…).")
+    label: str | None = Field(default=None, description="Human-readable name.")
+    description: str | None = Field(default=None, description="What the setting does.")
+    sensitive: bool | None = Field(default=None, description="Secret: Meltano masks it.")
+    value: Any = Field(default=None, description="Default value.")
+
+
+class PluginDef(_Strict):
+    """A Meltano plugin definition complete enough that Meltano never asks its Hub."""
+
+    type: PluginType = Field(description="extractor or loader.")
+    namespace: str = Field(description="Meltano namespace (settings env prefix).")
+    pip_url: str = Field(description="What `meltano install` installs.")
+    executable: str = Field(description="The console script to run.")
+    capabilities: list[str] = Field(default_factory=list, description="Singer capabilities.")
+    settings: list[PluginSetting] = Field(default_factory=list, description="Declared settings.")
+
+
+class EngineBinding(_Strict):
+    """How one engine of a connector renders."""
+
+    plugin: str = Field(description="Name of the plugin in the registry's `plugins`.")
+    config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Plugin config; strings may reference job values as {source.key}, "
+        "{options.key}, {incremental.strategy}, {tenant_id}, {job}, {streams}, {asset.name}.",
+    )
+    select: bool = Field(default=True, description="Render a stream selection for the job.")
+
+
+class SourceConnector(_Strict):
+    """A source connector."""
+
+    description: str = Field(description="What the connector reads.")
+    default_engine: Literal["airbyte", "singer", "native", "jdbc"]
+    engines_supported: list[Literal["airbyte", "singer", "native", "jdbc"]]
+    incremental_strategies: list[str] = Field(
+        description="Strategies a job may name in source.incremental.strategy."
+    )
+    default_incremental: str = Field(description="Strategy used when the job names none.")
+    streams_from: Literal["files", "asset"] = Field(
+        description="files: one stream per distinct files[].object; asset: one stream named "
+        "after the asset."
+    )
+    config_schema: dict[str, Any] = Field(
+        description="JSON Schema of the connector keys a job may give under `source:`."
+    )
+    secrets: list[str] = Field(
+        default_factory=list, description="Keys that must be given as ${ENV_VAR} references."
+    )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="Keys holding repository-relative paths (rendered relative to the project).",
+    )
+    engines: dict[str, EngineBinding] = Field(description="Rendering per supported engine.")
+
+
+class TargetConnector(_Strict):
+    """A target connector."""
+
+    description: str
+    default_engine: Literal["native", "spark", "meltano"]
+    engines_supported: list[Literal["native", "spark", "meltano"]]
+    engines: dict[str, EngineBinding]
+
+
+class Registry(_Strict):
+    """``registry/connectors.yaml`` (or ``connectors.json``)."""
+
+    sources: dict[str, SourceConnector]
+    targets: dict[str, TargetConnector]
+    plugins: dict[str, PluginDef]
+
+
+class ConnectorTemplate(_Strict):
+    """``registry/templates/<connector>.yaml``: execution metadata and endpoint hints."""
+
+    connector: str = Field(description="The connector this template belongs to.")
+    execution: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Execution metadata (timeouts, retries, concurrency) for runners; "
+        "rendered as plugin annotations.",
+    )
+    config: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per engine, plugin config defaults (endpoints, pagination) that the job's "
+        "own settings override.",
+    )

@@ -1,0 +1,285 @@
+"""Resolve a validated job against the registry: pick the engines, check the connector settings,
+and compute the Meltano plugin config each engine renders to.
+
+The job's engine override wins, else the registry default. Resolution never reads the network or
+the environment: secrets stay ``${ENV_VAR}`` references and paths become project-relative
+``${MELTANO_PROJECT_ROOT}`` references, so the rendered project is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ingestgen.config.load import JobFile
+from ingestgen.errors import ConfigError, Problem
+from ingestgen.registry.load import LoadedRegistry
+from ingestgen.registry.models import EngineBinding, SourceConnector
+from ingestgen.registry.settings import check_settings
+
+# Rendered projects live at projects/<tenant>/, two levels below the repository root.
+REPO = "${MELTANO_PROJECT_ROOT}/../.."
+LAKE = "${MELTANO_PROJECT_ROOT}/.lake"
+_WHOLE = re.compile(r"^\{([a-z_][a-z0-9_.]*)\}$")
+_PART = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class PluginUse:
+    """One job's use of a registry plugin: rendered as an inheriting Meltano plugin."""
+
+    name: str
+    base: str
+    config: dict[str, Any]
+    select: list[str] | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedJob:
+    """A job with its engines chosen and its plugins configured."""
+
+    job: JobFile
+    source_engine: str
+    target_engine: str
+    streams: list[str]
+    extractor: PluginUse
+    loader: PluginUse
+
+    @property
+    def tenant(self) -> str:
+        """The job's tenant."""
+        return self.job.config.tenant_id
+
+    @property
+    def name(self) -> str:
+        """The job's name."""
+        return self.job.name
+
+
+def resolve_jobs(jobs: list[JobFile], loaded: LoadedRegistry) -> list[ResolvedJob]:
+    """Resolve every job; raise one `ConfigError` listing all problems."""
+    out: list[ResolvedJob] = []
+    problems: list[Problem] = []
+    for job in jobs:
+        try:
+            out.append(resolve_job(job, loaded))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
+    """Resolve one job; see the module docstring."""
+    registry, cfg, doc = loaded.registry, job.config, job.doc
+    problems: list[Problem] = []
+    source = registry.sources.get(cfg.source.type)
+    if source is None:
+        problems.append(
+            doc.problem(
+                ("source", "type"),
+                f"unknown source {cfg.source.type!r}",
+                "known sources: " + ", ".join(sorted(registry.sources)),
+            )
+        )
+    target = registry.targets.get(cfg.target.type)
+    if target is None:
+        problems.append(
+            doc.problem(
+                ("target", "type"),
+                f"unknown target {cfg.target.type!r}",
+                "known targets: " + ", ".join(sorted(registry.targets)),
+            )
+        )
+    if source is None or target is None:
+        raise ConfigError(problems)
+
+    source_engine = cfg.source.engine.type if cfg.source.engine else source.default_engine
+    target_engine = cfg.target.engine.type if cfg.target.engine else target.default_engine
+    for side, engine, supported, name in (
+        ("source", source_engine, source.engines_supported, cfg.source.type),
+        ("target", target_engine, target.engines_supported, cfg.target.type),
+    ):
+        if engine not in supported:
+            problems.append(
+                doc.problem(
+                    (side, "engine", "type"),
+                    f"engine {engine!r} is not supported by {side} {name!r}",
+                    "supported: " + ", ".join(supported),
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+    problems += check_settings(cfg.source.settings, source, doc)
+    strategy = _strategy(job, source, problems)
+    streams = _streams(job, source)
+    source_binding = source.engines[source_engine]
+    target_binding = target.engines[target_engine]
+    source_options = cfg.source.engine.options.get(source_engine, {}) if cfg.source.engine else {}
+    target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
+    for side, binding, options in (
+        ("source", source_binding, source_options),
+        ("target", target_binding, target_options),
+    ):
+        engine = source_engine if side == "source" else target_engine
+        valid = _option_names(binding)
+        for key in sorted(set(options) - valid):
+            problems.append(
+                doc.problem(
+                    (side, "engine", "options", engine, key),
+                    f"unknown option {key!r} for the {engine} engine",
+                    "valid options: " + (", ".join(sorted(valid)) or "none"),
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+
+    spec = f"{REPO}/{job.asset_path.as_posix()}"
+    context: dict[str, Any] = {
+        "tenant_id": cfg.tenant_id,
+        "job": job.name,
+        "streams": streams,
+        "asset": {"name": job.asset.asset, "spec": spec},
+        "incremental": {
+            "strategy": strategy,
+            "start_date": cfg.source.incremental.start_date if cfg.source.incremental else None,
+            "cursor_field": cfg.source.incremental.cursor_field if cfg.source.incremental else None,
+        },
+    }
+    source_ctx = {
+        **context,
+        "source": _source_values(cfg.source.settings, source),
+        "options": source_options,
+    }
+    target_ctx = {
+        **context,
+        "options": target_options,
+        "catalog": _catalog(job),
+        "target": {"streams": {s: {"table": s, "asset_spec": spec} for s in streams}},
+    }
+    template = loaded.templates.get(cfg.source.type)
+    source_defaults = template.config.get(source_engine, {}) if template else {}
+    annotations = {
+        "ingestgen": {
+            "job": job.name,
+            "tenant": cfg.tenant_id,
+            "engine": source_engine,
+            "execution": template.execution if template else {},
+        }
+    }
+    extractor = PluginUse(
+        name=f"{source_binding.plugin}--{job.name}",
+        base=source_binding.plugin,
+        config={**source_defaults, **_fill(source_binding.config, source_ctx)},
+        select=[f"{s}.*" for s in streams] if source_binding.select else None,
+        annotations=annotations,
+    )
+    loader = PluginUse(
+        name=f"{target_binding.plugin}--{job.name}",
+        base=target_binding.plugin,
+        config=_fill(target_binding.config, target_ctx),
+    )
+    return ResolvedJob(job, source_engine, target_engine, streams, extractor, loader)
+
+
+def _strategy(job: JobFile, source: SourceConnector, problems: list[Problem]) -> str:
+    incremental = job.config.source.incremental
+    if incremental is None:
+        return source.default_incremental
+    if incremental.strategy not in source.incremental_strategies:
+        problems.append(
+            job.doc.problem(
+                ("source", "incremental", "strategy"),
+                f"{incremental.strategy!r} is not a strategy of {job.config.source.type!r}",
+                "use one of " + ", ".join(source.incremental_strategies),
+            )
+        )
+    return incremental.strategy
+
+
+def _streams(job: JobFile, source: SourceConnector) -> list[str]:
+    if source.streams_from == "files":
+        files = job.config.source.settings.get("files") or []
+        return sorted({f["object"] for f in files if isinstance(f, dict) and "object" in f})
+    return [job.asset.asset]
+
+
+def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[str, Any]:
+    values = dict(settings)
+    for key in source.paths:
+        if isinstance(values.get(key), str) and not values[key].startswith("/"):
+            values[key] = f"{REPO}/{values[key].lstrip('./')}"
+    return values
+
+
+def _catalog(job: JobFile) -> dict[str, Any]:
+    target, tenant = job.config.target, job.config.tenant_id
+    if target.catalog == "nessie":
+        branch = target.branch or tenant
+        properties: dict[str, Any] = {
+            "type": "rest",
+            "uri": "${NESSIE_URI}/iceberg/" + branch,
+            "warehouse": target.warehouse,
+            "s3.endpoint": "${S3_ENDPOINT}",
+            "s3.region": "${AWS_REGION}",
+            "s3.access-key-id": "${AWS_ACCESS_KEY_ID}",
+            "s3.secret-access-key": "${AWS_SECRET_ACCESS_KEY}",
+            "s3.path-style-access": "true",
+        }
+        return {"name": f"{tenant}_nessie", "properties": properties, "branch": branch}
+    warehouse = target.warehouse or f"file://{LAKE}/warehouse"
+    properties = {"type": "sql", "uri": f"sqlite:///{LAKE}/catalog.db", "warehouse": warehouse}
+    return {"name": f"{tenant}_embedded", "properties": properties, "branch": None}
+
+
+def _option_names(binding: EngineBinding) -> set[str]:
+    names: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            names.update(
+                m[len("options.") :] for m in _PART.findall(value) if m.startswith("options.")
+            )
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(binding.config)
+    return names
+
+
+def _fill(value: Any, ctx: dict[str, Any]) -> Any:
+    """Replace ``{a.b}`` references; a whole-value reference to an absent value drops the key."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            filled = _fill(item, ctx)
+            if filled is not _MISSING:
+                out[key] = filled
+        return out
+    if isinstance(value, list):
+        return [v for v in (_fill(item, ctx) for item in value) if v is not _MISSING]
+    if isinstance(value, str):
+        whole = _WHOLE.match(value)
+        if whole:
+            found = _lookup(ctx, whole.group(1))
+            return _MISSING if found is None else found
+        return _PART.sub(lambda m: str(_lookup(ctx, m.group(1)) or ""), value)
+    return value
+
+
+def _lookup(ctx: dict[str, Any], dotted: str) -> Any:
+    current: Any = ctx
+    for part in dotted.split("."):
+        if not isinstance(current, dict) or part not in current:
+            return None
+        current = current[part]
+    return current

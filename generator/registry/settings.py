@@ -1,0 +1,74 @@
+"""Check a job's connector settings against the registry's JSON Schema for that connector."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from ingestgen.config.yamlsource import Located
+from ingestgen.errors import Problem
+from ingestgen.registry.models import SourceConnector
+
+ENV_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*\}$")
+
+
+def check_settings(
+    settings: dict[str, Any], source: SourceConnector, doc: Located
+) -> list[Problem]:
+    """Located problems with the connector keys under ``source:`` (empty when all is well)."""
+    schema = source.config_schema
+    problems = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
+        loc = ("source", *error.absolute_path)
+        message, hint = _describe(error, schema)
+        problems.append(doc.problem(loc, message, hint))
+    for key in source.secrets:
+        value = settings.get(key)
+        if value is not None and not (isinstance(value, str) and ENV_REF.match(value)):
+            var = f"{key.upper()}"
+            problems.append(
+                doc.problem(
+                    ("source", key),
+                    "a secret must not be written in the job file",
+                    f"give it as an environment reference, e.g. {key}: ${{{var}}}, and set {var} "
+                    "where the job runs",
+                )
+            )
+    return problems
+
+
+def _describe(error: SchemaError, schema: dict[str, Any]) -> tuple[str, str]:
+    if error.validator == "additionalProperties":
+        allowed = sorted((error.schema.get("properties") or {}).keys())
+        extra = (
+            sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
+        )
+        key = extra[0] if extra else "?"
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = (
+            (f"did you mean {close[0]!r}? " if close else "")
+            + "valid keys: "
+            + ", ".join(["type", "engine", "incremental", *allowed])
+        )
+        return f"unknown key {key!r}" + (
+            f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        ), hint
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        what = missing[0] if missing else error.message
+        desc = ((error.schema.get("properties") or {}).get(what) or {}).get("description", "")
+        return f"missing required key {what!r}", desc
+    if error.validator == "enum":
+        return (
+            f"{error.instance!r} is not one of " + ", ".join(str(v) for v in error.validator_value)
+        ), ""
+    if error.validator == "type":
+        return (
+            f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}",
+            "",
+        )
+    return error.message, ""
