@@ -21,6 +21,10 @@ from ingestgen_services import ServiceError
 
 LOOPBACK = "127.0.0.1"
 
+# Children started by this Python process, kept so they are not garbage-collected while running
+# (Popen warns then) and so ``terminate`` can reap them.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def free_port() -> int:
     """Return a TCP port on loopback that is free right now.
@@ -47,7 +51,7 @@ def spawn(
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             list(cmd),
             cwd=cwd,
             env=dict(env) if env is not None else None,
@@ -56,6 +60,8 @@ def spawn(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _CHILDREN[proc.pid] = proc
+    return proc
 
 
 def http_get_json(url: str, timeout: float = 2.0) -> tuple[int, object]:
@@ -156,10 +162,11 @@ def terminate(pid: int, expect_in_cmdline: str, grace: float = 15.0) -> bool:
 
 def _running(pid: int) -> bool:
     # A child of this process that exited stays a zombie until reaped; reap it if it is ours.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
+    if (child := _CHILDREN.get(pid)) is not None:
+        if child.poll() is None:
+            return True
+        del _CHILDREN[pid]
+        return False
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1]
     except (OSError, IndexError):

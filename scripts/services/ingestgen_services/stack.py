@@ -153,65 +153,88 @@ def start(
     bucket: str = DEFAULT_BUCKET,
     timeout: float = 180.0,
 ) -> Stack:
-    """Start S3 (and Nessie unless ``with_nessie`` is false), or reuse a healthy recorded stack.
+    """Start S3 (and Nessie unless ``with_nessie`` is false), reusing what already runs healthy.
 
-    The jar and the JDK are resolved before any process starts, so a missing jar fails fast and
-    leaves nothing running.
+    A running S3 server is kept when only Nessie is missing, so Nessie can join an S3 server
+    that tests already use. The jar and the JDK are resolved before any process starts, so a
+    missing jar fails fast.
 
     Raises:
         ServiceError: with the fix; whatever this call started is stopped again, logs are kept.
     """
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
-    recorded = load(state_dir)
-    wanted_store_ok = not with_nessie or (
-        recorded.nessie is not None and recorded.nessie.version_store == store
+    stack = load(state_dir)
+    s3_ok = stack.s3 is not None and stack.s3.is_alive()
+    nessie_ok = (
+        stack.nessie is not None
+        and stack.nessie.version_store == store
+        and stack.nessie.is_alive()
+        and stack.nessie.is_healthy()
     )
-    if healthy(recorded, want_nessie=with_nessie) and wanted_store_ok:
-        recorded.reused = True
-        return recorded
-    stop(state_dir)
+    if s3_ok and (nessie_ok or not with_nessie):
+        stack.reused = True
+        return stack
 
-    stack = Stack(state_dir=state_dir)
     t0 = time.monotonic()
     if with_nessie:
         java = find_java()
         jar = fetch_runner_jar(cache_dir.resolve())
         stack.timings["jar_and_java"] = time.monotonic() - t0
+    started = Stack(state_dir=state_dir)
     try:
-        t1 = time.monotonic()
-        stack.s3 = start_s3(
-            state_dir=state_dir,
-            bucket=bucket,
-            access_key=f"ingestgen-{secrets.token_hex(4)}",
-            secret_key=secrets.token_hex(16),
-        )
-        stack.timings["s3"] = time.monotonic() - t1
-        _save(stack)
+        if not s3_ok:
+            stop(state_dir)
+            stack = Stack(state_dir=state_dir, timings=stack.timings)
+            t1 = time.monotonic()
+            stack.s3 = started.s3 = start_s3(
+                state_dir=state_dir,
+                bucket=bucket,
+                access_key=f"ingestgen-{secrets.token_hex(4)}",
+                secret_key=secrets.token_hex(16),
+            )
+            stack.timings["s3"] = time.monotonic() - t1
+            _save(stack)
         if with_nessie:
+            assert stack.s3 is not None  # started or kept just above
+            if stack.nessie is not None:
+                stop(state_dir, Stack(state_dir=state_dir, nessie=stack.nessie))
+                stack.nessie = None
+                _save(stack)
             t2 = time.monotonic()
-            stack.nessie = start_nessie(
+            stack.nessie = started.nessie = start_nessie(
                 state_dir=state_dir, jar=jar, java=java, s3=stack.s3, store=store, timeout=timeout
             )
             stack.timings["nessie"] = time.monotonic() - t2
             _save(stack)
     except BaseException:
-        stop(state_dir, stack)
+        stop(state_dir, started, forget=False)
+        if started.s3 is not None:
+            stack.s3 = None
+        stack.nessie = None
+        if stack.s3 is None:
+            stop(state_dir)
+        else:
+            _save(stack)
         raise
     stack.timings["total"] = time.monotonic() - t0
     return stack
 
 
-def stop(state_dir: Path, stack: Stack | None = None) -> list[str]:
-    """Stop what is recorded under ``state_dir`` (or in ``stack``), keep logs, say what stopped."""
+def stop(state_dir: Path, stack: Stack | None = None, *, forget: bool = True) -> list[str]:
+    """Stop what is recorded under ``state_dir`` (or in ``stack``), keep logs, say what stopped.
+
+    ``forget`` removes the env and state files (a full stop); callers stopping a part rewrite them.
+    """
     stack = stack if stack is not None else load(state_dir.resolve())
     stopped: list[str] = []
     if stack.nessie is not None and terminate(stack.nessie.pid, str(stack.nessie.jar)):
         stopped.append(f"nessie (pid {stack.nessie.pid})")
     if stack.s3 is not None and terminate(stack.s3.pid, S3_MARKER):
         stopped.append(f"s3 (pid {stack.s3.pid})")
-    for name in (ENV_FILE, STATE_FILE):
-        (stack.state_dir / name).unlink(missing_ok=True)
+    if forget:
+        for name in (ENV_FILE, STATE_FILE):
+            (state_dir / name).unlink(missing_ok=True)
     return stopped
 
 

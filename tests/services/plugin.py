@@ -1,0 +1,184 @@
+"""pytest plugin: session fixtures ``s3_server`` and ``nessie_server`` for the real local services.
+
+Register it in the top-level conftest (``pytest_plugins = ["tests.services.plugin"]``) or with
+``-p tests.services.plugin``. When ``INGESTGEN_SERVICES_ENV`` names an env file written by
+``scripts/services/start.sh`` (``.ci/run`` does that), the fixtures use those running services and
+leave them alone; otherwise they start their own under a temporary folder (Nessie with the
+in-memory version store) and stop them when the session ends.
+
+A missing runner jar, JDK or moto never skips a test: the fixture fails with the exact error,
+which names the fix. Logs stay on disk; the failure message gives their path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+_SERVICES_LIB = REPO / "scripts" / "services"
+if str(_SERVICES_LIB) not in sys.path:
+    sys.path.insert(0, str(_SERVICES_LIB))
+
+from ingestgen_services import ServiceError  # noqa: E402 (needs the path set above)
+from ingestgen_services import stack as services  # noqa: E402
+from ingestgen_services.process import http_get_json  # noqa: E402
+
+ENV_VAR = "INGESTGEN_SERVICES_ENV"
+CACHE_DIR = REPO / ".services" / "cache"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the S3 server listens and the keys it accepts."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+
+    def pyiceberg_properties(self) -> dict[str, str]:
+        """pyiceberg FileIO properties for this server (PyArrow and fsspec alike)."""
+        return {
+            "s3.endpoint": self.endpoint,
+            "s3.access-key-id": self.access_key_id,
+            "s3.secret-access-key": self.secret_access_key,
+            "s3.region": self.region,
+            "s3.path-style-access": "true",
+        }
+
+    def boto3_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client("s3", **kwargs)``."""
+        return {
+            "endpoint_url": self.endpoint,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+        }
+
+
+@dataclass(frozen=True)
+class NessieServer:
+    """A running Nessie server with its S3 warehouse."""
+
+    base_url: str
+    api_uri: str
+    iceberg_uri: str
+    management_url: str
+    warehouse: str
+    warehouse_location: str
+    s3: S3Server
+
+    def catalog_properties(self, branch: str) -> dict[str, str]:
+        """pyiceberg ``RestCatalog`` properties for ``branch`` (the branch goes in the URI)."""
+        return {"type": "rest", "uri": f"{self.iceberg_uri}/{branch}"} | (
+            self.s3.pyiceberg_properties()
+        )
+
+
+def _s3_from_env(env: dict[str, str]) -> S3Server:
+    return S3Server(
+        endpoint=env["S3_ENDPOINT"],
+        bucket=env["S3_BUCKET"],
+        region=env["S3_REGION"],
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _nessie_from_env(env: dict[str, str]) -> NessieServer:
+    return NessieServer(
+        base_url=env["NESSIE_BASE_URL"],
+        api_uri=env["NESSIE_URI"],
+        iceberg_uri=env["NESSIE_ICEBERG_URI"],
+        management_url=env["NESSIE_MANAGEMENT_URL"],
+        warehouse=env["NESSIE_WAREHOUSE"],
+        warehouse_location=env["NESSIE_WAREHOUSE_LOCATION"],
+        s3=_s3_from_env(env),
+    )
+
+
+class _Services:
+    """Starts services lazily for the session (or reads the external env file) and stops them."""
+
+    def __init__(self, state_dir: Path, external: Path | None) -> None:
+        self.state_dir = state_dir
+        self.external = external
+        self.started = False
+
+    def env(self, *, with_nessie: bool) -> dict[str, str]:
+        if self.external is not None:
+            return self._external_env(with_nessie=with_nessie)
+        self.started = True
+        stack = services.start(
+            self.state_dir, CACHE_DIR, store="IN_MEMORY", with_nessie=with_nessie
+        )
+        return stack.env()
+
+    def _external_env(self, *, with_nessie: bool) -> dict[str, str]:
+        assert self.external is not None
+        if not self.external.is_file():
+            raise ServiceError(
+                f"{ENV_VAR}={self.external} does not exist. Fix: run scripts/services/start.sh "
+                f"first, or unset {ENV_VAR} to let the tests start their own services."
+            )
+        env = services.read_env_file(self.external)
+        if "S3_ENDPOINT" not in env or http_get_json(env["S3_ENDPOINT"])[0] == 0:
+            raise ServiceError(
+                f"The S3 server recorded in {self.external} does not answer. "
+                "Fix: scripts/services/start.sh (it restarts what is down)."
+            )
+        if with_nessie:
+            if "NESSIE_MANAGEMENT_URL" not in env:
+                raise ServiceError(
+                    f"{self.external} records no Nessie server (started with --s3-only?). "
+                    "Fix: scripts/services/start.sh --store memory"
+                )
+            status, body = http_get_json(f"{env['NESSIE_MANAGEMENT_URL']}/q/health")
+            if status != 200:
+                raise ServiceError(
+                    f"Nessie recorded in {self.external} is not healthy (/q/health answered "
+                    f"{status or 'nothing'}: {body}). Fix: scripts/services/start.sh"
+                )
+        return env
+
+    def close(self) -> None:
+        if self.started:
+            services.stop(self.state_dir)
+
+
+@pytest.fixture(scope="session")
+def _ingestgen_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Services]:
+    external = os.environ.get(ENV_VAR)
+    holder = _Services(
+        state_dir=tmp_path_factory.mktemp("services"),
+        external=Path(external) if external else None,
+    )
+    try:
+        yield holder
+    finally:
+        holder.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(_ingestgen_services: _Services) -> S3Server:
+    """The S3 server (moto) with the warehouse bucket created."""
+    try:
+        return _s3_from_env(_ingestgen_services.env(with_nessie=False))
+    except ServiceError as exc:
+        pytest.fail(f"S3 server unavailable: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nessie_server(_ingestgen_services: _Services, s3_server: S3Server) -> NessieServer:
+    """The Nessie server (in-memory store unless reused from ``.ci/run``) on ``s3_server``."""
+    try:
+        return _nessie_from_env(_ingestgen_services.env(with_nessie=True))
+    except ServiceError as exc:
+        pytest.fail(f"Nessie server unavailable: {exc}", pytrace=False)
