@@ -88,7 +88,7 @@ def test_jar_override_must_be_a_jar(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     bogus = tmp_path / "nessie.jar"
     bogus.write_text("not a jar")
     monkeypatch.setenv("NESSIE_RUNNER_JAR", str(bogus))
-    with pytest.raises(ServiceError, match="NESSIE_RUNNER_JAR=.* is not a readable jar"):
+    with pytest.raises(ServiceError, match=r"NESSIE_RUNNER_JAR=.* is not a readable jar"):
         fetch_runner_jar(tmp_path / "cache")
 
 
@@ -126,9 +126,7 @@ def test_nessie_config_keeps_secrets_private(tmp_path: Path) -> None:
         store="ROCKSDB",
     )
     assert config.stat().st_mode & 0o777 == 0o600
-    props = dict(
-        line.split("=", 1) for line in config.read_text().splitlines() if "=" in line
-    )
+    props = dict(line.split("=", 1) for line in config.read_text().splitlines() if "=" in line)
     opts = "nessie.catalog.service.s3.default-options"
     assert props[f"{opts}.access-key"].startswith("urn:nessie-secret:quarkus:")
     secret_name = props[f"{opts}.access-key"].removeprefix("urn:nessie-secret:quarkus:")
