@@ -23,12 +23,14 @@ def find_root(start: Path | None = None) -> Path:
     Raises:
         UserError: no such folder; the message says how to point at one.
     """
-    if start is None and os.environ.get("INGESTGEN_ROOT"):
-        start = Path(os.environ["INGESTGEN_ROOT"])
-        if not (start / "registry").is_dir():
-            raise UserError(f"INGESTGEN_ROOT={start} has no registry/ folder; fix the variable")
-        return start.resolve()
-    here = (start or Path.cwd()).resolve()
+    for given, how in ((start, "--root"), (os.environ.get("INGESTGEN_ROOT"), "INGESTGEN_ROOT")):
+        if given:
+            root = Path(given).resolve()
+            if not (root / "registry").is_dir():
+                raise UserError(f"{how} {root} has no registry/ folder; point it at an ingestgen "
+                                "repository")
+            return root
+    here = Path.cwd().resolve()
     for folder in (here, *here.parents):
         if (folder / "registry").is_dir() and (folder / "configs").is_dir():
             return folder

@@ -140,20 +140,20 @@ def _load_asset(
     except ValidationError as exc:
         problems += problems_from(exc, spec_doc, AssetSpec)
         return None, None
-    layout = _layout_problem(rel, asset, config.source.type)
+    layout = _layout_problem(rel, asset)
     if layout:
         problems.append(spec_doc.problem((), layout[0], layout[1]))
     return asset, rel
 
 
-def _layout_problem(rel: PurePosixPath, asset: AssetSpec, source: str) -> tuple[str, str] | None:
+def _layout_problem(rel: PurePosixPath, asset: AssetSpec) -> tuple[str, str] | None:
     # specs/<source>/v<version>/<asset>.yaml keeps the folder tree honest about what it holds.
     parts = rel.parts
-    expected = ("specs", source, f"v{asset.version}", f"{asset.asset}.yaml")
+    # The source folder is checked by the resolver, once the source is known to exist.
+    expected = ("specs", parts[1], f"v{asset.version}", f"{asset.asset}.yaml")
     if parts != expected:
         return (
-            f"the asset '{asset.asset}' version {asset.version} for source {source!r} is filed "
-            f"at {rel}",
+            f"the asset '{asset.asset}' version {asset.version} is filed at {rel}",
             "move it to " + "/".join(expected) + " or fix asset/version in the file",
         )
     return None

@@ -56,7 +56,8 @@ def _describe(err: Any, model: type[BaseModel], loc: Loc) -> tuple[str, str]:
         text = str(ctx.get("error", err["msg"]))
         return text, ""
     if kind == "string_pattern_mismatch":
-        return f"{value!r} is not allowed here", _pattern_hint(str(ctx.get("pattern", "")))
+        label, hint = _pattern_hint(str(ctx.get("pattern", "")))
+        return f"{value!r} is not a valid {label}", hint
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}", ""
     return err["msg"][0].lower() + err["msg"][1:], ""
@@ -78,12 +79,18 @@ def _kind_name(kind: str) -> str:
     return names.get(kind, kind.replace("_", " "))
 
 
-def _pattern_hint(pattern: str) -> str:
-    hints = {
-        "^[a-z][a-z0-9_]{0,39}$": "use 1-40 lower-case letters, digits or '_', starting with a letter",
-        "^[a-z_][a-z0-9_]{0,62}$": "use lower-case letters, digits or '_', not starting with a digit",
+def _pattern_hint(pattern: str) -> tuple[str, str]:
+    known = {
+        "^[a-z][a-z0-9_]{0,39}$": (
+            "tenant id",
+            "use 1-40 lower-case letters, digits or '_', starting with a letter",
+        ),
+        "^[a-z_][a-z0-9_]{0,62}$": (
+            "identifier",
+            "use lower-case letters, digits or '_', not starting with a digit",
+        ),
     }
-    return hints.get(pattern, f"it must match {pattern}")
+    return known.get(pattern, ("value", f"it must match {pattern}"))
 
 
 def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -94,6 +94,13 @@ def parse_located(text: str, name: str) -> Located:
     return doc
 
 
+def _key(node: yaml.Node) -> Any:
+    # Keys are built apart from values so that they never overwrite the parent's line.
+    if isinstance(node, yaml.ScalarNode) and node.tag in _SAFE_TAGS:
+        return _SCALARS.construct_object(node, deep=True)
+    return None
+
+
 def _build(node: yaml.Node, loc: Loc, doc: Located, problems: list[Problem]) -> Any:
     doc.lines[loc] = node.start_mark.line + 1
     if node.tag not in _SAFE_TAGS:
@@ -113,7 +120,7 @@ def _build(node: yaml.Node, loc: Loc, doc: Located, problems: list[Problem]) -> 
                     doc.problem(loc, "merge keys (<<) are not supported", "write the keys out")
                 )
                 continue
-            key = _build(key_node, loc, doc, problems)
+            key = _key(key_node)
             if not isinstance(key, str | int):
                 problems.append(doc.problem(loc, f"keys must be text, not {key!r}"))
                 continue

@@ -116,6 +116,12 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         raise ConfigError(problems)
 
     problems += check_settings(cfg.source.settings, source, doc)
+    spec_source = job.asset_path.parts[1]
+    if spec_source != cfg.source.type:
+        problems.append(doc.problem(("asset_definition",),
+                                    f"{job.asset_path} is an asset of source {spec_source!r}, "
+                                    f"not of {cfg.source.type!r}",
+                                    f"use a spec under specs/{cfg.source.type}/"))
     strategy = _strategy(job, source, problems)
     streams = _streams(job, source)
     source_binding = source.engines[source_engine]

@@ -23,8 +23,12 @@ def check_settings(
     schema = source.config_schema
     problems = []
     for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
-        loc = ("source", *error.absolute_path)
+        loc: tuple[str | int, ...] = ("source", *error.absolute_path)
         message, hint = _describe(error, schema)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # Point at the unknown key itself rather than at its parent mapping.
+            extra = sorted(set(error.instance) - set(error.schema.get("properties") or {}))
+            loc = (*loc, extra[0]) if extra else loc
         problems.append(doc.problem(loc, message, hint))
     for key in source.secrets:
         value = settings.get(key)
