@@ -75,6 +75,23 @@ def render(
         ctx.exit(ExitCode.PARTIAL)
 
 
+@cli.command()
+@click.argument("tenant")
+@click.argument("table", required=False)
+@click.option("--limit", default=5, show_default=True, help="Rows to show per table.")
+@_root
+@_output
+@click.pass_context
+def show(ctx: click.Context, tenant: str, table: str | None, limit: int, root: Path | None,
+         fmt: str) -> None:
+    """Show a tenant's tables as its jobs landed them: row count, snapshot, first rows."""
+    from ingestgen import lake
+
+    project = _run(ctx, fmt, lambda: find_root(root) / "projects" / tenant)
+    tables = _run(ctx, fmt, lambda: lake.preview(project, tenant, table, limit))
+    output.emit(*output.tables_summary(tables), fmt)
+
+
 def _run(ctx: click.Context, fmt: str, action: Callable[[], Any]) -> Any:
     try:
         return action()

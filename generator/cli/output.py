@@ -66,6 +66,18 @@ def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], s
     return data, "\n".join(lines)
 
 
+def tables_summary(tables: list[Any]) -> tuple[dict[str, Any], str]:
+    """What `show` prints."""
+    data = {"tables": [
+        {"table": t.name, "rows": t.rows, "snapshot_id": t.snapshot_id, "summary": t.summary,
+         "head": t.head} for t in tables]}
+    lines: list[str] = []
+    for t in tables:
+        lines.append(f"{t.name}: {t.rows} rows, snapshot {t.snapshot_id}")
+        lines += [f"  {json.dumps(row, default=str, sort_keys=False)}" for row in t.head]
+    return json.loads(json.dumps(data, default=str)), "\n".join(lines)
+
+
 def error_payload(exc: IngestgenError) -> dict[str, Any]:
     """JSON form of an error."""
     if isinstance(exc, ConfigError):

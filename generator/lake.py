@@ -1,0 +1,94 @@
+"""Read back what a tenant's jobs landed: tables, row counts, snapshots and first rows.
+
+Reads the catalog settings from the rendered project (the same ones the loader uses), so what it
+shows is what the jobs wrote. Read-only: never creates, alters or commits anything.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ingestgen.errors import UserError
+
+_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """A table's size, its latest snapshot and its first rows."""
+
+    name: str
+    rows: int
+    snapshot_id: int | None
+    summary: dict[str, str]
+    head: list[dict[str, Any]]
+
+
+def catalogs(project: Path) -> dict[str, dict[str, str]]:
+    """Catalog properties per loader of a rendered project, with ``${VAR}`` references expanded.
+
+    Raises:
+        UserError: no project there, or a referenced variable is unset.
+    """
+    path = project / "meltano.yml"
+    if not path.is_file():
+        raise UserError(f"{path} does not exist; run `ingestgen render` first")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(project.resolve())}
+    out: dict[str, dict[str, str]] = {}
+    for loader in data.get("plugins", {}).get("loaders", []):
+        props = (loader.get("config") or {}).get("catalog_properties")
+        if props:
+            name = loader["config"].get("catalog_name", "default")
+            out[name] = {k: _expand(str(v), env, f"{loader['name']}.{k}") for k, v in props.items()}
+    return out
+
+
+def _expand(value: str, env: dict[str, str], where: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) not in env:
+            raise UserError(f"{where} needs the environment variable {match.group(1)}; set it")
+        return env[match.group(1)]
+
+    return _REF.sub(one, value)
+
+
+def preview(project: Path, namespace: str, table: str | None, limit: int) -> list[TablePreview]:
+    """Preview ``table`` (or every table of ``namespace``) in each catalog the project writes to.
+
+    Catalogs that cannot be reached (e.g. a Nessie server that is not running) are skipped only
+    if another catalog answered; otherwise the error says which one failed.
+    """
+    from pyiceberg.catalog import load_catalog
+    from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
+
+    found: list[TablePreview] = []
+    errors: list[str] = []
+    for name, props in sorted(catalogs(project).items()):
+        try:
+            catalog = load_catalog(name, **props)
+            names = [table] if table else [t[-1] for t in catalog.list_tables(namespace)]
+            for item in sorted(names):
+                tbl = catalog.load_table((namespace, item))
+                snap = tbl.current_snapshot()
+                arrow = tbl.scan().to_arrow() if snap else None
+                found.append(TablePreview(
+                    name=f"{namespace}.{item}",
+                    rows=arrow.num_rows if arrow is not None else 0,
+                    snapshot_id=snap.snapshot_id if snap else None,
+                    summary=dict(snap.summary.additional_properties) if snap and snap.summary else {},
+                    head=arrow.slice(0, limit).to_pylist() if arrow is not None else [],
+                ))
+        except (NoSuchNamespaceError, NoSuchTableError) as exc:
+            errors.append(f"{name}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - a remote catalog may fail in many ways
+            errors.append(f"{name}: {type(exc).__name__}: {exc}")
+    if not found and errors:
+        raise UserError("nothing to show; " + "; ".join(errors))
+    return found
