@@ -19,12 +19,18 @@ Bookmark = dict[str, Any]
 
 
 def file_bookmarks(stream_state: dict[str, Any]) -> dict[str, Bookmark]:
-    """Return the (mutable) per-file bookmarks inside a stream's state."""
+    """Return the per-file bookmarks, now owned by (and to be updated in) the stream state.
+
+    They are copied first: the input state the caller passed in must not change under it.
+    """
     files = stream_state.get("files")
-    if not isinstance(files, dict):
-        files = {}
-        stream_state["files"] = files
-    return files
+    owned = {
+        str(file_id): dict(entry)
+        for file_id, entry in (files.items() if isinstance(files, dict) else ())
+        if isinstance(entry, dict)
+    }
+    stream_state["files"] = owned
+    return owned
 
 
 def unchanged_by_metadata(previous: Bookmark | None, version: FileVersion) -> bool:

@@ -23,6 +23,7 @@ logger = logging.getLogger("tap-gdrive-csv")
 RATE_LIMIT_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_SECONDS = 32.0
+BACKOFF_BASE_SECONDS = 1.0
 
 
 def error_reason(response: requests.Response) -> tuple[str, str]:
@@ -59,15 +60,15 @@ class Transport:
         *,
         timeout: float,
         max_retries: int,
-        backoff_base: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        backoff_base: float | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "tap-gdrive-csv"
         self.timeout = timeout
         self.max_retries = max_retries
-        self.backoff_base = backoff_base
-        self._sleep = sleep
+        self.backoff_base = BACKOFF_BASE_SECONDS if backoff_base is None else backoff_base
+        self._sleep = sleep or time.sleep
 
     def request(
         self,

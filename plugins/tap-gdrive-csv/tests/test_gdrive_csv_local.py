@@ -1,0 +1,260 @@
+"""Local-folder mode: records, bookmarks, skips and errors, in-process."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_gdrive_csv.exceptions import (
+    ConfigError,
+    CsvFormatError,
+    FileNotFoundInSourceError,
+    HeaderMismatchError,
+)
+
+Sync = Callable[..., Any]  # the `sync` fixture (see conftest)
+Discover = Callable[[dict[str, Any]], dict[str, Any]]
+
+DEALS = ["deal_id", "snapshot_date", "account", "stage", "amount", "currency", "is_won"]
+
+
+def local_config(folder: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "local_folder": str(folder),
+        "files": [
+            {"file_id": "deals_2024_01.csv", "object": "deals_daily"},
+            {"file_id": "deals_2024_02.csv", "object": "deals_daily"},
+            {"file_id": "contacts.csv", "object": "contacts"},
+        ],
+        **extra,
+    }
+
+
+def bump_mtime(path: Path, seconds: float = 10) -> None:
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + seconds))
+
+
+def test_discovery_builds_one_string_stream_per_object(
+    data_folder: Path, discover: Discover
+) -> None:
+    catalog = discover(local_config(data_folder))
+    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
+    assert set(streams) == {"deals_daily", "contacts"}
+    properties = streams["deals_daily"]["schema"]["properties"]
+    assert list(properties) == DEALS
+    assert all(prop == {"type": ["string", "null"]} for prop in properties.values())
+
+
+def test_records_are_the_csv_cells_as_strings_with_empty_as_null(
+    data_folder: Path, sync: Sync
+) -> None:
+    result = sync(local_config(data_folder))
+    deals = result.records["deals_daily"]
+    assert [r["deal_id"] for r in deals] == ["1", "2", "3", "1", "4"]
+    assert deals[1] == {
+        "deal_id": "2",
+        "snapshot_date": "2024-01-31",
+        "account": "Umbrella, Inc.",
+        "stage": "prospect",
+        "amount": None,
+        "currency": "EUR",
+        "is_won": "false",
+    }
+    assert deals[2]["account"] == "Wayne\nEnterprises"
+    assert deals[4]["amount"] == "1,250.50"
+    assert deals[4]["currency"] is None
+    assert result.records["contacts"] == [
+        {"contact_id": "10", "email": "ana@example.com", "name": "Ana"},
+        {"contact_id": "11", "email": None, "name": 'Bo "the Builder"'},
+    ]
+    # Exactly the CSV's columns: no provenance columns for the loader to reject.
+    assert all(set(r) == set(DEALS) for r in deals)
+
+
+def test_state_holds_modified_time_and_md5_per_file(data_folder: Path, sync: Sync) -> None:
+    result = sync(local_config(data_folder))
+    files = result.state["bookmarks"]["deals_daily"]["files"]
+    assert set(files) == {"deals_2024_01.csv", "deals_2024_02.csv"}
+    entry = files["deals_2024_01.csv"]
+    content = (data_folder / "deals_2024_01.csv").read_bytes()
+    assert entry["md5"] == hashlib.md5(content, usedforsecurity=False).hexdigest()
+    assert entry["rows"] == 3
+    assert entry["modified_time"].endswith("Z")
+    # The first file's bookmark is emitted after its rows and before the second file's rows.
+    deals = [
+        i
+        for i, m in enumerate(result.messages)
+        if m.get("stream") == "deals_daily" and m["type"] == "RECORD"
+    ]
+    between = result.messages[deals[2] + 1 : deals[3]]
+    bookmarked = [
+        set(m["value"]["bookmarks"]["deals_daily"]["files"])
+        for m in between
+        if m["type"] == "STATE" and "deals_daily" in m["value"]["bookmarks"]
+    ]
+    assert bookmarked == [{"deals_2024_01.csv"}]
+
+
+def test_second_run_with_state_emits_no_records(data_folder: Path, sync: Sync) -> None:
+    first = sync(local_config(data_folder))
+    second = sync(local_config(data_folder), state=first.state)
+    assert second.records == {}
+    assert second.of_type("SCHEMA")  # schemas are still announced
+    assert second.state == first.state
+
+
+def test_changed_file_is_reread_whole_and_others_skipped(data_folder: Path, sync: Sync) -> None:
+    first = sync(local_config(data_folder))
+    changed = data_folder / "deals_2024_02.csv"
+    changed.write_text(changed.read_text() + "5,2024-02-29,Hooli,won,10,EUR,true\n")
+    bump_mtime(changed)
+    second = sync(local_config(data_folder), state=first.state)
+    assert [r["deal_id"] for r in second.records["deals_daily"]] == ["1", "4", "5"]
+    assert "contacts" not in second.records
+    files = second.state["bookmarks"]["deals_daily"]["files"]
+    assert files["deals_2024_02.csv"]["rows"] == 3
+    assert (
+        files["deals_2024_01.csv"]
+        == first.state["bookmarks"]["deals_daily"]["files"]["deals_2024_01.csv"]
+    )
+
+
+def test_touched_file_with_same_content_is_skipped_and_rebookmarked(
+    data_folder: Path, sync: Sync
+) -> None:
+    first = sync(local_config(data_folder))
+    bump_mtime(data_folder / "contacts.csv")
+    second = sync(local_config(data_folder), state=first.state)
+    assert second.records == {}
+    before = first.state["bookmarks"]["contacts"]["files"]["contacts.csv"]
+    after = second.state["bookmarks"]["contacts"]["files"]["contacts.csv"]
+    assert after["md5"] == before["md5"]
+    assert after["modified_time"] > before["modified_time"]
+
+
+def test_full_refresh_reads_everything_every_time(data_folder: Path, sync: Sync) -> None:
+    config = local_config(data_folder, incremental_strategy="full_refresh")
+    first = sync(config)
+    second = sync(config, state=first.state)
+    assert len(second.records["deals_daily"]) == 5
+    assert len(second.records["contacts"]) == 2
+
+
+def test_bookmarks_of_unconfigured_files_are_dropped(data_folder: Path, sync: Sync) -> None:
+    state = {"bookmarks": {"contacts": {"files": {"gone.csv": {"modified_time": "x", "md5": "y"}}}}}
+    result = sync(local_config(data_folder), state=state)
+    assert set(result.state["bookmarks"]["contacts"]["files"]) == {"contacts.csv"}
+
+
+def test_deselected_column_is_not_emitted(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    config = local_config(data_folder)
+    catalog = discover(config)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"] == []:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == "deals_daily"
+            elif meta["breadcrumb"] == ["properties", "amount"]:
+                meta["metadata"]["selected"] = False
+    result = sync(config, catalog=catalog)
+    assert set(result.records) == {"deals_daily"}
+    assert all("amount" not in r for r in result.records["deals_daily"])
+    assert result.records["deals_daily"][0]["account"] == "Initech"
+
+
+def test_stream_maps_use_the_sdk_record_path_with_the_same_values(
+    data_folder: Path, sync: Sync
+) -> None:
+    plain = sync(local_config(data_folder))
+    mapped = sync(local_config(data_folder, stream_maps={"contacts": {"email": "__NULL__"}}))
+    assert mapped.records["deals_daily"] == plain.records["deals_daily"]
+    assert mapped.records["contacts"] == [
+        {"contact_id": "10", "name": "Ana"},
+        {"contact_id": "11", "name": 'Bo "the Builder"'},
+    ]
+
+
+def test_semicolon_delimiter_and_latin1_encoding(tmp_path: Path, sync: Sync) -> None:
+    (tmp_path / "eu.csv").write_bytes("id;città;note\n1;Forlì;\n2;Zürich;ok\n".encode("latin-1"))
+    config = {
+        "local_folder": str(tmp_path),
+        "files": [{"file_id": "eu.csv", "object": "eu"}],
+        "delimiter": ";",
+        "encoding": "latin-1",
+    }
+    assert sync(config).records["eu"] == [
+        {"id": "1", "città": "Forlì", "note": None},
+        {"id": "2", "città": "Zürich", "note": "ok"},
+    ]
+
+
+def test_header_mismatch_between_files_of_one_object_fails_discovery(
+    data_folder: Path, discover: Discover
+) -> None:
+    (data_folder / "deals_2024_02.csv").write_text("deal_id,account,region\n1,Initech,EU\n")
+    with pytest.raises(HeaderMismatchError) as caught:
+        discover(local_config(data_folder))
+    message = str(caught.value)
+    assert "'deals_2024_01.csv' and 'deals_2024_02.csv'" in message
+    assert "'deals_daily'" in message
+    assert "missing 'snapshot_date'" in message
+    assert "unexpected 'region'" in message
+
+
+def test_header_change_after_discovery_fails_the_sync(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    config = local_config(data_folder)
+    catalog = discover(config)
+    (data_folder / "contacts.csv").write_text("contact_id,email,name,phone\n1,a@b,A,123\n")
+    with pytest.raises(HeaderMismatchError) as caught:
+        sync(config, catalog=catalog)
+    assert "'contacts.csv'" in str(caught.value)
+    assert "unexpected 'phone'" in str(caught.value)
+    assert "run discovery again" in str(caught.value)
+
+
+def test_missing_file_names_the_file_and_the_fix(data_folder: Path, discover: Discover) -> None:
+    config = local_config(data_folder)
+    config["files"].append({"file_id": "deals_2024_03.csv", "object": "deals_daily"})
+    with pytest.raises(FileNotFoundInSourceError) as caught:
+        discover(config)
+    assert "'deals_2024_03.csv'" in str(caught.value)
+    assert "source.files" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"", "is empty"),
+        (b"id,id\n1,2\n", "names the column 'id' twice"),
+        (b"id,,x\n1,2,3\n", "column 2 of file"),
+    ],
+)
+def test_unusable_headers_are_refused(
+    tmp_path: Path, content: bytes, expected: str, discover: Discover
+) -> None:
+    (tmp_path / "bad.csv").write_bytes(content)
+    config = {"local_folder": str(tmp_path), "files": [{"file_id": "bad.csv", "object": "bad"}]}
+    with pytest.raises(CsvFormatError, match=expected):
+        discover(config)
+
+
+def test_ragged_row_is_a_format_error_naming_the_file(tmp_path: Path, sync: Sync) -> None:
+    (tmp_path / "ragged.csv").write_text("a,b\n1,2\n3,4,5\n")
+    config = {"local_folder": str(tmp_path), "files": [{"file_id": "ragged.csv", "object": "r"}]}
+    with pytest.raises(CsvFormatError, match=r"'ragged.csv'.*delimiter, quote_char and encoding"):
+        sync(config)
+
+
+def test_file_id_cannot_escape_the_folder(data_folder: Path, discover: Discover) -> None:
+    config = {"local_folder": str(data_folder), "files": [{"file_id": "../x.csv", "object": "x"}]}
+    with pytest.raises(ConfigError, match="points outside local_folder"):
+        discover(config)
