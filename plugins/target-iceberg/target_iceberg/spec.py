@@ -10,14 +10,21 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from target_iceberg.types import (
     DecimalType,
+    ListType,
     MapType,
     Primitive,
     StructType,
-    ListType,
     TypeNode,
     TypeSyntaxError,
     parse_type,

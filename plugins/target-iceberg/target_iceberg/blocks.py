@@ -1,0 +1,204 @@
+"""Turn a block of records into contract-conforming Arrow rows plus rejections.
+
+Three entries, one outcome (``Landed``: a table in the planned file schema, and the rejects):
+
+- `read_json_block`: the fast path for RECORD payloads: pyarrow's JSON reader with an explicit,
+  strict schema. It raises on any doubt, and the caller then takes
+- `rows_block`: the row path: each payload decoded (numbers exactly, as Decimal) and coerced by
+  the per-value rules, every failing column of every row named;
+- `arrow_block`: Arrow input (BATCH files, e.g. all-text CSV columns), coerced column by column.
+Never writes files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import pyarrow as pa
+import pyarrow.json as pj
+from singer_sdk.exceptions import MissingKeyPropertiesError
+
+from target_iceberg.coerce.arrow import coerce_column, coerce_values, finish_json
+from target_iceberg.coerce.values import Rejected
+from target_iceberg.contract.evolution import PlannedColumn
+from target_iceberg.contract.mapping import json_read_type, needs_row_path
+from target_iceberg.contract.model import Contract
+from target_iceberg.quarantine import Reject
+
+_DECODE = msgspec.json.Decoder(float_hook=Decimal)
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Landed:
+    """The good rows of a block and the rejected ones."""
+
+    table: pa.Table
+    rejects: list[Reject]
+
+
+class BlockShape:
+    """What a stream's blocks must look like: planned columns, file schema, policies."""
+
+    def __init__(
+        self, columns: Sequence[PlannedColumn], schema: pa.Schema, contract: Contract, unknown: str
+    ) -> None:
+        self.columns = tuple(columns)
+        self.schema = schema
+        self.contract = contract
+        self.unknown = unknown
+        self.names = frozenset(c.name for c in columns)
+        self.fast = not any(needs_row_path(c.type) for c in columns)
+        self.read_schema = (
+            pa.schema(
+                [pa.field(c.name, json_read_type(c.type), nullable=not c.required) for c in columns]
+            )
+            if self.fast
+            else None
+        )
+
+    def unknown_reject(self, extra: Sequence[str]) -> Rejected:
+        """The rejection of fields the contract lacks."""
+        hint = (
+            "add them to the SCHEMA message" if self.unknown == "evolve"
+            else "set unknown_columns: ignore or evolve"
+        )
+        return Rejected(
+            ",".join(extra),
+            f"unknown column(s) {sorted(extra)} not in the contract ({self.contract.origin}); "
+            f"fix the source, add them to the spec, or {hint}",
+        )
+
+
+def read_json_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
+    """The fast path. Raises `pyarrow.ArrowInvalid` (or `Rejected`) if any row is doubtful."""
+    assert shape.read_schema is not None
+    data = b"\n".join(raws)
+    table = pj.read_json(
+        io.BytesIO(data),
+        read_options=pj.ReadOptions(use_threads=True, block_size=max(_MB, len(data) // 4 + 1)),
+        parse_options=pj.ParseOptions(
+            explicit_schema=shape.read_schema,
+            unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
+        ),
+    )
+    if table.num_rows != len(raws):
+        raise pa.ArrowInvalid("row count differs from the number of records")
+    arrays = [
+        finish_json(table.column(c.name), c.type, field.type)
+        for c, field in zip(shape.columns, shape.schema, strict=True)
+    ]
+    return Landed(pa.Table.from_arrays(arrays, schema=shape.schema), [])
+
+
+def _assemble(
+    count: int,
+    arrays: list[pa.Array],
+    errors: dict[int, list[Rejected]],
+    shape: BlockShape,
+    raw_of: Any,
+) -> Landed:
+    if not errors:
+        return Landed(pa.Table.from_arrays(arrays, schema=shape.schema), [])
+    keep = pa.array([i not in errors for i in range(count)])
+    table = pa.Table.from_arrays([a.filter(keep) for a in arrays], schema=shape.schema)
+    rejects = [
+        Reject(
+            raw=raw_of(i),
+            columns=tuple(e.column for e in errs),
+            reason="; ".join(str(e) for e in errs),
+        )
+        for i, errs in sorted(errors.items())
+    ]
+    return Landed(table, rejects)
+
+
+def _columns(
+    values_of: Any, count: int, shape: BlockShape, errors: dict[int, list[Rejected]]
+) -> list[pa.Array]:
+    arrays = []
+    ignore = shape.unknown == "ignore"
+    for column, field in zip(shape.columns, shape.schema, strict=True):
+        arr, errs = values_of(column, field.type, ignore)
+        for index, err in errs.items():
+            errors.setdefault(index, []).append(err)
+        if column.required and arr.null_count:
+            for index in (i for i, ok in enumerate(arr.is_valid().to_pylist()) if not ok):
+                if index not in errs:
+                    errors.setdefault(index, []).append(
+                        Rejected(column.name, "required column is missing or null")
+                    )
+        arrays.append(arr)
+    return arrays
+
+
+def rows_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
+    """The row path over RECORD payloads.
+
+    Raises:
+        MissingKeyPropertiesError: a stream without asset spec sent a record lacking one of
+            its ``key_properties`` (a broken tap, as singer-sdk treats it).
+    """
+    rows: list[Any] = []
+    errors: dict[int, list[Rejected]] = {}
+    for index, raw in enumerate(raws):
+        row = _DECODE.decode(raw)
+        if not isinstance(row, dict):
+            errors[index] = [Rejected("", "the record is not a JSON object")]
+            row = {}
+        rows.append(row)
+    contract = shape.contract
+    if contract.singer_derived and contract.key:
+        for row in rows:
+            missing = [k for k in contract.key if k not in row]
+            if missing:
+                raise MissingKeyPropertiesError(
+                    f"Record is missing key properties {missing}; key_properties: "
+                    f"{list(contract.key)}, record keys: {list(row)}"
+                )
+    if shape.unknown != "ignore":
+        for index, row in enumerate(rows):
+            extra = [k for k in row if k not in shape.names]
+            if extra:
+                errors.setdefault(index, []).append(shape.unknown_reject(extra))
+
+    def values_of(
+        column: PlannedColumn, target: pa.DataType, ignore: bool
+    ) -> tuple[pa.Array, dict[int, Rejected]]:
+        values = [row.get(column.name) for row in rows]
+        return coerce_values(values, column.type, target, column.name, ignore_unknown=ignore)
+
+    arrays = _columns(values_of, len(rows), shape, errors)
+    return _assemble(len(rows), arrays, errors, shape, lambda i: bytes(raws[i]).decode())
+
+
+def arrow_block(source: pa.Table, shape: BlockShape) -> Landed:
+    """Coerce Arrow input (e.g. a BATCH file's columns) to the contract."""
+    count = source.num_rows
+    errors: dict[int, list[Rejected]] = {}
+    extra = [name for name in source.column_names if name not in shape.names]
+    if extra and shape.unknown != "ignore":
+        reject = shape.unknown_reject(extra)
+        for index in range(count):
+            errors[index] = [reject]
+
+    def values_of(
+        column: PlannedColumn, target: pa.DataType, ignore: bool
+    ) -> tuple[pa.Array, dict[int, Rejected]]:
+        if column.name not in source.column_names:
+            return pa.nulls(count, target), {}
+        arr = source.column(column.name).combine_chunks()
+        return coerce_column(arr, column.type, target, column.name, ignore_unknown=ignore)
+
+    arrays = _columns(values_of, count, shape, errors)
+
+    def raw_of(index: int) -> str:
+        return json.dumps(source.slice(index, 1).to_pylist()[0], default=str)
+
+    return _assemble(count, arrays, errors, shape, raw_of)

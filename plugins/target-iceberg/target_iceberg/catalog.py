@@ -1,0 +1,86 @@
+"""Catalog loading, following pyiceberg's conventions.
+
+Order: ``catalog_properties`` from the settings (passed to `pyiceberg.catalog.load_catalog`),
+else the flat ``catalog_uri`` / ``warehouse`` settings, else whatever pyiceberg finds for
+``catalog_name`` in ``.pyiceberg.yaml`` or ``PYICEBERG_CATALOG__<NAME>__*`` variables, else an
+embedded SQLite catalog with a local warehouse under ``.lake/`` in the working directory.
+Never creates tables; creates the namespace if it is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.utils.config import Config
+
+from target_iceberg.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LAKE = ".lake"
+
+
+def embedded_properties(root: Path) -> dict[str, str]:
+    """Properties of the embedded default: SQLite catalog + file warehouse under ``root``."""
+    root = root.resolve()
+    (root / "warehouse").mkdir(parents=True, exist_ok=True)
+    return {
+        "type": "sql",
+        "uri": f"sqlite:///{root / 'catalog.db'}",
+        "warehouse": (root / "warehouse").as_uri(),
+    }
+
+
+def resolve_properties(
+    name: str, properties: dict[str, Any] | None, uri: str | None, warehouse: str | None
+) -> tuple[dict[str, str], str]:
+    """The catalog properties to use and where they came from (for the log)."""
+    if properties:
+        return {k: str(v) for k, v in properties.items()}, "setting catalog_properties"
+    if uri or warehouse:
+        props = {"uri": uri or "", "warehouse": warehouse or ""}
+        if uri and uri.startswith("sqlite"):
+            props["type"] = "sql"
+        return {k: v for k, v in props.items() if v}, "settings catalog_uri/warehouse"
+    if Config().get_catalog_config(name):
+        return {}, f"pyiceberg configuration for catalog {name!r}"
+    return embedded_properties(Path(DEFAULT_LAKE)), f"embedded default ({DEFAULT_LAKE}/)"
+
+
+def open_catalog(
+    name: str,
+    properties: dict[str, Any] | None = None,
+    *,
+    uri: str | None = None,
+    warehouse: str | None = None,
+) -> Catalog:
+    """Load the catalog.
+
+    Raises:
+        ConfigError: pyiceberg could not load it; the message says which settings to check.
+    """
+    props, origin = resolve_properties(name, properties, uri, warehouse)
+    if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
+        Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        catalog = load_catalog(name, **props)
+    except Exception as exc:
+        raise ConfigError(
+            f"could not load Iceberg catalog {name!r} from the {origin}: {exc}. Check the "
+            "`catalog_properties` setting (e.g. {type: sql, uri: sqlite:///..., warehouse: "
+            "file:///...}) or pyiceberg's .pyiceberg.yaml / PYICEBERG_CATALOG__* variables"
+        ) from exc
+    logger.info("using Iceberg catalog %r from the %s", name, origin)
+    return catalog
+
+
+def ensure_namespace(catalog: Catalog, namespace: str) -> None:
+    """Create ``namespace`` if it does not exist yet."""
+    try:
+        catalog.create_namespace_if_not_exists(namespace)
+    except NamespaceAlreadyExistsError:  # a concurrent run created it first
+        pass

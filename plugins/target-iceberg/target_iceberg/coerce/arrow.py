@@ -1,0 +1,126 @@
+"""Vectorised coercion of whole columns with Arrow compute, falling back to the row rules.
+
+`finish_json` turns what pyarrow's JSON reader read (dates as text, decimals at precision 38)
+into the contract's types, raising on any doubt so the caller takes the row path.
+`coerce_column` coerces any column (e.g. the all-text columns of a CSV BATCH file): a strict
+Arrow cast first, and only if that fails the per-value rules of `coerce.values`, collecting a
+reason for each bad row. Never drops a row silently: every row is either in the result or in
+the returned rejections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from target_iceberg.coerce.values import Rejected, value_coercer
+from target_iceberg.contract.model import JsonText
+from target_iceberg.types import DecimalType, ListType, MapType, Primitive, StructType, TypeNode
+
+_CASTABLE_TEXT = {"boolean", "int", "long", "float", "double", "date", "timestamptz", "string"}
+_ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
+
+
+def _no_new_infinities(before: pa.Array, after: pa.Array) -> None:
+    if pc.any(pc.and_(pc.is_inf(after), pc.invert(pc.is_inf(before)))).as_py():
+        raise pa.ArrowInvalid("float overflow")
+
+
+def _python(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
+    coerce = value_coercer(node, "")
+    return pa.array([None if v is None else coerce(v) for v in arr.to_pylist()], type=target)
+
+
+def finish_json(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
+    """Finish a column read by the JSON reader with `json_read_type(node)`.
+
+    Raises:
+        pyarrow.ArrowInvalid: (or `Rejected`) some value breaks the contract; use the row path.
+    """
+    if isinstance(node, Primitive) and node.name in {"time", "uuid", "binary"}:
+        return _python(arr, node, target)
+    if arr.type == target:
+        return arr
+    result = pc.cast(arr, target, safe=True)
+    if isinstance(node, Primitive) and node.name == "float":
+        _no_new_infinities(arr, result)
+    return result
+
+
+def _fast_cast(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
+    """A strict vectorised cast that accepts a subset of what the row rules accept."""
+    if arr.type == target:
+        return arr
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), target)
+    if _is_text(arr.type) and isinstance(node, Primitive | DecimalType):
+        name = str(node)
+        if isinstance(node, JsonText) or name == "string":
+            return arr.cast(target)
+        if not (isinstance(node, DecimalType) or name in _CASTABLE_TEXT):
+            raise pa.ArrowInvalid(f"no vectorised cast from text to {name}")
+        # An empty cell means null for every non-text type.
+        arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, arr.type), arr)
+        if name == "timestamptz":
+            arr = pc.if_else(
+                pc.match_substring_regex(arr, _ZONE), arr, pc.binary_join_element_wise(arr, "Z", "")
+            )
+        result = pc.cast(arr, target, safe=True)
+        if name == "float":
+            _no_new_infinities(pc.cast(arr, pa.float64()), result)
+        return result
+    if isinstance(node, Primitive) and node.name in {"time", "uuid", "binary", "float"}:
+        raise pa.ArrowInvalid("use the row rules")
+    if isinstance(node, ListType | MapType | StructType) and not _same_shape(arr.type, target):
+        raise pa.ArrowInvalid("nested shapes differ")
+    return pc.cast(arr, target, safe=True)
+
+
+def _same_shape(source: pa.DataType, target: pa.DataType) -> bool:
+    if pa.types.is_struct(source) and pa.types.is_struct(target):
+        names = [source.field(i).name for i in range(source.num_fields)]
+        wanted = [target.field(i).name for i in range(target.num_fields)]
+        return names == wanted and all(
+            _same_shape(source.field(i).type, target.field(i).type) for i in range(len(names))
+        )
+    if pa.types.is_list(source) and pa.types.is_list(target):
+        return _same_shape(source.value_type, target.value_type)
+    if pa.types.is_map(source) or pa.types.is_map(target):
+        return False
+    return not (pa.types.is_nested(source) or pa.types.is_nested(target))
+
+
+def coerce_values(
+    values: list[Any], node: TypeNode, target: pa.DataType, path: str, *, ignore_unknown: bool
+) -> tuple[pa.Array, dict[int, Rejected]]:
+    """Coerce Python values by the row rules; rejected positions become null in the array."""
+    coerce = value_coercer(node, path, ignore_unknown=ignore_unknown)
+    text_type = isinstance(node, Primitive) and node.name == "string"
+    out: list[Any] = []
+    errors: dict[int, Rejected] = {}
+    for index, value in enumerate(values):
+        if value is None or (value == "" and not text_type):
+            out.append(None)
+            continue
+        try:
+            out.append(coerce(value))
+        except Rejected as exc:
+            errors[index] = exc
+            out.append(None)
+    return pa.array(out, type=target), errors
+
+
+def coerce_column(
+    arr: pa.Array, node: TypeNode, target: pa.DataType, path: str, *, ignore_unknown: bool
+) -> tuple[pa.Array, dict[int, Rejected]]:
+    """Coerce an Arrow column to ``target``: vectorised if possible, else value by value."""
+    try:
+        return _fast_cast(arr, node, target), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return coerce_values(arr.to_pylist(), node, target, path, ignore_unknown=ignore_unknown)

@@ -1,0 +1,145 @@
+"""The committer seam: a run's staged table changes become visible, all at the end.
+
+`TableChange` is one table's pending change: a pyiceberg transaction holding the schema update
+(if the contract evolved) and one fast-append snapshot of the run's data files, plus the
+snapshot properties (run id, tenant, job, Singer state). A `Committer` makes a whole run's
+changes visible in one call:
+
+- `PerTableCommitter` (any pyiceberg catalog, the embedded SQLite one included) commits table
+  by table in identifier order. If it stops half-way, re-running with the same run id commits
+  only the tables that lack a snapshot of that run (`committed_snapshot`).
+- A Nessie committer (`target_iceberg.nessie`) can send every change of the run as one
+  multi-table commit: each `TableChange.transaction` exposes its Iceberg REST ``requirements``
+  and ``updates`` (see `TableChange.rest_change`).
+
+This module never writes data files.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.manifest import DataFile
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table, Transaction
+from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
+
+from target_iceberg.errors import CommitError
+
+logger = logging.getLogger(__name__)
+
+RUN_ID = "ingestgen.run-id"
+TENANT = "ingestgen.tenant"
+JOB = "ingestgen.job"
+STREAM = "ingestgen.stream"
+STATE = "ingestgen.singer-state"
+SPEC_VERSION = "ingestgen.spec-version"
+
+
+@dataclass
+class TableChange:
+    """One table's staged change for a run; nothing of it is visible until committed."""
+
+    identifier: tuple[str, str]
+    transaction: Transaction
+    files: int
+    created: bool
+
+    def rest_change(self) -> dict[str, Any]:
+        """The change as an Iceberg REST ``table-changes`` entry (for multi-table commits)."""
+        # pyiceberg keeps the staged requirements and updates on the transaction; a REST
+        # `transactions/commit` call takes exactly these.
+        tx = self.transaction
+        return {
+            "identifier": {"namespace": [self.identifier[0]], "name": self.identifier[1]},
+            "requirements": [r.model_dump(by_alias=True) for r in tx._requirements],
+            "updates": [u.model_dump(by_alias=True) for u in tx._updates],
+        }
+
+
+class Committer(Protocol):
+    """Makes all staged changes of a run visible."""
+
+    def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
+        """Commit every change; return each table's new snapshot id by ``namespace.table``.
+
+        Raises:
+            CommitError: the catalog refused; what was not committed stays invisible.
+        """
+        ...
+
+
+class PerTableCommitter:
+    """Commits table by table in a deterministic order (identifier order)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+
+    def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
+        """Commit each change in identifier order."""
+        done: dict[str, int] = {}
+        for change in sorted(changes, key=lambda c: c.identifier):
+            name = ".".join(change.identifier)
+            try:
+                table = change.transaction.commit_transaction()
+            except CommitFailedException as exc:
+                raise CommitError(
+                    f"the catalog refused the commit of {name} ({exc}); tables committed before "
+                    f"it: {sorted(done) or 'none'}. Re-run with the same run_id to finish"
+                ) from exc
+            snapshot = table.current_snapshot()
+            done[name] = snapshot.snapshot_id if snapshot else -1
+            logger.info("committed %s: snapshot %s, %d file(s)", name, done[name], change.files)
+        return done
+
+
+def committed_snapshot(table: Table | None, run_id: str) -> int | None:
+    """The id of the table's snapshot written by ``run_id``, if that run already committed."""
+    if table is None:
+        return None
+    for snapshot in table.metadata.snapshots:
+        if snapshot.summary is not None and snapshot.summary[RUN_ID] == run_id:
+            return snapshot.snapshot_id
+    return None
+
+
+def stage(
+    transaction: Transaction,
+    *,
+    base_schema_id: int | None,
+    new_schema: Schema | None,
+    files: Sequence[DataFile],
+    properties: dict[str, str],
+) -> None:
+    """Stage a schema change (if any) and one fast-append snapshot on ``transaction``.
+
+    Args:
+        transaction: a table or create-table transaction; not committed here.
+        base_schema_id: the schema id the plan started from (None for a new table): the
+            commit fails if someone changed the schema meanwhile.
+        new_schema: the planned schema with the ids the files were written with, or None.
+        files: the run's data files.
+        properties: snapshot summary properties.
+    """
+    if new_schema is not None:
+        requirements = (
+            (AssertCurrentSchemaId(current_schema_id=base_schema_id),)
+            if base_schema_id is not None
+            else ()
+        )
+        # The data files already carry the planned field ids, so the schema is added as
+        # planned rather than through UpdateSchema, which would assign ids of its own.
+        transaction._apply(
+            (AddSchemaUpdate(schema=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
+            requirements,
+        )
+    if not files:
+        return
+    with transaction.update_snapshot(snapshot_properties=properties).fast_append() as append:
+        for data_file in files:
+            append.append_data_file(data_file)

@@ -1,0 +1,226 @@
+"""One stream's pipeline during a run: buffer -> block -> coerce -> rolling files.
+
+RECORD payloads arrive as raw JSON bytes and are buffered per stream; full blocks go through
+the fast JSON reader, or the row path when a block has a doubtful row. BATCH files (parquet,
+jsonl) are read block by block and stay in Arrow. Good rows go to the table's rolling writer,
+rejected ones to the quarantine table's writer. A sink never commits: `stage` hands the staged
+changes to the target, which commits all tables of the run at once.
+
+These sinks are not singer-sdk `Sink`s on purpose: the SDK's sink is fed one parsed, validated
+dict per record, which is the per-record cost this loader exists to avoid.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from target_iceberg import quarantine
+from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_block, rows_block
+from target_iceberg.coerce.values import Rejected
+from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
+from target_iceberg.contract.model import Contract
+from target_iceberg.summary import StreamSummary
+from target_iceberg.tables import TableHandle
+from target_iceberg.writer import RollingWriter, WriterSettings
+
+logger = logging.getLogger(__name__)
+
+BLOCK_RECORDS = 50_000
+BLOCK_BYTES = 24 * 1024 * 1024
+_FAST_FAILURES_BEFORE_ROW_PATH = 3
+_SAMPLE_REJECTS = 20
+
+
+class RunContext:
+    """What all sinks of a run share."""
+
+    def __init__(
+        self, *, catalog: Any, namespace: str, run_id: str, unknown: str, settings: WriterSettings
+    ) -> None:
+        self.catalog = catalog
+        self.namespace = namespace
+        self.run_id = run_id
+        self.unknown = unknown
+        self.settings = settings
+
+
+class _Output:
+    """A table and its writer."""
+
+    def __init__(self, handle: TableHandle, ctx: RunContext, prefix: str) -> None:
+        self.handle = handle
+        self.writer = RollingWriter(
+            io=handle.io,
+            locations=handle.locations(),
+            schema=handle.plan.schema,
+            arrow_schema=handle.plan.arrow_schema(),
+            spec=handle.spec,
+            table_properties=handle.metadata.properties,
+            file_prefix=prefix,
+            settings=ctx.settings,
+        )
+
+
+class StreamSink:
+    """Loads one Singer stream into one table (plus its quarantine table)."""
+
+    def __init__(self, stream: str, table: str, contract: Contract, ctx: RunContext) -> None:
+        self.stream = stream
+        self.ctx = ctx
+        self.contract = contract
+        self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
+        self._table_name = table
+        handle = TableHandle(ctx.catalog, (ctx.namespace, table), contract)
+        self._prefix = f"{ctx.run_id}-{table}"
+        self.output = _Output(handle, ctx, self._prefix)
+        self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown)
+        self._rejected: _Output | None = None
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._fast_failures = 0
+
+    # Contract changes -------------------------------------------------------------------
+
+    def update_contract(self, contract: Contract) -> None:
+        """Apply a changed contract (a new SCHEMA message) to rows that come after it."""
+        self.flush()
+        handle = self.output.handle
+        if handle.replan(contract):
+            self.output.writer.set_schema(handle.plan.schema, handle.plan.arrow_schema())
+        self.contract = contract
+        self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, self.ctx.unknown)
+
+    # Input --------------------------------------------------------------------------------
+
+    def add_raw(self, raw: bytes) -> None:
+        """Buffer one RECORD payload (raw JSON)."""
+        self._buffer.append(raw)
+        self._buffered += len(raw)
+        if len(self._buffer) >= BLOCK_RECORDS or self._buffered >= BLOCK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Process the buffered records."""
+        if not self._buffer:
+            return
+        raws, self._buffer, self._buffered = self._buffer, [], 0
+        self.summary.rows_read += len(raws)
+        landed = None
+        if self.shape.fast and self._fast_failures < _FAST_FAILURES_BEFORE_ROW_PATH:
+            try:
+                landed = read_json_block(raws, self.shape)
+                self._fast_failures = 0
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
+                self._fast_failures += 1
+        if landed is None:
+            landed = rows_block(raws, self.shape)
+        self._land(landed)
+
+    def add_arrow(self, table: pa.Table) -> None:
+        """Load Arrow rows (a BATCH file's block)."""
+        self.flush()
+        self.summary.rows_read += table.num_rows
+        self._land(arrow_block(table, self.shape))
+
+    def process_batch_files(self, encoding: dict[str, Any], files: Sequence[str]) -> None:
+        """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip)."""
+        fmt = str(encoding.get("format", "")).lower()
+        compression = encoding.get("compression")
+        for url in files:
+            path = _local_path(url)
+            if fmt == "parquet":
+                parquet = pq.ParquetFile(path)
+                for batch in parquet.iter_batches(batch_size=BLOCK_RECORDS):
+                    self.add_arrow(pa.Table.from_batches([batch]))
+            elif fmt == "jsonl":
+                opener = gzip.open if compression == "gzip" else Path.open
+                with opener(path, "rb") as handle:  # type: ignore[operator]
+                    for line in handle:
+                        if line.strip():
+                            self.add_raw(line.rstrip(b"\r\n"))
+                self.flush()
+            else:
+                raise ValueError(
+                    f"BATCH encoding format {fmt!r} is not supported; use parquet or jsonl"
+                )
+
+    def _land(self, landed: Landed) -> None:
+        self.output.writer.write(landed.table)
+        self.summary.rows_landed += landed.table.num_rows
+        if landed.rejects:
+            self._quarantine(landed.rejects)
+
+    def _quarantine(self, rejects: list[quarantine.Reject]) -> None:
+        self.summary.rows_rejected += len(rejects)
+        room = _SAMPLE_REJECTS - len(self.summary.sample_rejects)
+        for reject in rejects[: max(room, 0)]:
+            self.summary.sample_rejects.append(
+                {"columns": list(reject.columns), "reason": reject.reason, "raw": reject.raw[:500]}
+            )
+        if self._rejected is None:
+            name = self._table_name + quarantine.SUFFIX
+            handle = TableHandle(self.ctx.catalog, (self.ctx.namespace, name), quarantine.CONTRACT)
+            self._rejected = _Output(handle, self.ctx, f"{self.ctx.run_id}-{name}")
+            self.summary.rejected_table = f"{self.ctx.namespace}.{name}"
+        output = self._rejected
+        output.writer.write(
+            quarantine.rejects_table(
+                rejects,
+                schema=output.handle.plan.arrow_schema(),
+                run_id=self.ctx.run_id,
+                stream=self.stream,
+                spec_version=self.contract.version,
+            )
+        )
+
+    # End of run ---------------------------------------------------------------------------
+
+    def stage(self, properties: dict[str, str]) -> list[TableChange]:
+        """Close the files and stage this stream's table changes (not committed)."""
+        self.flush()
+        props = {**properties, STREAM: self.stream, RUN_ID: self.ctx.run_id}
+        if self.contract.version:
+            props[SPEC_VERSION] = self.contract.version
+        changes = []
+        for output in (self.output, self._rejected):
+            if output is None:
+                continue
+            if output.handle.already_committed(self.ctx.run_id) is not None:
+                output.writer.abort()
+                logger.info("%s: run %s already committed here", output.handle.name, self.ctx.run_id)
+                continue
+            files = output.writer.close()
+            change = output.handle.stage(files, props)
+            if change is not None:
+                changes.append(change)
+        stats = self.output.writer.stats
+        self.summary.files = stats.files + (self._rejected.writer.stats.files if self._rejected else 0)
+        self.summary.bytes = stats.bytes + (self._rejected.writer.stats.bytes if self._rejected else 0)
+        self.summary.schema_changes = self.output.handle.schema_changes
+        return changes
+
+    def already_committed(self) -> int | None:
+        """The snapshot of this run id in the stream's table, if the run committed before."""
+        return self.output.handle.already_committed(self.ctx.run_id)
+
+    def abort(self) -> None:
+        """Delete every file this sink wrote; nothing becomes visible."""
+        self._buffer = []
+        for output in (self.output, self._rejected):
+            if output is not None:
+                output.writer.abort()
+
+
+def _local_path(url: str) -> str:
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        return parsed.path if parsed.scheme else url
+    raise ValueError(f"BATCH file {url!r}: only local files (file:// or paths) are supported")

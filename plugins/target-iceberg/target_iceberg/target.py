@@ -1,0 +1,299 @@
+"""target-iceberg: the Singer target. Reads the stream, enforces each stream's contract,
+writes large Parquet files and commits one Iceberg snapshot per table at the end of the run.
+
+Differences from a stock singer-sdk target, on purpose:
+- RECORD lines are not parsed one by one into dicts: `FastSingerReader` hands raw payloads to
+  the stream's `StreamSink`, which validates whole blocks in Arrow.
+- No batch-size or 5-minute drains: files roll by size on disk, and the run commits once.
+- Singer STATE is emitted downstream only after every table of the run has committed.
+- Stream maps and flattening are not offered (they would put a per-record step back).
+Never commits partially on a failure it can see: files are deleted and no state is emitted.
+"""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import logging
+import sys
+import time
+import typing as t
+from pathlib import Path
+
+import msgspec
+import yaml
+from pydantic import ValidationError
+from singer_sdk import Target
+from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.helpers.capabilities import PluginCapabilities
+
+from target_iceberg.catalog import ensure_namespace, open_catalog
+from target_iceberg.commit import JOB, STATE, TENANT, Committer, PerTableCommitter, TableChange
+from target_iceberg.config import SETTINGS, LoaderConfig, load_config
+from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
+from target_iceberg.contract.model import Contract
+from target_iceberg.errors import ConfigError, ContractError, LoaderError, RejectThresholdError
+from target_iceberg.reader import FastSingerReader
+from target_iceberg.sinks import RunContext, StreamSink
+from target_iceberg.spec import AssetSpec
+from target_iceberg.summary import RunSummary
+from target_iceberg.writer import MB, WriterSettings
+
+if t.TYPE_CHECKING:
+    from types import FrameType
+
+    from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
+
+class TargetIceberg(Target):
+    """Singer target that enforces asset contracts and commits atomically to Apache Iceberg."""
+
+    name = "target-iceberg"
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = SETTINGS
+    message_reader_class = FastSingerReader
+    capabilities: t.ClassVar[list[CapabilitiesEnum]] = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.BATCH,
+    ]
+
+    def __init__(self, **kwargs: t.Any) -> None:
+        super().__init__(**kwargs)
+        self.settings: LoaderConfig = load_config(self.config)
+        reader = t.cast("FastSingerReader", self.message_reader)
+        reader.on_record = self._on_record
+        self.sinks: dict[str, StreamSink] = {}
+        self.summary = RunSummary(
+            run_id=self.settings.run_id,
+            namespace=self.settings.namespace,
+            tenant=self.settings.tenant,
+            job=self.settings.job,
+        )
+        self._context: RunContext | None = None
+        self._committer: Committer | None = None
+        self._specs: dict[str, Contract] = {}
+        self._finished = False
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
+        """Add none of the SDK's built-in target settings (batch sizes, record validation
+        switches, metadata columns): this target replaces the machinery they tune.
+        """
+
+    # Run context -------------------------------------------------------------------------
+
+    @property
+    def context(self) -> RunContext:
+        """Catalog, namespace and writer settings, opened on the first SCHEMA message."""
+        if self._context is None:
+            cfg = self.settings
+            catalog = open_catalog(
+                cfg.catalog_name, cfg.catalog_properties, uri=cfg.catalog_uri, warehouse=cfg.warehouse
+            )
+            ensure_namespace(catalog, cfg.namespace)
+            target_bytes = int(cfg.target_file_size_mb * MB)
+            self._context = RunContext(
+                catalog=catalog,
+                namespace=cfg.namespace,
+                run_id=cfg.run_id,
+                unknown=cfg.unknown_columns,
+                settings=WriterSettings(
+                    target_file_bytes=target_bytes,
+                    row_group_bytes=min(64 * MB, max(target_bytes, MB)),
+                ),
+            )
+            self._committer = PerTableCommitter(catalog)
+            self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
+        return self._context
+
+    @property
+    def committer(self) -> Committer:
+        """The committer; the embedded catalog's per-table one unless replaced."""
+        _ = self.context
+        assert self._committer is not None
+        return self._committer
+
+    @committer.setter
+    def committer(self, value: Committer) -> None:
+        self._committer = value
+
+    # Messages ----------------------------------------------------------------------------
+
+    def _contract_for(self, stream: str, message: dict[str, t.Any]) -> Contract:
+        schema = message["schema"]
+        spec_path = self.settings.spec_path(stream)
+        if spec_path is None:
+            return contract_from_schema(schema, message.get("key_properties"))
+        if stream not in self._specs:
+            self._specs[stream] = _load_spec(spec_path)
+        contract = self._specs[stream]
+        if self.settings.unknown_columns == "evolve":
+            contract = contract.with_extra(extra_columns(schema, contract.names))
+        return contract
+
+    def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"stream", "schema"})
+        self._assert_line_requires(message_dict["schema"], requires={"properties"})
+        stream = message_dict["stream"]
+        contract = self._contract_for(stream, message_dict)
+        sink = self.sinks.get(stream)
+        if sink is None:
+            table = self.settings.table_name(stream)
+            self.sinks[stream] = StreamSink(stream, table, contract, self.context)
+            self.summary.streams[stream] = self.sinks[stream].summary
+        elif sink.contract != contract:
+            self.logger.info("stream %s: the contract changed; new rows follow it", stream)
+            sink.update_contract(contract)
+
+    def _on_record(self, stream: str, raw: bytes) -> None:
+        sink = self.sinks.get(stream)
+        if sink is None:
+            raise RecordsWithoutSchemaException(
+                f"A record for stream '{stream}' was encountered before a corresponding schema. "
+                "Check that the tap sends a SCHEMA message before the stream's records."
+            )
+        sink.add_raw(raw)
+
+    def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
+        # Only reached when a caller bypasses FastSingerReader.
+        self._assert_line_requires(message_dict, requires={"stream", "record"})
+        self._on_record(message_dict["stream"], msgspec.json.encode(message_dict["record"]))
+
+    def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"value"})
+        self._latest_state = message_dict["value"]
+
+    def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
+        self.logger.warning(
+            "ACTIVATE_VERSION for stream %s ignored: the loader appends",
+            message_dict.get("stream"),
+        )
+
+    def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
+        stream = message_dict["stream"]
+        sink = self.sinks.get(stream)
+        if sink is None:
+            raise RecordsWithoutSchemaException(
+                f"A BATCH message for stream '{stream}' came before its SCHEMA message."
+            )
+        sink.process_batch_files(message_dict["encoding"], message_dict["manifest"])
+
+    def _handle_max_record_age(self) -> None:
+        """No time-based drains: the run commits once, at its end."""
+
+    def listen(self, file_input: t.IO[str] | None = None) -> None:  # type: ignore[misc]
+        """Process the whole input; on any failure delete the run's files and record it."""
+        try:
+            super().listen(file_input)
+        except BaseException as exc:
+            if not self._finished:
+                self._finished = True
+                self._abort(exc)
+            raise
+
+    # End of run --------------------------------------------------------------------------
+
+    def process_endofpipe(self) -> None:
+        """Flush, check the reject threshold, commit every table, then emit the STATE."""
+        if self._finished:
+            return
+        self._finished = True
+        started = time.time()
+        try:
+            for sink in self.sinks.values():
+                sink.flush()
+            self._check_threshold()
+            properties = self._snapshot_properties()
+            changes: list[TableChange] = []
+            for stream in sorted(self.sinks):
+                changes.extend(self.sinks[stream].stage(properties))
+            committed = self.committer.commit(changes) if changes else {}
+        except Exception as exc:
+            self._abort(exc)
+            raise
+        for sink in self.sinks.values():
+            sink.summary.snapshot_id = committed.get(sink.summary.table, sink.already_committed())
+            if sink.summary.rejected_table:
+                sink.summary.rejected_snapshot_id = committed.get(sink.summary.rejected_table)
+        self.summary.commit_s = round(time.time() - started, 3)
+        rejected = sum(s.summary.rows_rejected for s in self.sinks.values())
+        if not changes and any(s.already_committed() is not None for s in self.sinks.values()):
+            self.summary.status = "already_committed"
+        else:
+            self.summary.status = "partial" if rejected else "success"
+        if self._latest_state is not None:
+            self._write_state_message(copy.deepcopy(self._latest_state))
+        self.summary.finish(self.settings.run_summary_path)
+
+    def _snapshot_properties(self) -> dict[str, str]:
+        props = {TENANT: self.settings.tenant or "", JOB: self.settings.job or ""}
+        if self._latest_state is not None:
+            props[STATE] = json.dumps(self._latest_state, separators=(",", ":"), default=str)
+        return {k: v for k, v in props.items() if v}
+
+    def _check_threshold(self) -> None:
+        cfg = self.settings
+        total = sum(s.summary.rows_rejected for s in self.sinks.values())
+        if cfg.max_rejected_rows is not None and total > cfg.max_rejected_rows:
+            raise RejectThresholdError(
+                f"{total} record(s) broke the contract, more than max_rejected_rows="
+                f"{cfg.max_rejected_rows}; nothing was committed. See sample_rejects in the run "
+                "summary, fix the source or the spec, or raise max_rejected_rows"
+            )
+        if cfg.max_rejected_ratio is None:
+            return
+        for stream, sink in sorted(self.sinks.items()):
+            read, bad = sink.summary.rows_read, sink.summary.rows_rejected
+            if read and bad / read > cfg.max_rejected_ratio:
+                raise RejectThresholdError(
+                    f"stream {stream}: {bad} of {read} record(s) broke the contract "
+                    f"({bad / read:.2%}), more than max_rejected_ratio={cfg.max_rejected_ratio}; "
+                    "nothing was committed. See sample_rejects in the run summary, fix the "
+                    "source or the spec, or raise max_rejected_ratio"
+                )
+
+    def _abort(self, exc: BaseException) -> None:
+        for sink in self.sinks.values():
+            sink.abort()
+        self.summary.status = "failed"
+        self.summary.error = str(exc) or type(exc).__name__
+        self.summary.finish(self.settings.run_summary_path)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        self.logger.error("received signal %d: deleting uncommitted files, committing nothing", signum)
+        self._finished = True
+        self._abort(RuntimeError(f"terminated by signal {signum}"))
+        sys.exit(128 + signum)
+
+    @classmethod
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+        """Run the target; a `LoaderError` exits with status 2 and its message, no traceback."""
+        # Parsing is done; most objects alive now live for the whole run.
+        gc.freeze()
+        try:
+            super().invoke(*args, **kwargs)
+        except LoaderError as exc:
+            logging.getLogger(cls.name).error("target-iceberg failed: %s", exc)
+            sys.stderr.write(f"target-iceberg: {exc}\n")
+            sys.exit(2)
+
+
+def _load_spec(path: Path) -> Contract:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read asset spec {path}: {exc}; check `streams.*.asset_spec`") from exc
+    try:
+        spec = AssetSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ContractError(f"asset spec {path} is invalid: {problems}") from None
+    return Contract.from_spec(spec, origin=str(path))
+
+
+if __name__ == "__main__":
+    TargetIceberg.cli()

@@ -1,0 +1,65 @@
+"""Shared fixtures: a real embedded SQLite catalog in a temporary folder, and a runner."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterable
+from contextlib import redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyiceberg.catalog import Catalog, load_catalog
+
+from target_iceberg.target import TargetIceberg
+
+
+def catalog_props(root: Path) -> dict[str, str]:
+    (root / "warehouse").mkdir(parents=True, exist_ok=True)
+    return {
+        "type": "sql",
+        "uri": f"sqlite:///{root / 'catalog.db'}",
+        "warehouse": (root / "warehouse").as_uri(),
+    }
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def catalog(lake: Path) -> Catalog:
+    return load_catalog("default", **catalog_props(lake))
+
+
+def messages(*items: dict[str, Any]) -> str:
+    return "".join(json.dumps(item) + "\n" for item in items)
+
+
+def schema_msg(stream: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"type": "SCHEMA", "stream": stream, "schema": {"type": "object", "properties": properties}, **extra}
+
+
+def records(stream: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"type": "RECORD", "stream": stream, "record": row} for row in rows]
+
+
+RunTarget = Callable[..., tuple[TargetIceberg, list[str]]]
+
+
+@pytest.fixture
+def run_target(lake: Path) -> RunTarget:
+    """Run the target in-process over Singer text; return it and the lines it printed."""
+
+    def run(text: str, **config: Any) -> tuple[TargetIceberg, list[str]]:
+        cfg = {"namespace": "acme", "catalog_properties": catalog_props(lake), **config}
+        target = TargetIceberg(config=cfg)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            target.process_lines(io.StringIO(text))
+            target.process_endofpipe()
+        return target, [line for line in out.getvalue().splitlines() if line.strip()]
+
+    return run
