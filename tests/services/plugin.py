@@ -172,7 +172,8 @@ def s3_server(_ingestgen_services: _Services) -> S3Server:
     try:
         return _s3_from_env(_ingestgen_services.env(with_nessie=False))
     except ServiceError as exc:
-        pytest.fail(f"S3 server unavailable: {exc}", pytrace=False)
+        failure = f"S3 server unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -181,4 +182,6 @@ def nessie_server(_ingestgen_services: _Services, s3_server: S3Server) -> Nessie
     try:
         return _nessie_from_env(_ingestgen_services.env(with_nessie=True))
     except ServiceError as exc:
-        pytest.fail(f"Nessie server unavailable: {exc}", pytrace=False)
+        failure = f"Nessie server unavailable: {exc}"
+    # Outside the except block, so the report shows the message alone, not a chained traceback.
+    pytest.fail(failure, pytrace=False)
