@@ -78,16 +78,20 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
                 tbl = catalog.load_table((namespace, item))
                 snap = tbl.current_snapshot()
                 arrow = tbl.scan().to_arrow() if snap else None
-                found.append(TablePreview(
-                    name=f"{namespace}.{item}",
-                    rows=arrow.num_rows if arrow is not None else 0,
-                    snapshot_id=snap.snapshot_id if snap else None,
-                    summary=dict(snap.summary.additional_properties) if snap and snap.summary else {},
-                    head=arrow.slice(0, limit).to_pylist() if arrow is not None else [],
-                ))
+                found.append(
+                    TablePreview(
+                        name=f"{namespace}.{item}",
+                        rows=arrow.num_rows if arrow is not None else 0,
+                        snapshot_id=snap.snapshot_id if snap else None,
+                        summary=dict(snap.summary.additional_properties)
+                        if snap and snap.summary
+                        else {},
+                        head=arrow.slice(0, limit).to_pylist() if arrow is not None else [],
+                    )
+                )
         except (NoSuchNamespaceError, NoSuchTableError) as exc:
             errors.append(f"{name}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - a remote catalog may fail in many ways
+        except Exception as exc:
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
     if not found and errors:
         raise UserError("nothing to show; " + "; ".join(errors))

@@ -17,8 +17,10 @@ RUNNER_FILE = "runner.yaml"
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The repository root: ``--root``, else ``$INGESTGEN_ROOT``, else the nearest parent of the
-    working directory holding ``registry/`` and ``configs/``.
+    """Find the repository root.
+
+    ``--root`` wins, else ``$INGESTGEN_ROOT``, else the nearest parent of the working directory
+    holding ``registry/`` and ``configs/``.
 
     Raises:
         UserError: no such folder; the message says how to point at one.
@@ -27,8 +29,9 @@ def find_root(start: Path | None = None) -> Path:
         if given:
             root = Path(given).resolve()
             if not (root / "registry").is_dir():
-                raise UserError(f"{how} {root} has no registry/ folder; point it at an ingestgen "
-                                "repository")
+                raise UserError(
+                    f"{how} {root} has no registry/ folder; point it at an ingestgen repository"
+                )
             return root
     here = Path.cwd().resolve()
     for folder in (here, *here.parents):

@@ -30,7 +30,7 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Path:
-    """A repository with the real registry, specs and templates, and empty configs/ and projects/."""
+    """A repository with the real registry, specs and templates; empty configs/ and projects/."""
     root = tmp_path / "repo"
     root.mkdir()
     for name in ("registry", "specs", "templates"):

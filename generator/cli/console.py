@@ -82,8 +82,9 @@ def render(
 @_root
 @_output
 @click.pass_context
-def show(ctx: click.Context, tenant: str, table: str | None, limit: int, root: Path | None,
-         fmt: str) -> None:
+def show(
+    ctx: click.Context, tenant: str, table: str | None, limit: int, root: Path | None, fmt: str
+) -> None:
     """Show a tenant's tables as its jobs landed them: row count, snapshot, first rows."""
     from ingestgen import lake
 

@@ -35,7 +35,8 @@ def jobs_summary(jobs: list[ResolvedJob]) -> tuple[dict[str, Any], str]:
     ]
     lines = [
         f"ok  {r['file']}: tenant {r['tenant']}, job {r['job']}, {r['source']} via "
-        f"{r['source_engine']} -> iceberg via {r['target_engine']}, streams {', '.join(r['streams'])}"
+        f"{r['source_engine']} -> iceberg via {r['target_engine']}, "
+        f"streams {', '.join(r['streams'])}"
         for r in rows
     ]
     lines.append(f"{len(rows)} job file{'s' if len(rows) != 1 else ''} valid")
@@ -68,9 +69,18 @@ def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], s
 
 def tables_summary(tables: list[Any]) -> tuple[dict[str, Any], str]:
     """What `show` prints."""
-    data = {"tables": [
-        {"table": t.name, "rows": t.rows, "snapshot_id": t.snapshot_id, "summary": t.summary,
-         "head": t.head} for t in tables]}
+    data = {
+        "tables": [
+            {
+                "table": t.name,
+                "rows": t.rows,
+                "snapshot_id": t.snapshot_id,
+                "summary": t.summary,
+                "head": t.head,
+            }
+            for t in tables
+        ]
+    }
     lines: list[str] = []
     for t in tables:
         lines.append(f"{t.name}: {t.rows} rows, snapshot {t.snapshot_id}")

@@ -1,5 +1,7 @@
-"""Resolve a validated job against the registry: pick the engines, check the connector settings,
-and compute the Meltano plugin config each engine renders to.
+"""Resolve a validated job against the registry.
+
+Picks the engines, checks the connector settings, and computes the Meltano plugin config each
+engine renders to.
 
 The job's engine override wins, else the registry default. Resolution never reads the network or
 the environment: secrets stay ``${ENV_VAR}`` references and paths become project-relative
@@ -118,10 +120,14 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     problems += check_settings(cfg.source.settings, source, doc)
     spec_source = job.asset_path.parts[1]
     if spec_source != cfg.source.type:
-        problems.append(doc.problem(("asset_definition",),
-                                    f"{job.asset_path} is an asset of source {spec_source!r}, "
-                                    f"not of {cfg.source.type!r}",
-                                    f"use a spec under specs/{cfg.source.type}/"))
+        problems.append(
+            doc.problem(
+                ("asset_definition",),
+                f"{job.asset_path} is an asset of source {spec_source!r}, "
+                f"not of {cfg.source.type!r}",
+                f"use a spec under specs/{cfg.source.type}/",
+            )
+        )
     strategy = _strategy(job, source, problems)
     streams = _streams(job, source)
     source_binding = source.engines[source_engine]

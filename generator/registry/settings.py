@@ -72,7 +72,8 @@ def _describe(error: SchemaError, schema: dict[str, Any]) -> tuple[str, str]:
         ), ""
     if error.validator == "type":
         return (
-            f"expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}",
+            f"expected {error.validator_value}, "
+            f"got {type(error.instance).__name__} {error.instance!r}",
             "",
         )
     return error.message, ""

@@ -1,4 +1,4 @@
-"""Validate a rendered ``meltano.yml`` against the JSON schema shipped inside the meltano package."""
+"""Validate a rendered ``meltano.yml`` against the JSON schema shipped inside ``meltano``."""
 
 from __future__ import annotations
 

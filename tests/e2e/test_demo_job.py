@@ -19,17 +19,32 @@ BIN = Path(sys.executable).parent
 
 
 def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-           "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    return subprocess.run([str(BIN / "meltano"), *args], cwd=project, env=env,
-                          capture_output=True, text=True, check=False, timeout=600)
+    env = {
+        **os.environ,
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+    }
+    return subprocess.run(
+        [str(BIN / "meltano"), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
 @pytest.fixture
 def demo(sandbox: Path, repo_root: Path) -> Path:
     shutil.copytree(repo_root / "configs" / "acme", sandbox / "configs" / "acme")
-    done = subprocess.run([str(BIN / "ingestgen"), "render", "--root", str(sandbox)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [str(BIN / "ingestgen"), "render", "--root", str(sandbox)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     project = sandbox / "projects" / "acme"
     installed = meltano(project, "install")
@@ -38,18 +53,26 @@ def demo(sandbox: Path, repo_root: Path) -> Path:
 
 
 def table_rows(project: Path) -> list[dict[str, object]]:
-    catalog = load_catalog("e2e", type="sql", uri=f"sqlite:///{project}/.lake/catalog.db",
-                           warehouse=f"file://{project}/.lake/warehouse")
+    catalog = load_catalog(
+        "e2e",
+        type="sql",
+        uri=f"sqlite:///{project}/.lake/catalog.db",
+        warehouse=f"file://{project}/.lake/warehouse",
+    )
     table = catalog.load_table(("acme", "deals_daily"))
-    return sorted(table.scan().to_arrow().to_pylist(), key=lambda r: (r["snapshot_date"], r["deal_id"]))
+    return sorted(
+        table.scan().to_arrow().to_pylist(), key=lambda r: (r["snapshot_date"], r["deal_id"])
+    )
 
 
 def test_demo_job_lands_typed_rows(demo: Path, repo_root: Path) -> None:
     run = meltano(demo, "run", "deals_daily")
     assert run.returncode == 0, run.stderr[-5000:]
     rows = table_rows(demo)
-    csv_lines = sum(len(p.read_text().splitlines()) - 1
-                    for p in (repo_root / "configs" / "acme" / "data").glob("*.csv"))
+    csv_lines = sum(
+        len(p.read_text().splitlines()) - 1
+        for p in (repo_root / "configs" / "acme" / "data").glob("*.csv")
+    )
     assert len(rows) == csv_lines == 50
     first = rows[0]
     assert first["deal_id"] == 1001
@@ -69,8 +92,21 @@ def test_demo_job_lands_typed_rows(demo: Path, repo_root: Path) -> None:
 def test_show_prints_what_landed(demo: Path) -> None:
     assert meltano(demo, "run", "deals_daily").returncode == 0
     root = demo.parents[1]
-    done = subprocess.run([str(BIN / "ingestgen"), "show", "acme", "deals_daily", "--root",
-                           str(root), "--limit", "2"], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            str(BIN / "ingestgen"),
+            "show",
+            "acme",
+            "deals_daily",
+            "--root",
+            str(root),
+            "--limit",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("acme.deals_daily: 50 rows, snapshot ")

@@ -23,7 +23,9 @@ schema:
 """
 
 
-def run(root: Path, spec: str, spec_path: str = "specs/gdrive_csv/v2.0/orders.yaml") -> tuple[int, str]:
+def run(
+    root: Path, spec: str, spec_path: str = "specs/gdrive_csv/v2.0/orders.yaml"
+) -> tuple[int, str]:
     path = root / spec_path
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(spec)
@@ -41,30 +43,50 @@ def test_good_spec(sandbox: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        pytest.param(SPEC.replace("decimal(12,2)", "decimal(40,2)"),
-                     "specs/gdrive_csv/v2.0/orders.yaml:6 schema.columns[1].type: decimal "
-                     "precision 40 in 'decimal(40,2)' must be between 1 and 38", id="precision"),
-        pytest.param(SPEC.replace("type: timestamptz", "type: datetime"),
-                     "specs/gdrive_csv/v2.0/orders.yaml:7 schema.columns[2].type: unknown type "
-                     "'datetime' at character 1 of 'datetime'; valid types: boolean, int, long",
-                     id="unknown-type"),
-        pytest.param(SPEC.replace("[id]", "[total]"),
-                     "specs/gdrive_csv/v2.0/orders.yaml:3 schema: primary_key column 'total' "
-                     "must be `required: true`", id="pk-not-required"),
-        pytest.param(SPEC + "  partitioning:\n    - {column: total, transform: day}\n",
-                     "transform 'day' needs a date or timestamp column, 'total' is decimal(12,2)",
-                     id="partition-transform"),
-        pytest.param(SPEC.replace('version: "2.0"', 'version: "3.0"'),
-                     "specs/gdrive_csv/v2.0/orders.yaml:1: the asset 'orders' version 3.0 is filed "
-                     "at specs/gdrive_csv/v2.0/orders.yaml (move it to "
-                     "specs/gdrive_csv/v3.0/orders.yaml", id="version-folder"),
-        pytest.param(SPEC.replace("    - {name: id, type: long, required: true}\n",
-                                  "    - {name: id, type: long, required: true}\n"
-                                  "    - {name: id, type: string}\n"),
-                     "schema: column 'id' is defined twice", id="duplicate-column"),
-        pytest.param(SPEC.replace("asset: orders", "asset: orders\nowner: sales"),
-                     "specs/gdrive_csv/v2.0/orders.yaml:2 owner: unknown key 'owner' (valid keys: "
-                     "asset, description, kind, schema, version)", id="unknown-key"),
+        pytest.param(
+            SPEC.replace("decimal(12,2)", "decimal(40,2)"),
+            "specs/gdrive_csv/v2.0/orders.yaml:6 schema.columns[1].type: decimal "
+            "precision 40 in 'decimal(40,2)' must be between 1 and 38",
+            id="precision",
+        ),
+        pytest.param(
+            SPEC.replace("type: timestamptz", "type: datetime"),
+            "specs/gdrive_csv/v2.0/orders.yaml:7 schema.columns[2].type: unknown type "
+            "'datetime' at character 1 of 'datetime'; valid types: boolean, int, long",
+            id="unknown-type",
+        ),
+        pytest.param(
+            SPEC.replace("[id]", "[total]"),
+            "specs/gdrive_csv/v2.0/orders.yaml:3 schema: primary_key column 'total' "
+            "must be `required: true`",
+            id="pk-not-required",
+        ),
+        pytest.param(
+            SPEC + "  partitioning:\n    - {column: total, transform: day}\n",
+            "transform 'day' needs a date or timestamp column, 'total' is decimal(12,2)",
+            id="partition-transform",
+        ),
+        pytest.param(
+            SPEC.replace('version: "2.0"', 'version: "3.0"'),
+            "specs/gdrive_csv/v2.0/orders.yaml:1: the asset 'orders' version 3.0 is filed "
+            "at specs/gdrive_csv/v2.0/orders.yaml (move it to "
+            "specs/gdrive_csv/v3.0/orders.yaml",
+            id="version-folder",
+        ),
+        pytest.param(
+            SPEC.replace(
+                "    - {name: id, type: long, required: true}\n",
+                "    - {name: id, type: long, required: true}\n    - {name: id, type: string}\n",
+            ),
+            "schema: column 'id' is defined twice",
+            id="duplicate-column",
+        ),
+        pytest.param(
+            SPEC.replace("asset: orders", "asset: orders\nowner: sales"),
+            "specs/gdrive_csv/v2.0/orders.yaml:2 owner: unknown key 'owner' (valid keys: "
+            "asset, description, kind, schema, version)",
+            id="unknown-key",
+        ),
     ],
 )
 def test_bad_spec_is_located_in_the_spec(sandbox: Path, spec: str, expected: str) -> None:
@@ -76,6 +98,7 @@ def test_bad_spec_is_located_in_the_spec(sandbox: Path, spec: str, expected: str
 def test_spec_of_another_source(sandbox: Path) -> None:
     code, err = run(sandbox, SPEC, "specs/stripe/v2.0/orders.yaml")
     assert code == 2
-    assert ("configs/acme/orders.yaml:15 asset_definition: specs/stripe/v2.0/orders.yaml is an "
-            "asset of source 'stripe', not of 'gdrive_csv' (use a spec under specs/gdrive_csv/)"
-            in err)
+    assert (
+        "configs/acme/orders.yaml:15 asset_definition: specs/stripe/v2.0/orders.yaml is an "
+        "asset of source 'stripe', not of 'gdrive_csv' (use a spec under specs/gdrive_csv/)" in err
+    )

@@ -30,7 +30,10 @@ def test_the_good_config_is_valid(sandbox: Path) -> None:
 CASES = [
     pytest.param(
         GOOD.replace("tenant_id: acme", "tenant_id: Acme-Corp"),
-        ["configs/acme/job.yaml:1 tenant_id: 'Acme-Corp' is not a valid tenant id (use 1-40 lower-case"],
+        [
+            "configs/acme/job.yaml:1 tenant_id: 'Acme-Corp' is not a valid tenant id "
+            "(use 1-40 lower-case"
+        ],
         id="tenant-not-identifier",
     ),
     pytest.param(
@@ -40,26 +43,34 @@ CASES = [
     ),
     pytest.param(
         GOOD.replace("  type: gdrive_csv", "  type: gdrive_csv\n  engine:\n    type: airbite"),
-        ["configs/acme/job.yaml:5 source.engine.type: 'airbite' is not one of airbyte, singer, "
-         "native, jdbc"],
+        [
+            "configs/acme/job.yaml:5 source.engine.type: 'airbite' is not one of airbyte, singer, "
+            "native, jdbc"
+        ],
         id="engine-type-typo",
     ),
     pytest.param(
         GOOD.replace("  type: gdrive_csv", "  type: gdrive_csv\n  engine:\n    type: airbyte"),
-        ["configs/acme/job.yaml:5 source.engine.type: engine 'airbyte' is not supported by "
-         "source 'gdrive_csv' (supported: native)"],
+        [
+            "configs/acme/job.yaml:5 source.engine.type: engine 'airbyte' is not supported by "
+            "source 'gdrive_csv' (supported: native)"
+        ],
         id="engine-unsupported",
     ),
     pytest.param(
         GOOD.replace("  type: iceberg", "  type: iceberg\n  engine:\n    type: spark"),
-        ["target.engine.type: engine 'spark' is not supported by target 'iceberg' "
-         "(supported: native)"],
+        [
+            "target.engine.type: engine 'spark' is not supported by target 'iceberg' "
+            "(supported: native)"
+        ],
         id="target-engine-unsupported",
     ),
     pytest.param(
         GOOD.replace("type: gdrive_csv", "type: gdrive"),
-        ["configs/acme/job.yaml:3 source.type: unknown source 'gdrive' (known sources: "
-         "gdrive_csv, hubspot, stripe)"],
+        [
+            "configs/acme/job.yaml:3 source.type: unknown source 'gdrive' (known sources: "
+            "gdrive_csv, hubspot, stripe)"
+        ],
         id="unknown-source",
     ),
     pytest.param(
@@ -74,26 +85,35 @@ CASES = [
     ),
     pytest.param(
         GOOD.replace("deals_daily.yaml", "nope.yaml"),
-        ["configs/acme/job.yaml:15 asset_definition: specs/gdrive_csv/v1.0/nope.yaml does not "
-         "exist (create the asset definition or fix the path)"],
+        [
+            "configs/acme/job.yaml:15 asset_definition: specs/gdrive_csv/v1.0/nope.yaml does not "
+            "exist (create the asset definition or fix the path)"
+        ],
         id="asset-definition-missing-file",
     ),
     pytest.param(
         GOOD.replace("/app/specs/gdrive_csv/v1.0/deals_daily.yaml", "/etc/passwd"),
-        ["configs/acme/job.yaml:15 asset_definition: '/etc/passwd': absolute paths must start "
-         "with /app/specs/"],
+        [
+            "configs/acme/job.yaml:15 asset_definition: '/etc/passwd': absolute paths must start "
+            "with /app/specs/"
+        ],
         id="asset-definition-outside-tree",
     ),
     pytest.param(
         GOOD.replace("/app/specs/gdrive_csv", "specs/../registry"),
-        ["asset_definition: 'specs/../registry/v1.0/deals_daily.yaml': the path must stay "
-         "inside specs/"],
+        [
+            "asset_definition: 'specs/../registry/v1.0/deals_daily.yaml': the path must stay "
+            "inside specs/"
+        ],
         id="asset-definition-dotdot",
     ),
     pytest.param(
         GOOD.replace("      object: deals_daily", "      objekt: deals_daily"),
-        ["configs/acme/job.yaml:7 source.files[0].objekt: unknown key 'objekt' (did you mean 'object'?",
-         "configs/acme/job.yaml:6 source.files[0]: missing required key 'object'"],
+        [
+            "configs/acme/job.yaml:7 source.files[0].objekt: unknown key 'objekt' "
+            "(did you mean 'object'?",
+            "configs/acme/job.yaml:6 source.files[0]: missing required key 'object'",
+        ],
         id="file-entry-typo",
     ),
     pytest.param(
@@ -103,26 +123,34 @@ CASES = [
     ),
     pytest.param(
         GOOD.replace("strategy: file_modified_time", "strategy: cdc"),
-        ["configs/acme/job.yaml:9 source.incremental.strategy: 'cdc' is not a strategy of "
-         "'gdrive_csv' (use one of file_modified_time, full_refresh)"],
+        [
+            "configs/acme/job.yaml:9 source.incremental.strategy: 'cdc' is not a strategy of "
+            "'gdrive_csv' (use one of file_modified_time, full_refresh)"
+        ],
         id="incremental-strategy",
     ),
     pytest.param(
         GOOD.replace("  local_folder: configs/acme/data\n", "  oauth_token: ya29.secret\n"),
-        ["configs/acme/job.yaml:4 source.oauth_token: a secret must not be written in the job "
-         "file (give it as an environment reference, e.g. oauth_token: ${OAUTH_TOKEN}"],
+        [
+            "configs/acme/job.yaml:4 source.oauth_token: a secret must not be written in the job "
+            "file (give it as an environment reference, e.g. oauth_token: ${OAUTH_TOKEN}"
+        ],
         id="literal-secret",
     ),
     pytest.param(
         GOOD.replace("  catalog: embedded", "  catalog: nessie\n  branch: globex"),
-        ["configs/acme/job.yaml:13 target.branch: 'globex' is not tenant 'acme''s own branch",
-         "configs/acme/job.yaml:10 target.warehouse: required with catalog: nessie"],
+        [
+            "configs/acme/job.yaml:13 target.branch: 'globex' is not tenant 'acme''s own branch",
+            "configs/acme/job.yaml:10 target.warehouse: required with catalog: nessie",
+        ],
         id="foreign-branch-and-missing-warehouse",
     ),
     pytest.param(
         GOOD.replace("  catalog: embedded", "  catalog: nessie\n  warehouse: s3://lake/globex/"),
-        ["configs/acme/job.yaml:13 target.warehouse: 's3://lake/globex/' is not tenant 'acme''s "
-         "own prefix (end it with '/acme/')"],
+        [
+            "configs/acme/job.yaml:13 target.warehouse: 's3://lake/globex/' is not tenant 'acme''s "
+            "own prefix (end it with '/acme/')"
+        ],
         id="foreign-warehouse",
     ),
     pytest.param(
@@ -132,19 +160,23 @@ CASES = [
     ),
     pytest.param(
         GOOD.replace("  redaction: true", "  redaction: sometimes"),
-        ["configs/acme/job.yaml:14 logging.redaction: expected true or false, got str "
-         "'sometimes'"],
+        ["configs/acme/job.yaml:14 logging.redaction: expected true or false, got str 'sometimes'"],
         id="redaction-not-bool",
     ),
     pytest.param(
         GOOD.replace("tenant_id: acme", "tenant_id: !!python/object/apply:os.system ['true']"),
-        ["configs/acme/job.yaml:1 tenant_id: the tag 'tag:yaml.org,2002:python/object/apply:"
-         "os.system' is not allowed"],
+        [
+            "configs/acme/job.yaml:1 tenant_id: the tag 'tag:yaml.org,2002:python/object/apply:"
+            "os.system' is not allowed"
+        ],
         id="python-tag",
     ),
     pytest.param(
         GOOD + "tenant_id: globex\n",
-        ["configs/acme/job.yaml:16 tenant_id: the key 'tenant_id' appears twice (keep one of them)"],
+        [
+            "configs/acme/job.yaml:16 tenant_id: the key 'tenant_id' appears twice "
+            "(keep one of them)"
+        ],
         id="duplicate-key",
     ),
     pytest.param(
@@ -153,19 +185,27 @@ CASES = [
         id="files-wrong-type",
     ),
     pytest.param(
-        GOOD.replace("  type: iceberg",
-                     "  type: iceberg\n  engine:\n    type: native\n    options:\n"
-                     "      native: {batch_rows: 5}"),
-        ["configs/acme/job.yaml:15 target.engine.options.native.batch_rows: unknown option "
-         "'batch_rows' for the native engine (valid options: batch_size_rows,"],
+        GOOD.replace(
+            "  type: iceberg",
+            "  type: iceberg\n  engine:\n    type: native\n    options:\n"
+            "      native: {batch_rows: 5}",
+        ),
+        [
+            "configs/acme/job.yaml:15 target.engine.options.native.batch_rows: unknown option "
+            "'batch_rows' for the native engine (valid options: batch_size_rows,"
+        ],
         id="unknown-engine-option",
     ),
     pytest.param(
-        GOOD.replace("  type: iceberg",
-                     "  type: iceberg\n  engine:\n    type: native\n    options:\n"
-                     "      spark: {executors: 5}"),
-        ["configs/acme/job.yaml:12 target.engine: options given for spark but engine.type is "
-         "'native'"],
+        GOOD.replace(
+            "  type: iceberg",
+            "  type: iceberg\n  engine:\n    type: native\n    options:\n"
+            "      spark: {executors: 5}",
+        ),
+        [
+            "configs/acme/job.yaml:12 target.engine: options given for spark but engine.type is "
+            "'native'"
+        ],
         id="options-for-other-engine",
     ),
     pytest.param(

@@ -19,7 +19,11 @@ CASES = Path(__file__).parents[1] / "cases"
 
 def rendered_files(root: Path) -> dict[str, str]:
     base = root / "projects"
-    return {p.relative_to(base).as_posix(): p.read_text() for p in sorted(base.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(base).as_posix(): p.read_text()
+        for p in sorted(base.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
@@ -33,8 +37,11 @@ def test_render_matches_golden(case: str, sandbox: Path, update_golden: bool) ->
     if update_golden:
         shutil.rmtree(expected_dir, ignore_errors=True)
         shutil.copytree(sandbox / "projects", expected_dir)
-    expected = {p.relative_to(expected_dir).as_posix(): p.read_text()
-                for p in sorted(expected_dir.rglob("*")) if p.is_file()}
+    expected = {
+        p.relative_to(expected_dir).as_posix(): p.read_text()
+        for p in sorted(expected_dir.rglob("*"))
+        if p.is_file()
+    }
     assert got == expected
     # Deterministic: a second render changes nothing, and --check agrees.
     again = api.render(sandbox)

@@ -40,16 +40,27 @@ def test_both_spellings_are_refused(sandbox: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("    default_engine: native\n    engines_supported: [native]\n    incremental",
-         "    default_engine: jdbc\n    engines_supported: [native]\n    incremental",
-         "sources.gdrive_csv.default_engine: 'jdbc' is not in engines_supported"),
-        ("        plugin: tap-stripe\n", "        plugin: tap-strype\n",
-         "sources.stripe.engines.singer.plugin: unknown plugin 'tap-strype' (define it under "
-         "plugins:)"),
-        ("    engines_supported: [singer]\n", "    engines_supported: [singer, airbyte]\n",
-         "engine 'airbyte' is supported but has no rendering (add engines.airbyte.plugin)"),
-        ("    namespace: tap_stripe\n", "",
-         "plugins.tap-stripe.namespace: this key is required but missing"),
+        (
+            "    default_engine: native\n    engines_supported: [native]\n    incremental",
+            "    default_engine: jdbc\n    engines_supported: [native]\n    incremental",
+            "sources.gdrive_csv.default_engine: 'jdbc' is not in engines_supported",
+        ),
+        (
+            "        plugin: tap-stripe\n",
+            "        plugin: tap-strype\n",
+            "sources.stripe.engines.singer.plugin: unknown plugin 'tap-strype' (define it under "
+            "plugins:)",
+        ),
+        (
+            "    engines_supported: [singer]\n",
+            "    engines_supported: [singer, airbyte]\n",
+            "engine 'airbyte' is supported but has no rendering (add engines.airbyte.plugin)",
+        ),
+        (
+            "    namespace: tap_stripe\n",
+            "",
+            "plugins.tap-stripe.namespace: this key is required but missing",
+        ),
     ],
 )
 def test_inconsistent_registry_is_refused(sandbox: Path, old: str, new: str, message: str) -> None:
@@ -64,8 +75,9 @@ def test_inconsistent_registry_is_refused(sandbox: Path, old: str, new: str, mes
 
 def test_template_named_after_an_unknown_connector(sandbox: Path) -> None:
     (sandbox / "registry" / "templates" / "salesforce.yaml").write_text("connector: salesforce\n")
-    with pytest.raises(ConfigError, match="template for 'salesforce'.*name the file after a "
-                                          "registry connector"):
+    with pytest.raises(
+        ConfigError, match="template for 'salesforce'.*name the file after a registry connector"
+    ):
         load_registry(sandbox)
 
 
@@ -75,7 +87,8 @@ def test_template_defaults_yield_to_job_settings(sandbox: Path) -> None:
     job.write_text(
         "tenant_id: acme\nsource:\n  type: gdrive_csv\n  api_base_url: http://127.0.0.1:9/\n"
         "  files: [{file_id: x, object: deals_daily}]\ntarget: {type: iceberg}\n"
-        "asset_definition: specs/gdrive_csv/v1.0/deals_daily.yaml\n")
+        "asset_definition: specs/gdrive_csv/v1.0/deals_daily.yaml\n"
+    )
     CliRunner().invoke(cli, ["render", "--root", str(sandbox)])
     project = yaml.safe_load((sandbox / "projects" / "acme" / "meltano.yml").read_text())
     tap = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-gdrive-csv--d")

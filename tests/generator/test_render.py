@@ -18,8 +18,13 @@ CASES = Path(__file__).parents[1] / "cases"
 
 def test_committed_projects_match_a_fresh_render(repo_root: Path) -> None:
     # The GitOps gate, exactly as CI and users run it.
-    done = subprocess.run([sys.executable, "-m", "ingestgen", "render", "--check"], cwd=repo_root,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestgen", "render", "--check"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "drift" not in done.stdout
 
@@ -94,16 +99,21 @@ def test_rendered_project_shape(sandbox: Path) -> None:
     assert hubspot["config"]["refresh_token"] == "${HUBSPOT_REFRESH_TOKEN}"
     assert hubspot["select"] == ["contacts.*"]
     tasks = {j["name"]: j["tasks"] for j in project["jobs"]}
-    assert tasks == {"contacts": ["tap-hubspot--contacts target-iceberg--contacts"],
-                     "deals_daily": ["tap-gdrive-csv--deals_daily target-iceberg--deals_daily"]}
+    assert tasks == {
+        "contacts": ["tap-hubspot--contacts target-iceberg--contacts"],
+        "deals_daily": ["tap-gdrive-csv--deals_daily target-iceberg--deals_daily"],
+    }
 
 
 def test_validate_text_output(repo_root: Path) -> None:
-    result = CliRunner().invoke(cli, ["validate", "--root", str(repo_root),
-                                      str(repo_root / "configs" / "acme")])
+    result = CliRunner().invoke(
+        cli, ["validate", "--root", str(repo_root), str(repo_root / "configs" / "acme")]
+    )
     assert result.exit_code == 0
-    assert ("ok  configs/acme/deals_daily.yaml: tenant acme, job deals_daily, gdrive_csv via "
-            "native -> iceberg via native, streams deals_daily") in result.stdout
+    assert (
+        "ok  configs/acme/deals_daily.yaml: tenant acme, job deals_daily, gdrive_csv via "
+        "native -> iceberg via native, streams deals_daily"
+    ) in result.stdout
 
 
 def test_root_without_registry(tmp_path: Path) -> None:
@@ -113,11 +123,18 @@ def test_root_without_registry(tmp_path: Path) -> None:
 
 
 def test_no_repository_above_the_working_directory(tmp_path: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "ingestgen", "validate"], cwd=tmp_path,
-                          capture_output=True, text=True, check=False,
-                          env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", "ingestgen", "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 2
-    assert "no ingestgen repository (a folder with registry/ and configs/) at or above" in done.stderr
+    assert (
+        "no ingestgen repository (a folder with registry/ and configs/) at or above" in done.stderr
+    )
     assert "Traceback" not in done.stderr
 
 
