@@ -24,7 +24,7 @@ def check_settings(
     problems = []
     for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
         loc: tuple[str | int, ...] = ("source", *error.absolute_path)
-        message, hint = _describe(error, schema)
+        message, hint = _describe(error)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             # Point at the unknown key itself rather than at its parent mapping.
             extra = sorted(set(error.instance) - set(error.schema.get("properties") or {}))
@@ -45,31 +45,29 @@ def check_settings(
     return problems
 
 
-def _describe(error: SchemaError, schema: dict[str, Any]) -> tuple[str, str]:
+def _describe(error: SchemaError) -> tuple[str, str]:
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    properties: dict[str, Any] = schema.get("properties") or {}
     if error.validator == "additionalProperties":
-        allowed = sorted((error.schema.get("properties") or {}).keys())
+        allowed = sorted(properties)
         extra = (
             sorted(set(error.instance) - set(allowed)) if isinstance(error.instance, dict) else []
         )
         key = extra[0] if extra else "?"
         close = difflib.get_close_matches(key, allowed, n=1)
-        hint = (
-            (f"did you mean {close[0]!r}? " if close else "")
-            + "valid keys: "
-            + ", ".join(["type", "engine", "incremental", *allowed])
-        )
-        return f"unknown key {key!r}" + (
-            f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        ), hint
+        # At the top level the job's own source keys are valid too.
+        valid = allowed if error.absolute_path else ["type", "engine", "incremental", *allowed]
+        hint = (f"did you mean {close[0]!r}? " if close else "") + "valid keys: " + ", ".join(valid)
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        return f"unknown key {key!r}{more}", hint
     if error.validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         what = missing[0] if missing else error.message
-        desc = ((error.schema.get("properties") or {}).get(what) or {}).get("description", "")
+        desc = (properties.get(what) or {}).get("description", "")
         return f"missing required key {what!r}", desc
     if error.validator == "enum":
-        return (
-            f"{error.instance!r} is not one of " + ", ".join(str(v) for v in error.validator_value)
-        ), ""
+        choices: list[Any] = list(schema.get("enum") or [])
+        return f"{error.instance!r} is not one of " + ", ".join(str(v) for v in choices), ""
     if error.validator == "type":
         return (
             f"expected {error.validator_value}, "
