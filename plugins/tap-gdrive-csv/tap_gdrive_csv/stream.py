@@ -113,11 +113,15 @@ class CsvObjectStream(Stream):
         for file_id in self.file_ids:
             version = self.source.describe(file_id)
             previous = bookmarks.get(file_id) if incremental else None
-            if unchanged_by_metadata(previous, version):
+            if previous and unchanged_by_metadata(previous, version):
                 self.logger.info(
                     "Skipping file %s (%s) of %s: unchanged since %s",
-                    file_id, version.name, self.name, version.modified_time,
+                    file_id, version.name, self.name, previous.get("modified_time"),
                 )
+                if previous.get("modified_time") != version.modified_time:
+                    # Same md5 under a new modified time: remember the new time.
+                    entry = make_bookmark(version, previous["md5"], previous.get("rows"))
+                    self._save(bookmarks, file_id, entry)
                 continue
             with self.source.fetch(version) as copy:
                 if unchanged_by_content(previous, copy.md5):
