@@ -23,15 +23,27 @@ class _Envelope(msgspec.Struct):
     record: msgspec.Raw = msgspec.Raw(b"")
 
 
-RawRecordSink = t.Callable[[str, bytes], None]
+class RecordRouter(t.Protocol):
+    """Where RECORD payloads go: one buffer (a list of raw JSON payloads) per stream."""
+
+    buffers: dict[str, list[msgspec.Raw]]
+    """The stream's open buffer; the router empties it in `buffer_full`."""
+    block_records: int
+    """Payloads per buffer before `buffer_full` is called."""
+
+    def unknown_stream(self, stream: str) -> list[msgspec.Raw]:
+        """Return the buffer of a stream not in `buffers` yet, or raise."""
+
+    def buffer_full(self, stream: str) -> None:
+        """Take the stream's buffered payloads (and leave the list empty)."""
 
 
 class FastSingerReader(GenericSingerReader[str]):
-    """Reads Singer lines; RECORD payloads go to ``on_record(stream, raw_json)``."""
+    """Reads Singer lines; RECORD payloads are appended to the router's per-stream buffers."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.on_record: RawRecordSink | None = None
+        self.router: RecordRouter | None = None
         self._envelope = msgspec.json.Decoder(_Envelope)
         self._full = msgspec.json.Decoder()
 
@@ -55,24 +67,34 @@ class FastSingerReader(GenericSingerReader[str]):
         file_input: t.IO[str] | None,
         callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
-        """Read every line; dispatch records to ``on_record``, the rest to ``callbacks``."""
-        assert self.on_record is not None, "FastSingerReader.on_record must be set"
-        on_record = self.on_record
+        """Read every line: RECORD payloads to the router's buffers, the rest to ``callbacks``."""
+        router = self.router
+        assert router is not None, "FastSingerReader.router must be set"
+        buffers = router.buffers
+        limit = router.block_records
         decode = self._envelope.decode
         counts: Counter[str] = Counter()
         records = 0
+        # The hot loop: one msgspec call and one list append per RECORD line.
         for line in file_input or self.default_input:
-            if not line.strip():
-                continue
             try:
                 envelope = decode(line)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                if not line.strip():
+                    continue
                 raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
             if envelope.type == "RECORD":
-                if not envelope.stream or not len(envelope.record):
-                    raise InvalidInputLine(f"Line is missing required stream, record key(s): {line[:200]!r}")
-                on_record(envelope.stream, envelope.record)  # type: ignore[arg-type]
+                buffer = buffers.get(envelope.stream)
+                if buffer is None:
+                    if not envelope.stream or not len(envelope.record):
+                        raise InvalidInputLine(
+                            f"Line is missing required stream, record key(s): {line[:200]!r}"
+                        )
+                    buffer = router.unknown_stream(envelope.stream)
+                buffer.append(envelope.record)
                 records += 1
+                if len(buffer) >= limit:
+                    router.buffer_full(envelope.stream)
                 continue
             message = self.deserialize_json(line)
             self.assert_line_requires(message, requires={"type"})

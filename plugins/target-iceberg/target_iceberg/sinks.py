@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import gzip
 import logging
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -34,13 +36,19 @@ from target_iceberg.writer import RollingWriter, WriterSettings
 logger = logging.getLogger(__name__)
 
 BLOCK_RECORDS = 50_000
-BLOCK_BYTES = 24 * 1024 * 1024
 _FAST_FAILURES_BEFORE_ROW_PATH = 3
 _SAMPLE_REJECTS = 20
+_IN_FLIGHT = 2
 
 
 class RunContext:
-    """What all sinks of a run share."""
+    """What all sinks of a run share, including the one worker thread that processes blocks.
+
+    Blocks are coerced and written on the worker while the main thread keeps decoding input:
+    Arrow's JSON reader and Parquet writer release the GIL, so the two overlap. One worker
+    keeps each table's blocks in input order; at most `_IN_FLIGHT` blocks wait, which bounds
+    memory.
+    """
 
     def __init__(
         self, *, catalog: Any, namespace: str, run_id: str, unknown: str, settings: WriterSettings
@@ -50,6 +58,25 @@ class RunContext:
         self.run_id = run_id
         self.unknown = unknown
         self.settings = settings
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg")
+        self._pending: deque[Future[None]] = deque()
+
+    def submit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` on the worker; waits while too many blocks are in flight."""
+        while len(self._pending) >= _IN_FLIGHT:
+            self._pending.popleft().result()
+        self._pending.append(self._worker.submit(work))
+
+    def drain(self) -> None:
+        """Wait for every submitted block; re-raises the first failure."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def cancel(self) -> None:
+        """Wait for running blocks without raising (used when the run fails)."""
+        while self._pending:
+            future = self._pending.popleft()
+            future.cancel() or future.exception()
 
 
 class _Output:
@@ -83,8 +110,8 @@ class StreamSink:
         self.output = _Output(handle, ctx, self._prefix)
         self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown)
         self._rejected: _Output | None = None
-        self._buffer: list[bytes] = []
-        self._buffered = 0
+        self.buffer: list[bytes] = []
+        """RECORD payloads not yet processed; the reader appends to this very list."""
         self._fast_failures = 0
 
     # Contract changes -------------------------------------------------------------------
@@ -92,6 +119,7 @@ class StreamSink:
     def update_contract(self, contract: Contract) -> None:
         """Apply a changed contract (a new SCHEMA message) to rows that come after it."""
         self.flush()
+        self.ctx.drain()
         handle = self.output.handle
         if handle.replan(contract):
             self.output.writer.set_schema(handle.plan.schema, handle.plan.arrow_schema())
@@ -102,33 +130,39 @@ class StreamSink:
 
     def add_raw(self, raw: bytes) -> None:
         """Buffer one RECORD payload (raw JSON)."""
-        self._buffer.append(raw)
-        self._buffered += len(raw)
-        if len(self._buffer) >= BLOCK_RECORDS or self._buffered >= BLOCK_BYTES:
+        self.buffer.append(raw)
+        if len(self.buffer) >= BLOCK_RECORDS:
             self.flush()
 
     def flush(self) -> None:
-        """Process the buffered records."""
-        if not self._buffer:
+        """Hand the buffered records to the worker."""
+        if not self.buffer:
             return
-        raws, self._buffer, self._buffered = self._buffer, [], 0
+        raws = self.buffer[:]
+        self.buffer.clear()
         self.summary.rows_read += len(raws)
+        shape = self.shape
+        self.ctx.submit(lambda: self._process(raws, shape))
+
+    def _process(self, raws: list[bytes], shape: BlockShape) -> None:
         landed = None
-        if self.shape.fast and self._fast_failures < _FAST_FAILURES_BEFORE_ROW_PATH:
+        if shape.fast and self._fast_failures < _FAST_FAILURES_BEFORE_ROW_PATH:
             try:
-                landed = read_json_block(raws, self.shape)
+                landed = read_json_block(raws, shape)
                 self._fast_failures = 0
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
+                # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
-            landed = rows_block(raws, self.shape)
+            landed = rows_block(raws, shape)
         self._land(landed)
 
     def add_arrow(self, table: pa.Table) -> None:
         """Load Arrow rows (a BATCH file's block)."""
         self.flush()
         self.summary.rows_read += table.num_rows
-        self._land(arrow_block(table, self.shape))
+        shape = self.shape
+        self.ctx.submit(lambda: self._land(arrow_block(table, shape)))
 
     def process_batch_files(self, encoding: dict[str, Any], files: Sequence[str]) -> None:
         """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip)."""
@@ -186,6 +220,7 @@ class StreamSink:
     def stage(self, properties: dict[str, str]) -> list[TableChange]:
         """Close the files and stage this stream's table changes (not committed)."""
         self.flush()
+        self.ctx.drain()
         props = {**properties, STREAM: self.stream, RUN_ID: self.ctx.run_id}
         if self.contract.version:
             props[SPEC_VERSION] = self.contract.version
@@ -213,7 +248,8 @@ class StreamSink:
 
     def abort(self) -> None:
         """Delete every file this sink wrote; nothing becomes visible."""
-        self._buffer = []
+        self.buffer.clear()
+        self.ctx.cancel()
         for output in (self.output, self._rejected):
             if output is not None:
                 output.writer.abort()

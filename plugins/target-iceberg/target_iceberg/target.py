@@ -35,7 +35,7 @@ from target_iceberg.contract.jsonschema import contract_from_schema, extra_colum
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import ConfigError, ContractError, LoaderError, RejectThresholdError
 from target_iceberg.reader import FastSingerReader
-from target_iceberg.sinks import RunContext, StreamSink
+from target_iceberg.sinks import BLOCK_RECORDS, RunContext, StreamSink
 from target_iceberg.spec import AssetSpec
 from target_iceberg.summary import RunSummary
 from target_iceberg.writer import MB, WriterSettings
@@ -62,7 +62,9 @@ class TargetIceberg(Target):
         super().__init__(**kwargs)
         self.settings: LoaderConfig = load_config(self.config)
         reader = t.cast("FastSingerReader", self.message_reader)
-        reader.on_record = self._on_record
+        reader.router = self
+        self.buffers: dict[str, list[t.Any]] = {}
+        self.block_records = BLOCK_RECORDS
         self.sinks: dict[str, StreamSink] = {}
         self.summary = RunSummary(
             run_id=self.settings.run_id,
@@ -142,23 +144,32 @@ class TargetIceberg(Target):
             table = self.settings.table_name(stream)
             self.sinks[stream] = StreamSink(stream, table, contract, self.context)
             self.summary.streams[stream] = self.sinks[stream].summary
+            self.buffers[stream] = self.sinks[stream].buffer
         elif sink.contract != contract:
             self.logger.info("stream %s: the contract changed; new rows follow it", stream)
             sink.update_contract(contract)
 
-    def _on_record(self, stream: str, raw: bytes) -> None:
-        sink = self.sinks.get(stream)
-        if sink is None:
-            raise RecordsWithoutSchemaException(
-                f"A record for stream '{stream}' was encountered before a corresponding schema. "
-                "Check that the tap sends a SCHEMA message before the stream's records."
-            )
-        sink.add_raw(raw)
+    # The RecordRouter side, called by FastSingerReader.
+
+    def unknown_stream(self, stream: str) -> list[t.Any]:
+        """A RECORD for a stream without SCHEMA: a broken tap."""
+        raise RecordsWithoutSchemaException(
+            f"A record for stream '{stream}' was encountered before a corresponding schema. "
+            "Check that the tap sends a SCHEMA message before the stream's records."
+        )
+
+    def buffer_full(self, stream: str) -> None:
+        """Hand the stream's buffered payloads to its sink."""
+        self.sinks[stream].flush()
 
     def _process_record_message(self, message_dict: dict[str, t.Any]) -> None:
         # Only reached when a caller bypasses FastSingerReader.
         self._assert_line_requires(message_dict, requires={"stream", "record"})
-        self._on_record(message_dict["stream"], msgspec.json.encode(message_dict["record"]))
+        stream = message_dict["stream"]
+        buffer = self.buffers.get(stream) or self.unknown_stream(stream)
+        buffer.append(msgspec.json.encode(message_dict["record"]))
+        if len(buffer) >= self.block_records:
+            self.buffer_full(stream)
 
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
@@ -204,6 +215,8 @@ class TargetIceberg(Target):
         try:
             for sink in self.sinks.values():
                 sink.flush()
+            if self._context is not None:
+                self._context.drain()
             self._check_threshold()
             properties = self._snapshot_properties()
             changes: list[TableChange] = []
