@@ -66,6 +66,16 @@ class SourceConnector(_Strict):
         description="files: one stream per distinct files[].object; asset: one stream named "
         "after the asset."
     )
+    stream_name: str = Field(
+        default="{asset.name}",
+        description="With streams_from: asset, the tap's stream name, e.g. "
+        "'{source.schema}-{asset.name}'; the table is always named after the asset.",
+    )
+    requires: dict[str, str] = Field(
+        default_factory=dict,
+        description="Job values under source: that this connector needs beyond its settings "
+        "(e.g. incremental.start_date), with the reason shown when one is missing.",
+    )
     config_schema: dict[str, Any] = Field(
         description="JSON Schema of the connector keys a job may give under `source:`."
     )

@@ -17,7 +17,7 @@ from typing import Any
 from ingestgen.config.load import JobFile
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.registry.load import LoadedRegistry
-from ingestgen.registry.models import EngineBinding, SourceConnector
+from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
 from ingestgen.registry.settings import check_settings
 
 # Rendered projects live at projects/<tenant>/, two levels below the repository root.
@@ -36,6 +36,7 @@ class PluginUse:
     base: str
     config: dict[str, Any]
     select: list[str] | None = None
+    metadata: dict[str, dict[str, str]] | None = None
     annotations: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,90 +78,50 @@ def resolve_jobs(jobs: list[JobFile], loaded: LoadedRegistry) -> list[ResolvedJo
 
 def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     """Resolve one job; see the module docstring."""
-    registry, cfg, doc = loaded.registry, job.config, job.doc
-    problems: list[Problem] = []
-    source = registry.sources.get(cfg.source.type)
-    if source is None:
-        problems.append(
-            doc.problem(
-                ("source", "type"),
-                f"unknown source {cfg.source.type!r}",
-                "known sources: " + ", ".join(sorted(registry.sources)),
-            )
-        )
-    target = registry.targets.get(cfg.target.type)
-    if target is None:
-        problems.append(
-            doc.problem(
-                ("target", "type"),
-                f"unknown target {cfg.target.type!r}",
-                "known targets: " + ", ".join(sorted(registry.targets)),
-            )
-        )
-    if source is None or target is None:
-        raise ConfigError(problems)
-
+    cfg, doc = job.config, job.doc
+    source, target = _connectors(job, loaded)
     source_engine = cfg.source.engine.type if cfg.source.engine else source.default_engine
     target_engine = cfg.target.engine.type if cfg.target.engine else target.default_engine
-    for side, engine, supported, name in (
-        ("source", source_engine, source.engines_supported, cfg.source.type),
-        ("target", target_engine, target.engines_supported, cfg.target.type),
-    ):
-        if engine not in supported:
-            problems.append(
-                doc.problem(
-                    (side, "engine", "type"),
-                    f"engine {engine!r} is not supported by {side} {name!r}",
-                    "supported: " + ", ".join(supported),
-                )
-            )
+    problems = [
+        doc.problem(
+            (side, "engine", "type"),
+            f"engine {engine!r} is not supported by {side} {name!r}",
+            "supported: " + ", ".join(supported),
+        )
+        for side, engine, supported, name in (
+            ("source", source_engine, source.engines_supported, cfg.source.type),
+            ("target", target_engine, target.engines_supported, cfg.target.type),
+        )
+        if engine not in supported
+    ]
     if problems:
         raise ConfigError(problems)
 
-    problems += check_settings(cfg.source.settings, source, doc)
-    spec_source = job.asset_path.parts[1]
-    if spec_source != cfg.source.type:
-        problems.append(
-            doc.problem(
-                ("asset_definition",),
-                f"{job.asset_path} is an asset of source {spec_source!r}, "
-                f"not of {cfg.source.type!r}",
-                f"use a spec under specs/{cfg.source.type}/",
-            )
-        )
-    strategy = _strategy(job, source, problems)
-    streams = _streams(job, source)
     source_binding = source.engines[source_engine]
     target_binding = target.engines[target_engine]
     source_options = cfg.source.engine.options.get(source_engine, {}) if cfg.source.engine else {}
     target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
-    for side, binding, options in (
-        ("source", source_binding, source_options),
-        ("target", target_binding, target_options),
-    ):
-        engine = source_engine if side == "source" else target_engine
-        valid = _option_names(binding)
-        for key in sorted(set(options) - valid):
-            problems.append(
-                doc.problem(
-                    (side, "engine", "options", engine, key),
-                    f"unknown option {key!r} for the {engine} engine",
-                    "valid options: " + (", ".join(sorted(valid)) or "none"),
-                )
-            )
+    problems += check_settings(cfg.source.settings, source, doc)
+    problems += _asset_source(job)
+    problems += _requirements(job, source)
+    problems += _unknown_options(job, "source", source_engine, source_binding, source_options)
+    problems += _unknown_options(job, "target", target_engine, target_binding, target_options)
+    strategy = _strategy(job, source, problems)
     if problems:
         raise ConfigError(problems)
 
+    streams = _streams(job, source)
     spec = f"{REPO}/{job.asset_path.as_posix()}"
+    incremental = cfg.source.incremental
     context: dict[str, Any] = {
         "tenant_id": cfg.tenant_id,
         "job": job.name,
-        "streams": streams,
+        "streams": list(streams),
         "asset": {"name": job.asset.asset, "spec": spec},
         "incremental": {
             "strategy": strategy,
-            "start_date": cfg.source.incremental.start_date if cfg.source.incremental else None,
-            "cursor_field": cfg.source.incremental.cursor_field if cfg.source.incremental else None,
+            "start_date": incremental.start_date if incremental else None,
+            "cursor_field": incremental.cursor_field if incremental else None,
         },
     }
     source_ctx = {
@@ -172,31 +133,115 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         **context,
         "options": target_options,
         "catalog": _catalog(job),
-        "target": {"streams": {s: {"table": s, "asset_spec": spec} for s in streams}},
+        "target": {"streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()}},
     }
     template = loaded.templates.get(cfg.source.type)
-    source_defaults = template.config.get(source_engine, {}) if template else {}
-    annotations = {
-        "ingestgen": {
-            "job": job.name,
-            "tenant": cfg.tenant_id,
-            "engine": source_engine,
-            "execution": template.execution if template else {},
-        }
-    }
+    execution = template.execution if template else {}
     extractor = PluginUse(
         name=f"{source_binding.plugin}--{job.name}",
         base=source_binding.plugin,
-        config={**source_defaults, **_fill(source_binding.config, source_ctx)},
+        config={
+            **(template.config.get(source_engine, {}) if template else {}),
+            **_fill(source_binding.config, source_ctx),
+        },
         select=[f"{s}.*" for s in streams] if source_binding.select else None,
-        annotations=annotations,
+        metadata=_replication(streams, strategy, incremental.cursor_field if incremental else None),
+        annotations={
+            "ingestgen": {
+                "job": job.name,
+                "tenant": cfg.tenant_id,
+                "engine": source_engine,
+                "execution": execution,
+            }
+        },
     )
     loader = PluginUse(
         name=f"{target_binding.plugin}--{job.name}",
         base=target_binding.plugin,
         config=_fill(target_binding.config, target_ctx),
     )
-    return ResolvedJob(job, source_engine, target_engine, streams, extractor, loader)
+    return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader)
+
+
+def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, TargetConnector]:
+    registry, cfg = loaded.registry, job.config
+    source = registry.sources.get(cfg.source.type)
+    target = registry.targets.get(cfg.target.type)
+    problems = []
+    if source is None:
+        problems.append(
+            job.doc.problem(
+                ("source", "type"),
+                f"unknown source {cfg.source.type!r}",
+                "known sources: " + ", ".join(sorted(registry.sources)),
+            )
+        )
+    if target is None:
+        problems.append(
+            job.doc.problem(
+                ("target", "type"),
+                f"unknown target {cfg.target.type!r}",
+                "known targets: " + ", ".join(sorted(registry.targets)),
+            )
+        )
+    if source is None or target is None:
+        raise ConfigError(problems)
+    return source, target
+
+
+def _asset_source(job: JobFile) -> list[Problem]:
+    spec_source, source = job.asset_path.parts[1], job.config.source.type
+    if spec_source == source:
+        return []
+    return [
+        job.doc.problem(
+            ("asset_definition",),
+            f"{job.asset_path} is an asset of source {spec_source!r}, not of {source!r}",
+            f"use a spec under specs/{source}/",
+        )
+    ]
+
+
+def _requirements(job: JobFile, source: SourceConnector) -> list[Problem]:
+    data = job.config.model_dump(by_alias=True)["source"] | job.config.source.settings
+    problems = []
+    for dotted, why in source.requires.items():
+        if _lookup(data, dotted) is None:
+            problems.append(
+                job.doc.problem(
+                    ("source", *dotted.split(".")),
+                    f"{job.config.source.type} needs source.{dotted}",
+                    why,
+                )
+            )
+    return problems
+
+
+def _unknown_options(
+    job: JobFile, side: str, engine: str, binding: EngineBinding, options: dict[str, Any]
+) -> list[Problem]:
+    valid = _option_names(binding)
+    return [
+        job.doc.problem(
+            (side, "engine", "options", engine, key),
+            f"unknown option {key!r} for the {engine} engine",
+            "valid options: " + (", ".join(sorted(valid)) or "none"),
+        )
+        for key in sorted(set(options) - valid)
+    ]
+
+
+def _replication(
+    streams: dict[str, str], strategy: str, cursor: str | None
+) -> dict[str, dict[str, str]] | None:
+    # Meltano's `metadata:` extra sets the Singer catalog's replication method per stream.
+    if strategy == "full_refresh":
+        return {s: {"replication-method": "FULL_TABLE"} for s in streams}
+    if strategy == "replication_key" and cursor:
+        return {
+            s: {"replication-method": "INCREMENTAL", "replication-key": cursor} for s in streams
+        }
+    return None
 
 
 def _strategy(job: JobFile, source: SourceConnector, problems: list[Problem]) -> str:
@@ -214,11 +259,14 @@ def _strategy(job: JobFile, source: SourceConnector, problems: list[Problem]) ->
     return incremental.strategy
 
 
-def _streams(job: JobFile, source: SourceConnector) -> list[str]:
+def _streams(job: JobFile, source: SourceConnector) -> dict[str, str]:
+    """Stream name -> table name, in a stable order."""
     if source.streams_from == "files":
         files = job.config.source.settings.get("files") or []
-        return sorted({f["object"] for f in files if isinstance(f, dict) and "object" in f})
-    return [job.asset.asset]
+        objects = sorted({f["object"] for f in files if isinstance(f, dict) and "object" in f})
+        return {o: o for o in objects}
+    ctx = {"asset": {"name": job.asset.asset}, "source": job.config.source.settings}
+    return {str(_fill(source.stream_name, ctx)): job.asset.asset}
 
 
 def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[str, Any]:

@@ -264,3 +264,17 @@ def test_json_output_lists_problems(sandbox: Path) -> None:
             "hint": "",
         }
     ]
+
+
+def test_connector_requirement_beyond_settings(sandbox: Path) -> None:
+    code, err = run_validate(
+        sandbox,
+        "tenant_id: acme\nsource:\n  type: stripe\n  client_secret: ${STRIPE_KEY}\n"
+        "  account_id: acct_1\ntarget: {type: iceberg}\n"
+        "asset_definition: specs/stripe/v1.0/charges.yaml\n",
+    )
+    assert code == 2
+    assert (
+        "configs/acme/job.yaml:2 source.incremental.start_date: stripe needs "
+        "source.incremental.start_date (tap-stripe needs the first date to sync" in err
+    )

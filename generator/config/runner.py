@@ -1,0 +1,269 @@
+"""The runner config (``runner.yaml``): the seed's orchestration block, validated like a job file.
+
+Where it lives: at most one file named ``runner.yaml`` anywhere under ``configs/`` (the seed's
+example is ``configs/examples/runner.yaml``). Two would disagree on the run queue, so a second one
+is an error. Each schedule names a job file by path, repository-relative (``configs/...``) or the
+same under ``/app/`` as inside the runner image; it must stay inside ``configs/``.
+
+This stage only says which job runs when and how many runs a tenant may have at once. It never
+starts anything, and it never reads the job's secrets.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from ingestgen.config.load import load_job
+from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlsource import Located, load_located
+from ingestgen.errors import ConfigError, Problem
+from ingestgen.paths import IMAGE_ROOT, RUNNER_FILE, display
+
+ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+"""A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
+
+_CRON_FIELDS = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, {m: i for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}),
+    # 7 is Sunday too, as in Vixie cron and Dagster.
+    ("day-of-week", 0, 7, {d: i for i, d in enumerate(
+        ("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}),
+)
+_CRON_ITEM = re.compile(r"^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/([0-9]+))?$")
+
+
+def cron_problem(cron: str) -> str | None:
+    """Why ``cron`` is not a five-field cron expression that Meltano and Dagster both run, or None.
+
+    Macros such as ``@hourly`` are refused: Meltano and Dagster do not accept the same set.
+    """
+    fields = cron.split()
+    if len(fields) != 5:
+        return (f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
+                "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'")
+    for text, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
+        for item in text.lower().split(","):
+            match = _CRON_ITEM.match(item)
+            if not match:
+                return f"{cron!r}: the {label} field {text!r} is not a cron field"
+            span, step = match.groups()
+            if step is not None and int(step) == 0:
+                return f"{cron!r}: the {label} field {text!r} has a step of 0"
+            if span == "*":
+                continue
+            bounds = []
+            for part in span.split("-"):
+                value = names.get(part, int(part) if part.isdigit() else None)
+                if value is None or not low <= value <= high:
+                    return f"{cron!r}: {label} {part!r} is outside {low}-{high}"
+                bounds.append(value)
+            if len(bounds) == 2 and bounds[0] > bounds[1]:
+                return f"{cron!r}: the {label} range {span!r} runs backwards"
+    return None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedule(_Strict):
+    """One job run on a cron schedule."""
+
+    name: ScheduleName = Field(description="Unique schedule name, e.g. stripe_hourly.")
+    config: str = Field(
+        description="The job file: 'configs/<tenant>/<job>.yaml' relative to the repository, or "
+        "the same under '/app/' as inside the runner image."
+    )
+    cron: str = Field(
+        description="Five-field cron expression, evaluated in UTC, e.g. '0 * * * *' (hourly)."
+    )
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        problem = cron_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+class Orchestrator(_Strict):
+    """The bundled orchestrator and what it runs."""
+
+    type: Literal["dagster"] = Field(description="Only dagster.")
+    schedules: list[Schedule] = Field(
+        default_factory=list, description="Jobs to run on a schedule."
+    )
+    concurrency_per_tenant: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Runs of one tenant allowed at once (Dagster's run queue holds the rest); "
+        "other tenants are never blocked by it.",
+    )
+
+
+class Runner(_Strict):
+    """How the runner runs jobs."""
+
+    mode: Literal["oneshot", "orchestrated"] = Field(
+        description="oneshot: run a job once and exit; orchestrated: Dagster runs the schedules."
+    )
+    orchestrator: Orchestrator | None = Field(
+        default=None, description="Required with mode: orchestrated, refused with oneshot."
+    )
+
+
+class RunnerFile(_Strict):
+    """A runner.yaml file."""
+
+    runner: Runner = Field(description="The runner block.")
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """A schedule with its job file resolved to a tenant and a Meltano job."""
+
+    name: str
+    cron: str
+    tenant: str
+    job: str
+    """Job name: the job file's name without ``.yaml``, as in the tenant's meltano.yml."""
+    config: str
+    """Repository-relative path of the job file."""
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """A validated runner.yaml."""
+
+    display: str
+    mode: str
+    concurrency_per_tenant: int
+    schedules: tuple[ScheduledJob, ...]
+
+    @property
+    def orchestrated(self) -> bool:
+        """Dagster runs the schedules."""
+        return self.mode == "orchestrated"
+
+    @property
+    def tenants(self) -> list[str]:
+        """Tenants with at least one schedule, sorted."""
+        return sorted({s.tenant for s in self.schedules})
+
+    def for_tenant(self, tenant: str) -> list[ScheduledJob]:
+        """The tenant's schedules, by name."""
+        return sorted((s for s in self.schedules if s.tenant == tenant), key=lambda s: s.name)
+
+
+def runner_files(root: Path) -> list[Path]:
+    """Every ``runner.yaml`` under ``configs/``."""
+    configs = root / "configs"
+    return sorted(p.resolve() for p in configs.rglob(RUNNER_FILE)) if configs.is_dir() else []
+
+
+def find_runner(root: Path) -> RunnerConfig | None:
+    """Load the repository's runner config, or None when there is none.
+
+    Raises:
+        ConfigError: more than one runner.yaml, or every problem of the one there is.
+    """
+    found = runner_files(root)
+    if len(found) > 1:
+        names = [display(p, root) for p in found]
+        raise ConfigError([
+            Problem(name, 0, "", f"one runner config per repository, found {len(names)}: "
+                    + ", ".join(names), "merge their schedules into one runner.yaml")
+            for name in names[1:]
+        ])
+    return load_runner(found[0], root) if found else None
+
+
+def load_runner(path: Path, root: Path) -> RunnerConfig:
+    """Validate one runner file and resolve its schedules to tenant jobs.
+
+    Raises:
+        ConfigError: every problem found, located.
+    """
+    name = display(path, root)
+    doc = load_located(path, name)
+    if not isinstance(doc.data, dict):
+        raise ConfigError([doc.problem((), "a runner config must be a mapping of keys",
+                                       "start from configs/examples/runner.yaml")])
+    try:
+        parsed = RunnerFile.model_validate(doc.data).runner
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, doc, RunnerFile)) from None
+    problems: list[Problem] = []
+    orchestrator = parsed.orchestrator
+    if parsed.mode == "orchestrated" and orchestrator is None:
+        problems.append(doc.problem(("runner", "orchestrator"), "required with mode: orchestrated",
+                                    "add orchestrator: {type: dagster, schedules: [...]}"))
+    if parsed.mode == "oneshot" and orchestrator is not None:
+        problems.append(doc.problem(("runner", "orchestrator"), "only used with mode: orchestrated",
+                                    "set mode: orchestrated or remove the orchestrator block"))
+    schedules = _schedules(orchestrator, doc, root, problems) if orchestrator else []
+    if problems:
+        raise ConfigError(problems)
+    return RunnerConfig(
+        display=name,
+        mode=parsed.mode,
+        concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
+        schedules=tuple(schedules),
+    )
+
+
+def config_relpath(config: str) -> PurePosixPath | str:
+    """The repository-relative path of a scheduled job file, or an error message saying why not."""
+    path = PurePosixPath(config)
+    if path.is_absolute():
+        if not path.is_relative_to(IMAGE_ROOT):
+            return f"absolute paths must start with {IMAGE_ROOT}/configs/ (the image's configs)"
+        path = path.relative_to(IMAGE_ROOT)
+    if ".." in path.parts or not path.parts or path.parts[0] != "configs":
+        return "the path must stay inside configs/ (e.g. configs/acme/deals_daily.yaml)"
+    if path.suffix != ".yaml" or path.name == RUNNER_FILE:
+        return "a schedule runs a job file: a .yaml file other than runner.yaml"
+    return path
+
+
+def _schedules(
+    orchestrator: Orchestrator, doc: Located, root: Path, problems: list[Problem]
+) -> list[ScheduledJob]:
+    out: list[ScheduledJob] = []
+    seen: dict[str, int] = {}
+    for index, schedule in enumerate(orchestrator.schedules):
+        loc = ("runner", "orchestrator", "schedules", index)
+        if schedule.name in seen:
+            problems.append(doc.problem((*loc, "name"), f"the schedule {schedule.name!r} is "
+                                        f"already defined at schedules[{seen[schedule.name]}]",
+                                        "give every schedule its own name"))
+        seen.setdefault(schedule.name, index)
+        rel = config_relpath(schedule.config)
+        if isinstance(rel, str):
+            problems.append(doc.problem((*loc, "config"), f"{schedule.config!r}: {rel}"))
+            continue
+        path = root / rel
+        if not path.is_file():
+            problems.append(doc.problem((*loc, "config"), f"{rel} does not exist",
+                                        "create the job file or fix the path"))
+            continue
+        try:
+            job = load_job(path, root)
+        except ConfigError as exc:
+            problems.append(doc.problem((*loc, "config"), f"{rel} is not a valid job file",
+                                        f"run `ingestgen validate {rel}`"))
+            problems += exc.problems
+            continue
+        out.append(ScheduledJob(schedule.name, schedule.cron, job.config.tenant_id, job.name,
+                                rel.as_posix()))
+    return out
