@@ -10,6 +10,7 @@ Pure data in, data out: no processes, no I/O.
 
 from __future__ import annotations
 
+import copy
 import logging
 import typing as t
 from dataclasses import dataclass
@@ -87,8 +88,8 @@ class AirbyteStream:
 
     @property
     def json_schema(self) -> dict[str, t.Any]:
-        """The stream's JSON schema."""
-        return dict(self.raw.get("json_schema") or {"type": "object", "properties": {}})
+        """A copy of the stream's JSON schema (callers may change it)."""
+        return copy.deepcopy(self.raw.get("json_schema") or {"type": "object", "properties": {}})
 
     @property
     def supports_incremental(self) -> bool:

@@ -48,16 +48,20 @@ class AirbyteBridgeStream(Stream):
     @property
     def dropped_properties(self) -> frozenset[str]:
         """Top-level properties deselected in the Singer catalog."""
-        properties = self.effective_schema.get("properties") or {}
+        properties = self.airbyte.json_schema.get("properties") or {}
         return frozenset(name for name in properties if not self.mask[("properties", name)])
 
     def output_schema(self) -> dict[str, t.Any]:
-        """The schema to send in SCHEMA: the catalog's, without deselected properties.
+        """The schema to send in SCHEMA: the connector's own, without deselected properties.
+
+        The connector's schema rather than the catalog's, because singer-sdk's catalog model
+        drops keywords it does not know, among them Airbyte's `airbyte_type`
+        (e.g. `timestamp_without_timezone`), which tells the loader what a value means.
 
         Returns:
             A JSON schema.
         """
-        schema = dict(self.effective_schema)
+        schema = self.airbyte.json_schema
         dropped = self.dropped_properties
         if dropped:
             schema["properties"] = {

@@ -127,7 +127,14 @@ class TapAirbyteBridge(Tap):
             state,
             self.logger,
         )
-        connector_state = state.connector_state({stream.name for stream in selected})
+        # A full refresh reads everything: its stream's old checkpoint must not be passed, or
+        # a resumable connector would treat it as "already done".
+        incremental = {
+            stream.name
+            for stream, entry in zip(selected, configured, strict=True)
+            if entry["sync_mode"] == "incremental"
+        }
+        connector_state = state.connector_state(incremental)
         for message in self.connector.read(configured_catalog(configured), connector_state):
             for singer_message in translator.translate(message):
                 if isinstance(singer_message, StateMessage):
