@@ -7,6 +7,8 @@ from pathlib import Path
 import yaml
 
 from ingestgen.config.load import load_jobs
+from ingestgen.config.runner import find_runner
+from ingestgen.orchestrate.render import meltano_schedules, render_workspace
 from ingestgen.paths import job_files
 from ingestgen.registry.load import load_registry
 from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
@@ -22,7 +24,10 @@ def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob
     """
     loaded = load_registry(root)
     jobs = load_jobs(job_files(root, selected), root)
-    return resolve_jobs(jobs, loaded)
+    resolved = resolve_jobs(jobs, loaded)
+    if not selected:
+        find_runner(root)  # the runner config is validated with the whole repository
+    return resolved
 
 
 def render(root: Path, selected: list[Path] | None = None, *, check: bool = False) -> RenderReport:
@@ -37,7 +42,9 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     tenants = {_peek_tenant(path) for path in chosen}
     files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
-    rendered = render_projects(resolved, loaded, root)
+    runner = find_runner(root)
+    rendered = render_projects(resolved, loaded, root, meltano_schedules(runner))
+    rendered += render_workspace(runner, root)
     return apply(rendered, root, check=check, tenants_all=not selected)
 
 

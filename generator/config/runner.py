@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from ingestgen.config.load import load_job
 from ingestgen.config.locate import problems_from
@@ -27,15 +34,42 @@ from ingestgen.paths import IMAGE_ROOT, RUNNER_FILE, display
 ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 """A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
 
-_CRON_FIELDS = (
+_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day-of-month", 1, 31, {}),
-    ("month", 1, 12, {m: i for i, m in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}),
+    (
+        "month",
+        1,
+        12,
+        {
+            m: i
+            for i, m in enumerate(
+                (
+                    "jan",
+                    "feb",
+                    "mar",
+                    "apr",
+                    "may",
+                    "jun",
+                    "jul",
+                    "aug",
+                    "sep",
+                    "oct",
+                    "nov",
+                    "dec",
+                ),
+                1,
+            )
+        },
+    ),
     # 7 is Sunday too, as in Vixie cron and Dagster.
-    ("day-of-week", 0, 7, {d: i for i, d in enumerate(
-        ("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}),
+    (
+        "day-of-week",
+        0,
+        7,
+        {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
+    ),
 )
 _CRON_ITEM = re.compile(r"^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/([0-9]+))?$")
 
@@ -47,8 +81,10 @@ def cron_problem(cron: str) -> str | None:
     """
     fields = cron.split()
     if len(fields) != 5:
-        return (f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
-                "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'")
+        return (
+            f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
+            "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'"
+        )
     for text, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for item in text.lower().split(","):
             match = _CRON_ITEM.match(item)
@@ -180,11 +216,18 @@ def find_runner(root: Path) -> RunnerConfig | None:
     found = runner_files(root)
     if len(found) > 1:
         names = [display(p, root) for p in found]
-        raise ConfigError([
-            Problem(name, 0, "", f"one runner config per repository, found {len(names)}: "
-                    + ", ".join(names), "merge their schedules into one runner.yaml")
-            for name in names[1:]
-        ])
+        raise ConfigError(
+            [
+                Problem(
+                    name,
+                    0,
+                    "",
+                    f"one runner config per repository, found {len(names)}: " + ", ".join(names),
+                    "merge their schedules into one runner.yaml",
+                )
+                for name in names[1:]
+            ]
+        )
     return load_runner(found[0], root) if found else None
 
 
@@ -197,8 +240,15 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
     name = display(path, root)
     doc = load_located(path, name)
     if not isinstance(doc.data, dict):
-        raise ConfigError([doc.problem((), "a runner config must be a mapping of keys",
-                                       "start from configs/examples/runner.yaml")])
+        raise ConfigError(
+            [
+                doc.problem(
+                    (),
+                    "a runner config must be a mapping of keys",
+                    "start from configs/examples/runner.yaml",
+                )
+            ]
+        )
     try:
         parsed = RunnerFile.model_validate(doc.data).runner
     except ValidationError as exc:
@@ -206,11 +256,21 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
     problems: list[Problem] = []
     orchestrator = parsed.orchestrator
     if parsed.mode == "orchestrated" and orchestrator is None:
-        problems.append(doc.problem(("runner", "orchestrator"), "required with mode: orchestrated",
-                                    "add orchestrator: {type: dagster, schedules: [...]}"))
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator"),
+                "required with mode: orchestrated",
+                "add orchestrator: {type: dagster, schedules: [...]}",
+            )
+        )
     if parsed.mode == "oneshot" and orchestrator is not None:
-        problems.append(doc.problem(("runner", "orchestrator"), "only used with mode: orchestrated",
-                                    "set mode: orchestrated or remove the orchestrator block"))
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator"),
+                "only used with mode: orchestrated",
+                "set mode: orchestrated or remove the orchestrator block",
+            )
+        )
     schedules = _schedules(orchestrator, doc, root, problems) if orchestrator else []
     if problems:
         raise ConfigError(problems)
@@ -244,9 +304,14 @@ def _schedules(
     for index, schedule in enumerate(orchestrator.schedules):
         loc = ("runner", "orchestrator", "schedules", index)
         if schedule.name in seen:
-            problems.append(doc.problem((*loc, "name"), f"the schedule {schedule.name!r} is "
-                                        f"already defined at schedules[{seen[schedule.name]}]",
-                                        "give every schedule its own name"))
+            problems.append(
+                doc.problem(
+                    (*loc, "name"),
+                    f"the schedule {schedule.name!r} is "
+                    f"already defined at schedules[{seen[schedule.name]}]",
+                    "give every schedule its own name",
+                )
+            )
         seen.setdefault(schedule.name, index)
         rel = config_relpath(schedule.config)
         if isinstance(rel, str):
@@ -254,16 +319,27 @@ def _schedules(
             continue
         path = root / rel
         if not path.is_file():
-            problems.append(doc.problem((*loc, "config"), f"{rel} does not exist",
-                                        "create the job file or fix the path"))
+            problems.append(
+                doc.problem(
+                    (*loc, "config"), f"{rel} does not exist", "create the job file or fix the path"
+                )
+            )
             continue
         try:
             job = load_job(path, root)
         except ConfigError as exc:
-            problems.append(doc.problem((*loc, "config"), f"{rel} is not a valid job file",
-                                        f"run `ingestgen validate {rel}`"))
+            problems.append(
+                doc.problem(
+                    (*loc, "config"),
+                    f"{rel} is not a valid job file",
+                    f"run `ingestgen validate {rel}`",
+                )
+            )
             problems += exc.problems
             continue
-        out.append(ScheduledJob(schedule.name, schedule.cron, job.config.tenant_id, job.name,
-                                rel.as_posix()))
+        out.append(
+            ScheduledJob(
+                schedule.name, schedule.cron, job.config.tenant_id, job.name, rel.as_posix()
+            )
+        )
     return out

@@ -8,6 +8,7 @@ Meltano's schema before anyone can write it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,15 @@ class RenderedFile:
 
 
 def render_projects(
-    resolved: list[ResolvedJob], loaded: LoadedRegistry, root: Path
+    resolved: list[ResolvedJob],
+    loaded: LoadedRegistry,
+    root: Path,
+    schedules: Mapping[str, list[dict[str, str]]] | None = None,
 ) -> list[RenderedFile]:
-    """Render ``projects/<tenant>/meltano.yml`` for every tenant among ``resolved``."""
+    """Render ``projects/<tenant>/meltano.yml`` for every tenant among ``resolved``.
+
+    ``schedules`` holds Meltano ``schedules:`` entries per tenant (from the runner config).
+    """
     tenants: dict[str, list[ResolvedJob]] = {}
     for job in resolved:
         tenants.setdefault(job.tenant, []).append(job)
@@ -44,7 +51,9 @@ def render_projects(
     for tenant in sorted(tenants):
         jobs = sorted(tenants[tenant], key=lambda j: j.name)
         name = f"projects/{tenant}/meltano.yml"
-        text = env.get_template(TEMPLATE).render(**_context(tenant, jobs, loaded))
+        context = _context(tenant, jobs, loaded)
+        context["schedules"] = (schedules or {}).get(tenant, [])
+        text = env.get_template(TEMPLATE).render(**context)
         validate_meltano_yml(yaml.safe_load(text), name)
         files.append(RenderedFile(name, text))
     return files

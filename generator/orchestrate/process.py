@@ -1,0 +1,202 @@
+"""Start and stop the Dagster webserver and daemon on the rendered workspace.
+
+The instance folder (``DAGSTER_HOME``) holds Dagster's run, event and schedule storage (SQLite);
+its ``dagster.yaml`` is overwritten from the rendered ``projects/_dagster/dagster.yaml`` at every
+start, so the run queue always matches the runner config. Each process is started in its own
+session and stopped with its process group (the code-location servers it spawned go with it).
+
+Never listens beyond the host given (loopback by default) and never edits the rendered workspace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ingestgen.errors import IngestgenError, UserError
+from ingestgen.orchestrate.graphql import DagsterApiError, location_status
+from ingestgen.orchestrate.render import WORKSPACE_DIR
+
+BIN = Path(sys.executable).parent
+
+
+class OrchestratorFailed(IngestgenError):
+    """A Dagster process exited, or a code location failed to load."""
+
+
+@dataclass
+class DagsterProcesses:
+    """The running webserver and daemon."""
+
+    url: str
+    home: Path
+    webserver: subprocess.Popen[bytes]
+    daemon: subprocess.Popen[bytes]
+    logs: list[Path] = field(default_factory=list)
+
+    def alive(self) -> bool:
+        """Both processes are still running."""
+        return self.webserver.poll() is None and self.daemon.poll() is None
+
+    def wait_ready(self, timeout: float = 240.0) -> dict[str, str]:
+        """Wait until every code location has loaded; return their states.
+
+        Raises:
+            OrchestratorFailed: a process exited, a location failed, or ``timeout`` passed.
+        """
+        deadline = time.monotonic() + timeout
+        status: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise OrchestratorFailed(f"a Dagster process exited early{self._log_hint()}")
+            with contextlib.suppress(DagsterApiError):
+                status = location_status(self.url)
+                failed = {k: v for k, v in status.items() if v.startswith("error")}
+                if failed:
+                    raise OrchestratorFailed(f"code locations failed to load: {failed}")
+                if status and all(v == "LOADED" for v in status.values()):
+                    return status
+            time.sleep(1.0)
+        raise OrchestratorFailed(
+            f"code locations not loaded after {timeout:.0f} s: {status}{self._log_hint()}"
+        )
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop both processes and everything they started (SIGTERM, then SIGKILL)."""
+        procs = [p for p in (self.daemon, self.webserver) if p.poll() is None]
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        # Code servers may outlive a parent stopped by SIGTERM; they share its process group.
+        for proc in (self.daemon, self.webserver):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+    def _log_hint(self) -> str:
+        return f"; see {', '.join(str(p) for p in self.logs)}" if self.logs else ""
+
+
+def executable(name: str) -> str:
+    """A Dagster command from this environment, else from PATH.
+
+    Raises:
+        UserError: not installed; names the extra to install.
+    """
+    found = BIN / name
+    if found.is_file():
+        return str(found)
+    on_path = shutil.which(name)
+    if on_path is None:
+        raise UserError(
+            f"{name} is not installed; install it with: pip install 'ingestgen[orchestrate]'"
+        )
+    return on_path
+
+
+def prepare_home(root: Path, home: Path) -> Path:
+    """Create the instance folder and copy the rendered instance settings into it.
+
+    Raises:
+        UserError: nothing rendered; says how to render it.
+    """
+    rendered = root / WORKSPACE_DIR / "dagster.yaml"
+    if not rendered.is_file():
+        raise UserError(
+            f"{rendered} does not exist; add configs/runner.yaml with "
+            "mode: orchestrated and run `ingestgen render`"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(rendered, home / "dagster.yaml")
+    return home
+
+
+def process_env(home: Path) -> dict[str, str]:
+    """The environment of the Dagster processes and of the Meltano runs they start."""
+    path = os.environ.get("PATH", "")
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        # dagster-meltano calls `meltano` by name: this environment's comes first.
+        "PATH": f"{BIN}{os.pathsep}{path}" if path else str(BIN),
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def start(
+    root: Path,
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    log_dir: Path | None = None,
+) -> DagsterProcesses:
+    """Start ``dagster-webserver`` and ``dagster-daemon`` on ``projects/_dagster/workspace.yaml``.
+
+    Args:
+        root: the repository root.
+        home: the Dagster instance folder (DAGSTER_HOME).
+        host: the address the webserver listens on.
+        port: the webserver's port.
+        log_dir: write each process's output to a file there; default: inherit the terminal.
+    """
+    workspace = root / WORKSPACE_DIR / "workspace.yaml"
+    if not workspace.is_file():
+        raise UserError(
+            f"{workspace} does not exist; add configs/runner.yaml with "
+            "mode: orchestrated and run `ingestgen render`"
+        )
+    prepare_home(root, home)
+    env = process_env(home)
+    commands = {
+        "webserver": [
+            executable("dagster-webserver"),
+            "-w",
+            str(workspace),
+            "-h",
+            host,
+            "-p",
+            str(port),
+        ],
+        "daemon": [executable("dagster-daemon"), "run", "-w", str(workspace)],
+    }
+    logs: list[Path] = []
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for name, command in commands.items():
+        out: IO[bytes] | None = None
+        if log_dir is not None:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            logs.append(log_dir / f"dagster-{name}.log")
+            out = logs[-1].open("ab")
+        try:
+            procs[name] = subprocess.Popen(
+                command,
+                cwd=root,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out else None,
+                start_new_session=True,
+            )
+        finally:
+            if out is not None:
+                out.close()
+    return DagsterProcesses(
+        f"http://{host}:{port}", home, procs["webserver"], procs["daemon"], logs
+    )
