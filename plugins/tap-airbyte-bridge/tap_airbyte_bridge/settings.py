@@ -79,9 +79,7 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
             additional_properties=False,
         ),
         required=True,
-        description=(
-            "How to launch the Airbyte connector: set either 'python' or 'docker_image'."
-        ),
+        description=("How to launch the Airbyte connector: set either 'python' or 'docker_image'."),
     ),
     th.Property(
         "airbyte_config",

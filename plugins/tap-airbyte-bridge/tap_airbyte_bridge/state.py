@@ -61,7 +61,9 @@ class AirbyteState:
                 "input state has keys %s that this tap does not use; they are dropped",
                 foreign,
             )
-        body = value.get(STATE_KEY) or {}
+        body = value.get(STATE_KEY)
+        if body is None:
+            body = {}
         if not isinstance(body, dict):
             msg = f"input state '{STATE_KEY}' must be an object, got {type(body).__name__}; {_FIX}"
             raise SettingsError(msg)
@@ -80,8 +82,7 @@ class AirbyteState:
             isinstance(global_state, dict) and global_state.get("type") == "GLOBAL"
         ):
             msg = (
-                f"input state '{STATE_KEY}.global' must be an Airbyte GLOBAL state message; "
-                f"{_FIX}"
+                f"input state '{STATE_KEY}.global' must be an Airbyte GLOBAL state message; {_FIX}"
             )
             raise SettingsError(msg)
         state.global_state = copy.deepcopy(global_state)

@@ -198,6 +198,26 @@ class TapAirbyteBridge(Tap):
             cls.logger.error("%s", exc)
             ctx.exit(exc.exit_code)
 
+    @classmethod
+    def cb_test(
+        cls: type[TapAirbyteBridge],
+        ctx: click.Context,
+        param: click.Option,
+        value: str,
+    ) -> None:
+        """Run `--test`; a `BridgeError` becomes one logged line and its exit code.
+
+        Args:
+            ctx: Click context.
+            param: Click option.
+            value: The `--test` mode.
+        """
+        try:
+            super().cb_test(ctx, param, value)
+        except BridgeError as exc:
+            cls.logger.error("%s", exc)
+            ctx.exit(exc.exit_code)
+
 
 if __name__ == "__main__":
     TapAirbyteBridge.cli()

@@ -53,7 +53,8 @@ def reference(
     workdir = tmp_path_factory.mktemp("direct")
     config = faker_config()
     catalog_message = next(
-        m for m in _direct(faker_executable, workdir, "discover", config=config)
+        m
+        for m in _direct(faker_executable, workdir, "discover", config=config)
         if m["type"] == "CATALOG"
     )
     configured = {
@@ -98,7 +99,8 @@ def test_discover_lists_the_connectors_streams(
     assert discovered.returncode == 0, discovered.stderr
     catalog = json.loads(discovered.stdout)
     direct = next(
-        m for m in _direct(faker_executable, tmp_path, "discover", config=faker_config())
+        m
+        for m in _direct(faker_executable, tmp_path, "discover", config=faker_config())
         if m["type"] == "CATALOG"
     )
     expected = {s["name"]: s for s in direct["catalog"]["streams"]}
@@ -202,8 +204,9 @@ def test_resumed_run_with_one_streams_state_rereads_the_others(
     assert resumed.returncode == 0, resumed.stderr
     counts = Counter(m["stream"] for m in resumed.of_type("RECORD"))
     first_counts = Counter(m["stream"] for m in first_run.of_type("RECORD"))
-    assert counts == Counter({"products": first_counts["products"],
-                              "purchases": first_counts["purchases"]})
+    assert counts == Counter(
+        {"products": first_counts["products"], "purchases": first_counts["purchases"]}
+    )
     assert sorted(resumed.of_type("STATE")[-1]["value"]["airbyte"]["streams"]) == list(STREAMS)
 
 
