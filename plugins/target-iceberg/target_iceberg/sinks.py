@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -58,6 +59,8 @@ class RunContext:
         self.run_id = run_id
         self.unknown = unknown
         self.settings = settings
+        # Unique per attempt: a re-run with the same run id never meets its own old files.
+        self.file_prefix = f"{run_id}-{uuid.uuid4().hex[:8]}"
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg")
         self._pending: deque[Future[None]] = deque()
 
@@ -80,10 +83,13 @@ class RunContext:
 
 
 class _Output:
-    """A table and its writer."""
+    """A table and its writer. ``skip``: this run id already committed here (a re-run)."""
 
     def __init__(self, handle: TableHandle, ctx: RunContext, prefix: str) -> None:
         self.handle = handle
+        self.skip = handle.already_committed(ctx.run_id) is not None
+        if self.skip:
+            logger.info("%s: run %s already committed here; not writing it again", handle.name, ctx.run_id)
         self.writer = RollingWriter(
             io=handle.io,
             locations=handle.locations(),
@@ -106,13 +112,13 @@ class StreamSink:
         self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
         self._table_name = table
         handle = TableHandle(ctx.catalog, (ctx.namespace, table), contract)
-        self._prefix = f"{ctx.run_id}-{table}"
-        self.output = _Output(handle, ctx, self._prefix)
+        self.output = _Output(handle, ctx, f"{ctx.file_prefix}-{table}")
         self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown)
         self._rejected: _Output | None = None
         self.buffer: list[bytes] = []
         """RECORD payloads not yet processed; the reader appends to this very list."""
         self._fast_failures = 0
+        self._staged = False
 
     # Contract changes -------------------------------------------------------------------
 
@@ -187,7 +193,8 @@ class StreamSink:
                 )
 
     def _land(self, landed: Landed) -> None:
-        self.output.writer.write(landed.table)
+        if not self.output.skip:
+            self.output.writer.write(landed.table)
         self.summary.rows_landed += landed.table.num_rows
         if landed.rejects:
             self._quarantine(landed.rejects)
@@ -202,9 +209,11 @@ class StreamSink:
         if self._rejected is None:
             name = self._table_name + quarantine.SUFFIX
             handle = TableHandle(self.ctx.catalog, (self.ctx.namespace, name), quarantine.CONTRACT)
-            self._rejected = _Output(handle, self.ctx, f"{self.ctx.run_id}-{name}")
+            self._rejected = _Output(handle, self.ctx, f"{self.ctx.file_prefix}-{name}")
             self.summary.rejected_table = f"{self.ctx.namespace}.{name}"
         output = self._rejected
+        if output.skip:
+            return
         output.writer.write(
             quarantine.rejects_table(
                 rejects,
@@ -221,6 +230,7 @@ class StreamSink:
         """Close the files and stage this stream's table changes (not committed)."""
         self.flush()
         self.ctx.drain()
+        self._staged = True
         props = {**properties, STREAM: self.stream, RUN_ID: self.ctx.run_id}
         if self.contract.version:
             props[SPEC_VERSION] = self.contract.version
@@ -228,9 +238,7 @@ class StreamSink:
         for output in (self.output, self._rejected):
             if output is None:
                 continue
-            if output.handle.already_committed(self.ctx.run_id) is not None:
-                output.writer.abort()
-                logger.info("%s: run %s already committed here", output.handle.name, self.ctx.run_id)
+            if output.skip:
                 continue
             files = output.writer.close()
             change = output.handle.stage(files, props)
@@ -251,8 +259,12 @@ class StreamSink:
         self.buffer.clear()
         self.ctx.cancel()
         for output in (self.output, self._rejected):
-            if output is not None:
-                output.writer.abort()
+            if output is None or output.skip:
+                continue
+            if self._staged and output.handle.committed_in_catalog(self.ctx.catalog, self.ctx.run_id):
+                # The commit of this table went through before the failure: its files are live.
+                continue
+            output.writer.abort()
 
 
 def _local_path(url: str) -> str:

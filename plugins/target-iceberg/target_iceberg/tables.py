@@ -126,6 +126,13 @@ class TableHandle:
         """The snapshot this run id already committed here, if any."""
         return committed_snapshot(self.table, run_id)
 
+    def committed_in_catalog(self, catalog: Catalog, run_id: str) -> bool:
+        """Whether the catalog now holds a snapshot of ``run_id`` (asked after a failure)."""
+        try:
+            return committed_snapshot(catalog.load_table(self.identifier), run_id) is not None
+        except NoSuchTableError:
+            return False
+
     def stage(self, files: Sequence[DataFile], properties: dict[str, str]) -> TableChange | None:
         """Stage the run's change; None if there is nothing to commit."""
         new_schema = self.plan.schema if self.plan.schema != self.base_schema else None

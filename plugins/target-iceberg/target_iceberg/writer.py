@@ -11,6 +11,7 @@ was written.
 from __future__ import annotations
 
 import logging
+import math
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,9 @@ class RollingWriter:
         self._done: list[DataFile] = []
         self._sequence = 0
         self._buffered = 0
+        self._arrow_written = 0
+        self._disk_written = 0
+        self._disk_ratio = 0.25  # a first guess; learned from the row groups written
         self.stats = WriteStats()
         self.set_schema(schema, arrow_schema)
 
@@ -130,7 +134,6 @@ class RollingWriter:
             self._open.move_to_end(ident)
         handle.buffer.append(table)
         handle.buffered += table.nbytes
-        handle.rows += table.num_rows
         self._buffered += table.nbytes
         if handle.buffered >= self._settings.row_group_bytes:
             self._flush(handle, ident)
@@ -153,20 +156,46 @@ class RollingWriter:
         return _OpenFile(path, stream, writer, key)
 
     def _flush(self, handle: _OpenFile, ident: tuple[Any, ...]) -> None:
+        """Write the buffer as row groups, starting new files whenever one reaches the target.
+
+        How many rows still fit is estimated from the bytes-on-disk per Arrow byte seen so
+        far, and checked against the stream position after each row group, so a file is
+        closed as soon as it reaches the target, whatever the compression achieves.
+        """
         if not handle.buffer:
             return
         data = pa.concat_tables(handle.buffer) if len(handle.buffer) > 1 else handle.buffer[0]
-        handle.writer.write_table(data, row_group_size=max(data.num_rows, 1))
         self._buffered -= handle.buffered
         handle.buffer, handle.buffered = [], 0
-        if handle.stream.tell() >= self._settings.target_file_bytes:
-            self._open.pop(ident, None)
-            self._finish(handle)
+        target = self._settings.target_file_bytes
+        while data.num_rows:
+            room = target - handle.stream.tell()
+            per_row = max(self._disk_ratio * data.nbytes / data.num_rows, 1.0)
+            rows = min(data.num_rows, max(1, math.ceil(room / per_row)))
+            part = data.slice(0, rows) if rows < data.num_rows else data
+            before = handle.stream.tell()
+            handle.writer.write_table(part, row_group_size=max(part.num_rows, 1))
+            self._learn(part.nbytes, handle.stream.tell() - before)
+            handle.rows += part.num_rows
+            data = data.slice(rows)
+            if handle.stream.tell() >= target:
+                self._open.pop(ident, None)
+                self._finish(handle)
+                if data.num_rows:
+                    handle = self._new_file(handle.partition)
+                    self._open[ident] = handle
+
+    def _learn(self, arrow_bytes: int, disk_bytes: int) -> None:
+        self._arrow_written += arrow_bytes
+        self._disk_written += disk_bytes
+        if self._arrow_written:
+            self._disk_ratio = max(self._disk_written / self._arrow_written, 0.001)
 
     def _finish(self, handle: _OpenFile) -> None:
         if handle.buffer:
             data = pa.concat_tables(handle.buffer)
             handle.writer.write_table(data, row_group_size=max(data.num_rows, 1))
+            handle.rows += data.num_rows
             self._buffered -= handle.buffered
             handle.buffer, handle.buffered = [], 0
         handle.writer.close()
