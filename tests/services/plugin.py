@@ -1,10 +1,13 @@
-"""pytest plugin: session fixtures ``s3_server`` and ``nessie_server`` for the real local services.
+"""pytest plugin: session fixtures ``s3_server``, ``nessie_server`` and ``iceberg_rest_server``.
 
 Register it in the top-level conftest (``pytest_plugins = ["tests.services.plugin"]``) or with
 ``-p tests.services.plugin``. When ``INGESTGEN_SERVICES_ENV`` names an env file written by
 ``scripts/services/start.sh`` (``.ci/run`` does that), the fixtures use those running services and
 leave them alone; otherwise they start their own under a temporary folder (Nessie with the
 in-memory version store) and stop them when the session ends.
+
+``iceberg_rest_server`` is Apache Iceberg's reference REST catalog (no branches) on the same S3
+server; it tests the Iceberg REST protocol paths (multi-table commits) independently of Nessie.
 
 A missing runner jar, JDK or moto never skips a test: the fixture fails with the exact error,
 which names the fix. Logs stay on disk; the failure message gives their path.
@@ -27,7 +30,14 @@ if str(_SERVICES_LIB) not in sys.path:
 
 from ingestgen_services import ServiceError  # noqa: E402 (needs the path set above)
 from ingestgen_services import stack as services  # noqa: E402
-from ingestgen_services.process import http_get_json  # noqa: E402
+from ingestgen_services.iceberg_rest import (  # noqa: E402
+    LAUNCHER,
+    IcebergRestService,
+    start_iceberg_rest,
+)
+from ingestgen_services.jdk import find_java  # noqa: E402
+from ingestgen_services.process import http_get_json, terminate  # noqa: E402
+from ingestgen_services.s3 import S3Service  # noqa: E402
 
 ENV_VAR = "INGESTGEN_SERVICES_ENV"
 CACHE_DIR = REPO / ".services" / "cache"
@@ -82,6 +92,19 @@ class NessieServer:
         )
 
 
+@dataclass(frozen=True)
+class IcebergRestServer:
+    """The reference Iceberg REST catalog (no branches) on ``s3``'s bucket."""
+
+    uri: str
+    warehouse: str
+    s3: S3Server
+
+    def catalog_properties(self) -> dict[str, str]:
+        """pyiceberg ``RestCatalog`` properties for this catalog."""
+        return {"type": "rest", "uri": self.uri} | self.s3.pyiceberg_properties()
+
+
 def _s3_from_env(env: dict[str, str]) -> S3Server:
     return S3Server(
         endpoint=env["S3_ENDPOINT"],
@@ -111,6 +134,7 @@ class _Services:
         self.state_dir = state_dir
         self.external = external
         self.started = False
+        self.rest: IcebergRestService | None = None
 
     def env(self, *, with_nessie: bool) -> dict[str, str]:
         if self.external is not None:
@@ -148,7 +172,26 @@ class _Services:
                 )
         return env
 
+    def iceberg_rest(self, s3: S3Server) -> IcebergRestServer:
+        # Always our own process (also when S3 comes from .ci/run): it is cheap and stateless.
+        if self.rest is None:
+            s3_service = S3Service(
+                endpoint=s3.endpoint,
+                bucket=s3.bucket,
+                region=s3.region,
+                access_key=s3.access_key_id,
+                secret_key=s3.secret_access_key,
+                pid=0,
+                log_path=self.state_dir / "logs" / "s3.log",
+            )
+            self.rest = start_iceberg_rest(
+                state_dir=self.state_dir, cache_dir=CACHE_DIR, java=find_java(), s3=s3_service
+            )
+        return IcebergRestServer(uri=self.rest.uri, warehouse=self.rest.warehouse, s3=s3)
+
     def close(self) -> None:
+        if self.rest is not None:
+            terminate(self.rest.pid, LAUNCHER)
         if self.started:
             services.stop(self.state_dir)
 
@@ -184,4 +227,14 @@ def nessie_server(_ingestgen_services: _Services, s3_server: S3Server) -> Nessie
     except ServiceError as exc:
         failure = f"Nessie server unavailable: {exc}"
     # Outside the except block, so the report shows the message alone, not a chained traceback.
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def iceberg_rest_server(_ingestgen_services: _Services, s3_server: S3Server) -> IcebergRestServer:
+    """Apache Iceberg's reference REST catalog on ``s3_server`` (tests the REST protocol paths)."""
+    try:
+        return _ingestgen_services.iceberg_rest(s3_server)
+    except ServiceError as exc:
+        failure = f"reference Iceberg REST catalog unavailable: {exc}"
     pytest.fail(failure, pytrace=False)

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pytest
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.types import IntegerType, StringType
 
 from target_iceberg.nessie import (
     CommitInfo,
@@ -145,8 +146,8 @@ def test_failed_requirement_commits_nothing(
     a = catalog.create_table("ops.a", schema=SCHEMA)
     b = catalog.create_table("ops.b", schema=SCHEMA)
     stale_b = b.transaction()
-    stale_b.update_schema().add_column("extra", pa.string()).commit()
-    b.update_schema().add_column("other", pa.int32()).commit()  # moves b's schema first
+    stale_b.update_schema().add_column("extra", StringType()).commit()
+    b.update_schema().add_column("other", IntegerType()).commit()  # moves b's schema first
     tx_a = a.transaction()
     tx_a.append(_rows(0, 5))
     head = client.get_reference(tenant).hash

@@ -59,7 +59,7 @@ def start_s3(
         ServiceError: moto is not installed, or the server did not come up (log quoted).
     """
     try:
-        import moto.server  # noqa: F401, PLC0415 (checked here to give the install command)
+        import moto.server  # noqa: F401 (checked here to give the install command)
     except ImportError as exc:
         raise ServiceError(
             "moto's server mode is not installed in this Python "
@@ -95,8 +95,8 @@ def start_s3(
 
 def _serve(port_file: Path, bucket: str, region: str) -> int:
     """Serve S3 until SIGTERM/SIGINT; write the bound port once the bucket exists."""
-    import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 (only in the server process)
-    from moto.server import ThreadedMotoServer  # noqa: PLC0415
+    import boto3  # type: ignore[import-untyped]
+    from moto.server import ThreadedMotoServer
 
     # moto logs every request through werkzeug; keep the log readable on failures.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
