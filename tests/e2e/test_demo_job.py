@@ -54,7 +54,7 @@ def demo(sandbox: Path, repo_root: Path) -> Path:
 
 def table_rows(project: Path) -> list[dict[str, object]]:
     catalog = load_catalog(
-        "e2e",
+        "acme_embedded",  # SqlCatalog keys tables by catalog name: use the rendered one
         type="sql",
         uri=f"sqlite:///{project}/.lake/catalog.db",
         warehouse=f"file://{project}/.lake/warehouse",
