@@ -30,33 +30,33 @@ class TablePreview:
     head: list[dict[str, Any]]
 
 
-def catalogs(project: Path) -> dict[str, dict[str, str]]:
-    """Catalog properties per loader of a rendered project, with ``${VAR}`` references expanded.
+def catalogs(project: Path) -> dict[str, dict[str, str] | str]:
+    """Catalog properties per catalog the project's loaders write to, ``${VAR}`` expanded.
+
+    A catalog whose settings need an unset variable maps to a message saying which one.
 
     Raises:
-        UserError: no project there, or a referenced variable is unset.
+        UserError: no rendered project there.
     """
     path = project / "meltano.yml"
     if not path.is_file():
         raise UserError(f"{path} does not exist; run `ingestgen render` first")
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     env = {**os.environ, "MELTANO_PROJECT_ROOT": str(project.resolve())}
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, dict[str, str] | str] = {}
     for loader in data.get("plugins", {}).get("loaders", []):
-        props = (loader.get("config") or {}).get("catalog_properties")
-        if props:
-            name = loader["config"].get("catalog_name", "default")
-            out[name] = {k: _expand(str(v), env, f"{loader['name']}.{k}") for k, v in props.items()}
+        config = loader.get("config") or {}
+        props = config.get("catalog_properties")
+        if not props:
+            continue
+        missing = sorted({m for v in props.values() for m in _REF.findall(str(v))} - set(env))
+        name = config.get("catalog_name", "default")
+        out[name] = (
+            f"{loader['name']} needs the environment variable(s) {', '.join(missing)}; set them"
+            if missing
+            else {k: _REF.sub(lambda m: env[m.group(1)], str(v)) for k, v in props.items()}
+        )
     return out
-
-
-def _expand(value: str, env: dict[str, str], where: str) -> str:
-    def one(match: re.Match[str]) -> str:
-        if match.group(1) not in env:
-            raise UserError(f"{where} needs the environment variable {match.group(1)}; set it")
-        return env[match.group(1)]
-
-    return _REF.sub(one, value)
 
 
 def preview(project: Path, namespace: str, table: str | None, limit: int) -> list[TablePreview]:
@@ -71,6 +71,9 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
     found: list[TablePreview] = []
     errors: list[str] = []
     for name, props in sorted(catalogs(project).items()):
+        if isinstance(props, str):
+            errors.append(props)
+            continue
         try:
             catalog = load_catalog(name, **props)
             names = [table] if table else [t[-1] for t in catalog.list_tables(namespace)]
