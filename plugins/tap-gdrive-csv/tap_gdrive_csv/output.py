@@ -29,6 +29,16 @@ def _enc_hook(obj: Any) -> Any:
     return str(obj)
 
 
+class _RecordLine(msgspec.Struct, omit_defaults=True):
+    """A RECORD message; a Struct encodes without building a dict per message."""
+
+    type: str
+    stream: str
+    record: dict[str, Any]
+    version: int | None = None
+    time_extracted: datetime.datetime | None = None
+
+
 class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     """Writes Singer messages as JSON lines to stdout's byte stream."""
 
@@ -70,12 +80,9 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
             version: The stream version (full-table syncs with activate version).
             time_extracted: When the chunk was read.
         """
-        envelope: dict[str, Any] = {"type": "RECORD", "stream": stream}
-        if version is not None:
-            envelope["version"] = version
-        if time_extracted is not None:
-            envelope["time_extracted"] = time_extracted
-        lines = self._encoder.encode_lines([{**envelope, "record": rec} for rec in records])
+        lines = self._encoder.encode_lines(
+            [_RecordLine("RECORD", stream, rec, version, time_extracted) for rec in records]
+        )
         self._write(lines, flush=False)
 
     @staticmethod

@@ -34,7 +34,7 @@ from tap_gdrive_csv.bookmarks import (
     unchanged_by_content,
     unchanged_by_metadata,
 )
-from tap_gdrive_csv.csvfile import header_of, iter_batches
+from tap_gdrive_csv.csvfile import BATCH_BLOCK_SIZE, BLOCK_SIZE, header_of, iter_batches
 from tap_gdrive_csv.exceptions import HeaderMismatchError
 from tap_gdrive_csv.output import FastSingerWriter
 
@@ -50,6 +50,13 @@ if TYPE_CHECKING:
 def string_schema(header: Sequence[str]) -> dict[str, Any]:
     """JSON schema of an object: every column a nullable string, in header order."""
     return th.PropertiesList(*(th.Property(name, th.StringType) for name in header)).to_dict()
+
+
+def rows_of(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The batch as one dict per row (column lists zipped: faster than ``to_pylist``)."""
+    names = batch.schema.names
+    columns = [column.to_pylist() for column in batch.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def header_difference(expected: Sequence[str], actual: Sequence[str]) -> str:
@@ -85,6 +92,7 @@ class CsvObjectStream(Stream):
         self.file_ids = list(file_ids)
         self.settings = settings
         self.source = source
+        self.block_size = BLOCK_SIZE
 
     # Reading --------------------------------------------------------------------------
 
@@ -136,7 +144,7 @@ class CsvObjectStream(Stream):
                 self._check_header(header, version)
                 rows = 0
                 for batch in iter_batches(copy.path, version, self.settings.csv, header,
-                                          columns):
+                                          columns, block_size=self.block_size):
                     rows += batch.num_rows
                     yield batch
             self.logger.info(
@@ -162,7 +170,7 @@ class CsvObjectStream(Stream):
             One dict per CSV row.
         """
         for batch in self.iter_arrow_batches():
-            yield from batch.to_pylist()
+            yield from rows_of(batch)
 
     # RECORD output, a chunk at a time --------------------------------------------------
 
@@ -202,7 +210,7 @@ class CsvObjectStream(Stream):
                 chunk = batch
                 if limit is not None and emitted + batch.num_rows > limit:
                     chunk = batch.slice(0, limit - emitted)
-                rows = chunk.to_pylist()
+                rows = rows_of(chunk)
                 writer.write_records(
                     self.name, rows, version=self._stream_version, time_extracted=utc_now()
                 )
@@ -239,6 +247,7 @@ class CsvObjectStream(Stream):
         if batch_config.encoding.format != "parquet":
             yield from super().get_batches(batch_config, context)
             return
+        self.block_size = BATCH_BLOCK_SIZE
         parts = _ParquetParts(self, batch_config)
         try:
             for batch in self.iter_arrow_batches():
