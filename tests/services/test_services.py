@@ -16,9 +16,8 @@ from ingestgen_services import stack as services
 from ingestgen_services.jdk import MIN_JAVA, find_java
 from ingestgen_services.nessie import fetch_runner_jar, render_config, start_nessie
 from ingestgen_services.process import pid_alive
+from ingestgen_services.pytest_plugin import REPO, S3Server
 from ingestgen_services.s3 import PROC_MARKER, S3Service
-
-from tests.services.plugin import REPO, S3Server
 
 SERVICECTL = REPO / "scripts" / "services" / "servicectl.py"
 

@@ -293,7 +293,7 @@ class NessieClient:
                         hash=str(meta.get("hash", "")),
                         message=str(meta.get("message", "")),
                         authors=tuple(meta.get("authors") or ()),
-                        properties=dict(meta.get("properties") or {}),
+                        properties=_properties(meta),
                         parents=tuple(meta.get("parentCommitHashes") or ()),
                     )
                 )
@@ -344,6 +344,13 @@ class NessieClient:
             return {}
         result: dict[str, Any] = resp.json()
         return result
+
+
+def _properties(meta: Mapping[str, Any]) -> dict[str, str]:
+    # API v2 returns "allProperties" (values are lists); v1 returned "properties" (strings).
+    if all_props := meta.get("allProperties"):
+        return {k: str(v[0]) for k, v in all_props.items() if v}
+    return {k: str(v) for k, v in (meta.get("properties") or {}).items()}
 
 
 def _reference(raw: Mapping[str, Any]) -> Reference:

@@ -26,7 +26,7 @@ from target_iceberg.nessie import (
 )
 
 if TYPE_CHECKING:
-    from tests.services.plugin import NessieServer
+    from ingestgen_services.pytest_plugin import NessieServer
 
 pytestmark = pytest.mark.nessie
 

@@ -27,7 +27,7 @@ from target_iceberg.nessie import (
 )
 
 if TYPE_CHECKING:
-    from tests.services.plugin import IcebergRestServer
+    from ingestgen_services.pytest_plugin import IcebergRestServer
 
 SCHEMA = pa.schema([pa.field("id", pa.int64(), nullable=False), pa.field("name", pa.string())])
 

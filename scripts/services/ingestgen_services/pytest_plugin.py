@@ -1,0 +1,235 @@
+"""pytest plugin: session fixtures ``s3_server``, ``nessie_server`` and ``iceberg_rest_server``.
+
+Register it with ``-p ingestgen_services.pytest_plugin`` (``scripts/services`` on ``sys.path``,
+e.g. pytest's ``pythonpath`` setting) or through ``tests/services/plugin.py``. Its module name is
+unique on purpose: the repository has more than one folder named ``tests``.
+
+When ``INGESTGEN_SERVICES_ENV`` names an env file written by
+``scripts/services/start.sh`` (``.ci/run`` does that), the fixtures use those running services and
+leave them alone; otherwise they start their own under a temporary folder (Nessie with the
+in-memory version store) and stop them when the session ends.
+
+``iceberg_rest_server`` is Apache Iceberg's reference REST catalog (no branches) on the same S3
+server; it tests the Iceberg REST protocol paths (multi-table commits) independently of Nessie.
+
+A missing runner jar, JDK or moto never skips a test: the fixture fails with the exact error,
+which names the fix. Logs stay on disk; the failure message gives their path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingestgen_services import ServiceError
+from ingestgen_services import stack as services
+from ingestgen_services.iceberg_rest import LAUNCHER, IcebergRestService, start_iceberg_rest
+from ingestgen_services.jdk import find_java
+from ingestgen_services.process import http_get_json, terminate
+from ingestgen_services.s3 import S3Service
+
+REPO = Path(__file__).resolve().parents[3]
+
+ENV_VAR = "INGESTGEN_SERVICES_ENV"
+CACHE_DIR = REPO / ".services" / "cache"
+
+
+@dataclass(frozen=True)
+class S3Server:
+    """Where the S3 server listens and the keys it accepts."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+
+    def pyiceberg_properties(self) -> dict[str, str]:
+        """Pyiceberg FileIO properties for this server (PyArrow and fsspec alike)."""
+        return {
+            "s3.endpoint": self.endpoint,
+            "s3.access-key-id": self.access_key_id,
+            "s3.secret-access-key": self.secret_access_key,
+            "s3.region": self.region,
+            "s3.path-style-access": "true",
+        }
+
+    def boto3_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client("s3", **kwargs)``."""
+        return {
+            "endpoint_url": self.endpoint,
+            "region_name": self.region,
+            "aws_access_key_id": self.access_key_id,
+            "aws_secret_access_key": self.secret_access_key,
+        }
+
+
+@dataclass(frozen=True)
+class NessieServer:
+    """A running Nessie server with its S3 warehouse."""
+
+    base_url: str
+    api_uri: str
+    iceberg_uri: str
+    management_url: str
+    warehouse: str
+    warehouse_location: str
+    s3: S3Server
+
+    def catalog_properties(self, branch: str) -> dict[str, str]:
+        """Pyiceberg ``RestCatalog`` properties for ``branch`` (the branch goes in the URI)."""
+        return {"type": "rest", "uri": f"{self.iceberg_uri}/{branch}"} | (
+            self.s3.pyiceberg_properties()
+        )
+
+
+@dataclass(frozen=True)
+class IcebergRestServer:
+    """The reference Iceberg REST catalog (no branches) on ``s3``'s bucket."""
+
+    uri: str
+    warehouse: str
+    s3: S3Server
+
+    def catalog_properties(self) -> dict[str, str]:
+        """Pyiceberg ``RestCatalog`` properties for this catalog."""
+        return {"type": "rest", "uri": self.uri} | self.s3.pyiceberg_properties()
+
+
+def _s3_from_env(env: dict[str, str]) -> S3Server:
+    return S3Server(
+        endpoint=env["S3_ENDPOINT"],
+        bucket=env["S3_BUCKET"],
+        region=env["S3_REGION"],
+        access_key_id=env["AWS_ACCESS_KEY_ID"],
+        secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+
+def _nessie_from_env(env: dict[str, str]) -> NessieServer:
+    return NessieServer(
+        base_url=env["NESSIE_BASE_URL"],
+        api_uri=env["NESSIE_URI"],
+        iceberg_uri=env["NESSIE_ICEBERG_URI"],
+        management_url=env["NESSIE_MANAGEMENT_URL"],
+        warehouse=env["NESSIE_WAREHOUSE"],
+        warehouse_location=env["NESSIE_WAREHOUSE_LOCATION"],
+        s3=_s3_from_env(env),
+    )
+
+
+class _Services:
+    """Starts services lazily for the session (or reads the external env file) and stops them."""
+
+    def __init__(self, state_dir: Path, external: Path | None) -> None:
+        self.state_dir = state_dir
+        self.external = external
+        self.started = False
+        self.rest: IcebergRestService | None = None
+
+    def env(self, *, with_nessie: bool) -> dict[str, str]:
+        if self.external is not None:
+            return self._external_env(with_nessie=with_nessie)
+        self.started = True
+        stack = services.start(
+            self.state_dir, CACHE_DIR, store="IN_MEMORY", with_nessie=with_nessie
+        )
+        return stack.env()
+
+    def _external_env(self, *, with_nessie: bool) -> dict[str, str]:
+        assert self.external is not None
+        if not self.external.is_file():
+            raise ServiceError(
+                f"{ENV_VAR}={self.external} does not exist. Fix: run scripts/services/start.sh "
+                f"first, or unset {ENV_VAR} to let the tests start their own services."
+            )
+        env = services.read_env_file(self.external)
+        if "S3_ENDPOINT" not in env or http_get_json(env["S3_ENDPOINT"])[0] == 0:
+            raise ServiceError(
+                f"The S3 server recorded in {self.external} does not answer. "
+                "Fix: scripts/services/start.sh (it restarts what is down)."
+            )
+        if with_nessie:
+            if "NESSIE_MANAGEMENT_URL" not in env:
+                raise ServiceError(
+                    f"{self.external} records no Nessie server (started with --s3-only?). "
+                    "Fix: scripts/services/start.sh --store memory"
+                )
+            status, body = http_get_json(f"{env['NESSIE_MANAGEMENT_URL']}/q/health")
+            if status != 200:
+                raise ServiceError(
+                    f"Nessie recorded in {self.external} is not healthy (/q/health answered "
+                    f"{status or 'nothing'}: {body}). Fix: scripts/services/start.sh"
+                )
+        return env
+
+    def iceberg_rest(self, s3: S3Server) -> IcebergRestServer:
+        # Always our own process (also when S3 comes from .ci/run): it is cheap and stateless.
+        if self.rest is None:
+            s3_service = S3Service(
+                endpoint=s3.endpoint,
+                bucket=s3.bucket,
+                region=s3.region,
+                access_key=s3.access_key_id,
+                secret_key=s3.secret_access_key,
+                pid=0,
+                log_path=self.state_dir / "logs" / "s3.log",
+            )
+            self.rest = start_iceberg_rest(
+                state_dir=self.state_dir, cache_dir=CACHE_DIR, java=find_java(), s3=s3_service
+            )
+        return IcebergRestServer(uri=self.rest.uri, warehouse=self.rest.warehouse, s3=s3)
+
+    def close(self) -> None:
+        if self.rest is not None:
+            terminate(self.rest.pid, LAUNCHER)
+        if self.started:
+            services.stop(self.state_dir)
+
+
+@pytest.fixture(scope="session")
+def _ingestgen_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Services]:
+    external = os.environ.get(ENV_VAR)
+    holder = _Services(
+        state_dir=tmp_path_factory.mktemp("services"),
+        external=Path(external) if external else None,
+    )
+    try:
+        yield holder
+    finally:
+        holder.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(_ingestgen_services: _Services) -> S3Server:
+    """The S3 server (moto) with the warehouse bucket created."""
+    try:
+        return _s3_from_env(_ingestgen_services.env(with_nessie=False))
+    except ServiceError as exc:
+        failure = f"S3 server unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nessie_server(_ingestgen_services: _Services, s3_server: S3Server) -> NessieServer:
+    """The Nessie server (in-memory store unless reused from ``.ci/run``) on ``s3_server``."""
+    try:
+        return _nessie_from_env(_ingestgen_services.env(with_nessie=True))
+    except ServiceError as exc:
+        failure = f"Nessie server unavailable: {exc}"
+    # Outside the except block, so the report shows the message alone, not a chained traceback.
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def iceberg_rest_server(_ingestgen_services: _Services, s3_server: S3Server) -> IcebergRestServer:
+    """Apache Iceberg's reference REST catalog on ``s3_server`` (tests the REST protocol paths)."""
+    try:
+        return _ingestgen_services.iceberg_rest(s3_server)
+    except ServiceError as exc:
+        failure = f"reference Iceberg REST catalog unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
