@@ -75,33 +75,48 @@ def generate(path: Path, count: int) -> int:
     """Write a Singer stream of ``count`` records; return its size in bytes."""
     rnd = random.Random(42)
     with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps({"type": "SCHEMA", "stream": "orders", "schema": JSON_SCHEMA,
-                              "key_properties": ["id"]}) + "\n")
+        out.write(
+            json.dumps(
+                {
+                    "type": "SCHEMA",
+                    "stream": "orders",
+                    "schema": JSON_SCHEMA,
+                    "key_properties": ["id"],
+                }
+            )
+            + "\n"
+        )
         for i in range(count):
             email = f'"user{i % 50000}@example.com"' if i % 7 else "null"
             score = str(rnd.randint(0, 1000)) if i % 5 else "null"
             offset = ("+02:00", "Z", "-05:00")[i % 3]
             day = 1 + i % 28
             address = (
-                "null" if i % 11 == 0 else
-                f'{{"street": "{rnd.randint(1, 999)} Main Street", '
+                "null"
+                if i % 11 == 0
+                else f'{{"street": "{rnd.randint(1, 999)} Main Street", '
                 f'"city": "{CITIES[i % 8]}", "zip": "{10000 + i % 89999}"}}'
             )
+            month = f"{1 + i % 12:02d}"
+            clock = f"{i % 24:02d}:{i % 60:02d}:{i % 60:02d}.{i % 1000:03d}"
+            price = f"{rnd.randint(0, 10**7) / 100:.2f}"
+            active = "true" if i % 2 else "false"
             out.write(
                 '{"type": "RECORD", "stream": "orders", "record": {'
                 f'"id": {i}, "customer_id": {rnd.randint(1, 10**6)}, '
                 f'"name": "Customer number {i} with a longer name", "email": {email}, '
-                f'"amount": {rnd.random() * 1000:.6f}, "price": "{rnd.randint(0, 10**7) / 100:.2f}", '
-                f'"active": {"true" if i % 2 else "false"}, "signup_date": "2023-{1 + i % 12:02d}-{day:02d}", '
-                f'"updated_at": "2024-{1 + i % 12:02d}-{day:02d}T{i % 24:02d}:{i % 60:02d}:{i % 60:02d}.{i % 1000:03d}{offset}", '
+                f'"amount": {rnd.random() * 1000:.6f}, "price": "{price}", '
+                f'"active": {active}, "signup_date": "2023-{month}-{day:02d}", '
+                f'"updated_at": "2024-{month}-{day:02d}T{clock}{offset}", '
                 f'"country": "{COUNTRIES[i % 10]}", "score": {score}, "address": {address}'
-                "}, \"time_extracted\": \"2024-06-01T00:00:00Z\"}\n"
+                '}, "time_extracted": "2024-06-01T00:00:00Z"}\n'
             )
         out.write(json.dumps({"type": "STATE", "value": {"bookmarks": {"orders": count}}}) + "\n")
     return path.stat().st_size
 
 
 # --- (a) a stock singer-sdk target -------------------------------------------------------
+
 
 def run_sdk(stream: Path) -> None:
     from singer_sdk import Target
@@ -127,6 +142,7 @@ def run_sdk(stream: Path) -> None:
 
 # --- (b) the hand-built floor --------------------------------------------------------------
 
+
 def run_floor(stream: Path, workdir: Path) -> None:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -134,14 +150,25 @@ def run_floor(stream: Path, workdir: Path) -> None:
     import pyarrow.parquet as pq
     from pyiceberg.catalog import load_catalog
 
-    record = pa.struct([
-        ("id", pa.int64()), ("customer_id", pa.int64()), ("name", pa.string()),
-        ("email", pa.string()), ("amount", pa.float64()), ("price", pa.decimal128(12, 2)),
-        ("active", pa.bool_()), ("signup_date", pa.string()),
-        ("updated_at", pa.timestamp("us", tz="UTC")), ("country", pa.string()),
-        ("score", pa.int32()),
-        ("address", pa.struct([("street", pa.string()), ("city", pa.string()), ("zip", pa.string())])),
-    ])
+    record = pa.struct(
+        [
+            ("id", pa.int64()),
+            ("customer_id", pa.int64()),
+            ("name", pa.string()),
+            ("email", pa.string()),
+            ("amount", pa.float64()),
+            ("price", pa.decimal128(12, 2)),
+            ("active", pa.bool_()),
+            ("signup_date", pa.string()),
+            ("updated_at", pa.timestamp("us", tz="UTC")),
+            ("country", pa.string()),
+            ("score", pa.int32()),
+            (
+                "address",
+                pa.struct([("street", pa.string()), ("city", pa.string()), ("zip", pa.string())]),
+            ),
+        ]
+    )
     envelope = pa.schema([("type", pa.string()), ("record", record)])
     reader = pj.open_json(
         stream,
@@ -150,11 +177,12 @@ def run_floor(stream: Path, workdir: Path) -> None:
     )
     out = workdir / "floor.parquet"
     writer = None
-    for batch in reader:
-        batch = batch.filter(pc.equal(batch.column("type"), "RECORD"))
+    for block in reader:
+        batch = block.filter(pc.equal(block.column("type"), "RECORD"))
         table = pa.Table.from_struct_array(batch.column("record"))
         table = table.set_column(
-            table.schema.get_field_index("signup_date"), "signup_date",
+            table.schema.get_field_index("signup_date"),
+            "signup_date",
             pc.cast(table.column("signup_date"), pa.date32()),
         )
         if writer is None:
@@ -163,14 +191,19 @@ def run_floor(stream: Path, workdir: Path) -> None:
     assert writer is not None
     writer.close()
     (workdir / "floor_wh").mkdir()
-    catalog = load_catalog("floor", type="sql", uri=f"sqlite:///{workdir / 'floor.db'}",
-                           warehouse=(workdir / "floor_wh").as_uri())
+    catalog = load_catalog(
+        "floor",
+        type="sql",
+        uri=f"sqlite:///{workdir / 'floor.db'}",
+        warehouse=(workdir / "floor_wh").as_uri(),
+    )
     catalog.create_namespace("bench")
     iceberg = catalog.create_table("bench.orders", schema=pq.read_schema(out))
     iceberg.add_files([str(out)])
 
 
 # --- (c) target-iceberg --------------------------------------------------------------------
+
 
 def ours_command(stream: Path, workdir: Path) -> tuple[list[str], Path]:
     spec = workdir / "bench_orders.yaml"
@@ -181,8 +214,11 @@ def ours_command(stream: Path, workdir: Path) -> tuple[list[str], Path]:
         "namespace": "bench",
         "tenant": "bench",
         "job": "loader-bench",
-        "catalog_properties": {"type": "sql", "uri": f"sqlite:///{lake / 'catalog.db'}",
-                               "warehouse": (lake / "warehouse").as_uri()},
+        "catalog_properties": {
+            "type": "sql",
+            "uri": f"sqlite:///{lake / 'catalog.db'}",
+            "warehouse": (lake / "warehouse").as_uri(),
+        },
         "streams": {"orders": {"table": "orders", "asset_spec": str(spec)}},
         "run_summary_path": str(workdir / "summary.json"),
     }
@@ -194,10 +230,11 @@ def ours_command(stream: Path, workdir: Path) -> tuple[list[str], Path]:
 
 # --- measuring -----------------------------------------------------------------------------
 
+
 def measure(args: list[str], stdin: Path | None = None) -> tuple[float, float]:
     """Run a command; return wall seconds and peak RSS in MB of that process."""
-    with (stdin.open("rb") if stdin else open(os.devnull, "rb")) as inp, \
-            open(os.devnull, "wb") as out:  # noqa: PTH123
+    source = stdin or Path(os.devnull)
+    with source.open("rb") as inp, Path(os.devnull).open("wb") as out:
         start = time.perf_counter()
         proc = subprocess.Popen(args, stdin=inp, stdout=out, stderr=subprocess.PIPE)
         assert proc.stderr is not None
@@ -211,7 +248,9 @@ def measure(args: list[str], stdin: Path | None = None) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["sdk", "floor", "ours"], action="append")
     parser.add_argument("--stage", choices=["sdk", "floor"], help=argparse.SUPPRESS)
@@ -244,23 +283,36 @@ def main() -> None:
             command, summary_path = ours_command(stream, workdir)
             results["ours"] = measure(command, stdin=stream)
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        labels = {"sdk": "(a) singer-sdk no-op target", "floor": "(b) floor: JSON reader->Parquet->Iceberg",
-                  "ours": "(c) target-iceberg"}
+        labels = {
+            "sdk": "(a) singer-sdk no-op target",
+            "floor": "(b) floor: JSON reader->Parquet->Iceberg",
+            "ours": "(c) target-iceberg",
+        }
         for key, (secs, rss) in results.items():
-            print(f"{labels[key]:<42} {secs:8.2f} s {args.records / secs:12,.0f} rec/s {rss:8.0f} MB peak RSS")
+            rate = args.records / secs
+            print(f"{labels[key]:<42} {secs:8.2f} s {rate:12,.0f} rec/s {rss:8.0f} MB peak RSS")
         if summary:
             totals = summary["totals"]
-            print(f"target-iceberg landed {totals['rows_landed']:,}, rejected {totals['rows_rejected']:,}, "
-                  f"{totals['files']} file(s), {totals['bytes'] / 1e6:.1f} MB, status {summary['status']}")
+            print(
+                f"target-iceberg landed {totals['rows_landed']:,}, "
+                f"rejected {totals['rows_rejected']:,}, {totals['files']} file(s), "
+                f"{totals['bytes'] / 1e6:.1f} MB, status {summary['status']}"
+            )
         figures = {
             "records": args.records,
             "sdk_s": round(results["sdk"][0], 2) if "sdk" in results else None,
             "floor_s": round(results["floor"][0], 2) if "floor" in results else None,
             "ours_s": round(results["ours"][0], 2) if "ours" in results else None,
-            "sdk_over_ours": (round(results["sdk"][0] / results["ours"][0], 2)
-                              if {"sdk", "ours"} <= results.keys() else None),
-            "ours_over_floor": (round(results["ours"][0] / results["floor"][0], 2)
-                                if {"floor", "ours"} <= results.keys() else None),
+            "sdk_over_ours": (
+                round(results["sdk"][0] / results["ours"][0], 2)
+                if {"sdk", "ours"} <= results.keys()
+                else None
+            ),
+            "ours_over_floor": (
+                round(results["ours"][0] / results["floor"][0], 2)
+                if {"floor", "ours"} <= results.keys()
+                else None
+            ),
             "ours_peak_rss_mb": round(results["ours"][1]) if "ours" in results else None,
         }
         print(json.dumps(figures))

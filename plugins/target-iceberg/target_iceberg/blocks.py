@@ -66,7 +66,8 @@ class BlockShape:
     def unknown_reject(self, extra: Sequence[str]) -> Rejected:
         """The rejection of fields the contract lacks."""
         hint = (
-            "add them to the SCHEMA message" if self.unknown == "evolve"
+            "add them to the SCHEMA message"
+            if self.unknown == "evolve"
             else "set unknown_columns: ignore or evolve"
         )
         return Rejected(

@@ -9,6 +9,7 @@ Never creates tables; creates the namespace if it is missing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,6 @@ def open_catalog(
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     """Create ``namespace`` if it does not exist yet."""
-    try:
+    # A concurrent run may create it between the check and the create.
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace_if_not_exists(namespace)
-    except NamespaceAlreadyExistsError:  # a concurrent run created it first
-        pass

@@ -135,7 +135,7 @@ def stage(
         # The data files already carry the planned field ids, so the schema is added as
         # planned rather than through UpdateSchema, which would assign ids of its own.
         transaction._apply(
-            (AddSchemaUpdate(schema=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
+            (AddSchemaUpdate(schema_=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
             requirements,
         )
     if not files:

@@ -22,17 +22,30 @@ UnknownColumns = Literal["reject", "ignore", "evolve"]
 
 SETTINGS = th.PropertiesList(
     th.Property(
-        "namespace", th.StringType, required=True,
+        "namespace",
+        th.StringType,
+        required=True,
         description="Iceberg namespace the tables land in; one per tenant (the tenant id).",
     ),
-    th.Property("tenant", th.StringType, description="Tenant id, recorded in snapshots and the run summary."),
-    th.Property("job", th.StringType, description="Job name, recorded in snapshots and the run summary."),
     th.Property(
-        "catalog_name", th.StringType, default="default",
-        description="pyiceberg catalog name (the key in .pyiceberg.yaml / PYICEBERG_CATALOG__<NAME>__*).",
+        "tenant", th.StringType, description="Tenant id, recorded in snapshots and the run summary."
     ),
     th.Property(
-        "catalog_properties", th.ObjectType(additional_properties=True), secret=True,
+        "job", th.StringType, description="Job name, recorded in snapshots and the run summary."
+    ),
+    th.Property(
+        "catalog_name",
+        th.StringType,
+        default="default",
+        description=(
+            "pyiceberg catalog name (the key in .pyiceberg.yaml and in "
+            "PYICEBERG_CATALOG__<NAME>__* variables)."
+        ),
+    ),
+    th.Property(
+        "catalog_properties",
+        th.ObjectType(additional_properties=True),
+        secret=True,
         description=(
             "pyiceberg catalog properties passed to load_catalog(name, **props), e.g. {type: sql, "
             "uri: sqlite:////abs/catalog.db, warehouse: file:///abs/warehouse}. May hold "
@@ -40,47 +53,68 @@ SETTINGS = th.PropertiesList(
             "else an embedded SQLite catalog under .lake/."
         ),
     ),
-    th.Property("catalog_uri", th.StringType, description="Flat alternative to catalog_properties.uri."),
-    th.Property("warehouse", th.StringType, description="Flat alternative to catalog_properties.warehouse."),
     th.Property(
-        "streams", th.ObjectType(additional_properties=th.ObjectType(
-            th.Property("table", th.StringType, description="Table name; default: the stream name."),
-            th.Property("asset_spec", th.StringType, description="Path to the asset spec YAML."),
-        )),
+        "catalog_uri", th.StringType, description="Flat alternative to catalog_properties.uri."
+    ),
+    th.Property(
+        "warehouse", th.StringType, description="Flat alternative to catalog_properties.warehouse."
+    ),
+    th.Property(
+        "streams",
+        th.ObjectType(
+            additional_properties=th.ObjectType(
+                th.Property(
+                    "table", th.StringType, description="Table name; default: the stream name."
+                ),
+                th.Property(
+                    "asset_spec", th.StringType, description="Path to the asset spec YAML."
+                ),
+            )
+        ),
         description=(
             "Per stream: {table, asset_spec}. A stream with an asset spec is validated against it; "
             "otherwise its Singer SCHEMA message is the contract."
         ),
     ),
     th.Property(
-        "unknown_columns", th.StringType, default="reject",
+        "unknown_columns",
+        th.StringType,
+        default="reject",
         allowed_values=["reject", "ignore", "evolve"],
         description=(
-            "Fields not in the contract: reject (quarantine the record), ignore (drop the field) or "
-            "evolve (add columns the SCHEMA message declares to the table)."
+            "Fields not in the contract: reject (quarantine the record), ignore (drop the "
+            "field) or evolve (add columns the SCHEMA message declares to the table)."
         ),
     ),
     th.Property(
-        "max_rejected_rows", th.IntegerType,
-        description="Fail the run (commit nothing) if more records than this are rejected in total.",
+        "max_rejected_rows",
+        th.IntegerType,
+        description="Fail the run (commit nothing) if more records than this are rejected.",
     ),
     th.Property(
-        "max_rejected_ratio", th.NumberType,
-        description="Fail the run (commit nothing) if rejected/read exceeds this ratio (0..1) for a stream.",
+        "max_rejected_ratio",
+        th.NumberType,
+        description=(
+            "Fail the run (commit nothing) if rejected/read of a stream exceeds this ratio (0..1)."
+        ),
     ),
     th.Property(
-        "target_file_size_mb", th.NumberType, default=128,
+        "target_file_size_mb",
+        th.NumberType,
+        default=128,
         description="Parquet file size on disk at which a new file is started (MB).",
     ),
     th.Property(
-        "run_id", th.StringType,
+        "run_id",
+        th.StringType,
         description=(
             "Run id recorded in snapshots; a re-run with the same id is detected and not committed "
             "twice. Default: $MELTANO_RUN_ID, else a new UUID."
         ),
     ),
     th.Property(
-        "run_summary_path", th.StringType,
+        "run_summary_path",
+        th.StringType,
         description="Write the machine-readable run summary JSON here (default: only logged).",
     ),
 ).to_dict()
@@ -102,7 +136,9 @@ class LoaderConfig(BaseModel):
     tenant: str | None = Field(default=None, description="Tenant id.")
     job: str | None = Field(default=None, description="Job name.")
     catalog_name: str = Field(default="default", description="pyiceberg catalog name.")
-    catalog_properties: dict[str, Any] | None = Field(default=None, description="Catalog properties.")
+    catalog_properties: dict[str, Any] | None = Field(
+        default=None, description="Catalog properties."
+    )
     catalog_uri: str | None = Field(default=None, description="Catalog URI.")
     warehouse: str | None = Field(default=None, description="Warehouse location.")
     streams: dict[str, StreamSettings] = Field(default_factory=dict, description="Per stream.")
@@ -145,6 +181,7 @@ def load_config(raw: Mapping[str, Any]) -> LoaderConfig:
         return LoaderConfig.model_validate(dict(raw))
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise ConfigError(f"invalid target-iceberg settings: {problems}") from None

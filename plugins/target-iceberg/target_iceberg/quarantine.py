@@ -22,7 +22,9 @@ CONTRACT = Contract(
     columns=(
         ContractColumn("run_id", Primitive("string"), True, "Run that read the record."),
         ContractColumn("stream", Primitive("string"), True, "Singer stream of the record."),
-        ContractColumn("rejected_at", Primitive("timestamptz"), True, "When it was rejected (UTC)."),
+        ContractColumn(
+            "rejected_at", Primitive("timestamptz"), True, "When it was rejected (UTC)."
+        ),
         ContractColumn("columns", ListType(Primitive("string")), False, "Failing column paths."),
         ContractColumn("reason", Primitive("string"), True, "Why, per failing column."),
         ContractColumn("raw", Primitive("string"), True, "The record as received (JSON)."),

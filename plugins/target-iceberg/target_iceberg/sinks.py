@@ -12,6 +12,7 @@ dict per record, which is the per-record cost this loader exists to avoid.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import uuid
@@ -89,7 +90,9 @@ class _Output:
         self.handle = handle
         self.skip = handle.already_committed(ctx.run_id) is not None
         if self.skip:
-            logger.info("%s: run %s already committed here; not writing it again", handle.name, ctx.run_id)
+            logger.info(
+                "%s: run %s already committed here; not writing it again", handle.name, ctx.run_id
+            )
         self.writer = RollingWriter(
             io=handle.io,
             locations=handle.locations(),
@@ -113,7 +116,9 @@ class StreamSink:
         self._table_name = table
         handle = TableHandle(ctx.catalog, (ctx.namespace, table), contract)
         self.output = _Output(handle, ctx, f"{ctx.file_prefix}-{table}")
-        self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown)
+        self.shape = BlockShape(
+            handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown
+        )
         self._rejected: _Output | None = None
         self.buffer: list[bytes] = []
         """RECORD payloads not yet processed; the reader appends to this very list."""
@@ -130,7 +135,9 @@ class StreamSink:
         if handle.replan(contract):
             self.output.writer.set_schema(handle.plan.schema, handle.plan.arrow_schema())
         self.contract = contract
-        self.shape = BlockShape(handle.plan.columns, handle.plan.arrow_schema(), contract, self.ctx.unknown)
+        self.shape = BlockShape(
+            handle.plan.columns, handle.plan.arrow_schema(), contract, self.ctx.unknown
+        )
 
     # Input --------------------------------------------------------------------------------
 
@@ -181,8 +188,12 @@ class StreamSink:
                 for batch in parquet.iter_batches(batch_size=BLOCK_RECORDS):
                     self.add_arrow(pa.Table.from_batches([batch]))
             elif fmt == "jsonl":
-                opener = gzip.open if compression == "gzip" else Path.open
-                with opener(path, "rb") as handle:  # type: ignore[operator]
+                with (
+                    Path(path).open("rb") as raw,
+                    gzip.open(raw)
+                    if compression == "gzip"
+                    else contextlib.nullcontext(raw) as handle,
+                ):
                     for line in handle:
                         if line.strip():
                             self.add_raw(line.rstrip(b"\r\n"))
@@ -245,8 +256,12 @@ class StreamSink:
             if change is not None:
                 changes.append(change)
         stats = self.output.writer.stats
-        self.summary.files = stats.files + (self._rejected.writer.stats.files if self._rejected else 0)
-        self.summary.bytes = stats.bytes + (self._rejected.writer.stats.bytes if self._rejected else 0)
+        self.summary.files = stats.files + (
+            self._rejected.writer.stats.files if self._rejected else 0
+        )
+        self.summary.bytes = stats.bytes + (
+            self._rejected.writer.stats.bytes if self._rejected else 0
+        )
         self.summary.schema_changes = self.output.handle.schema_changes
         return changes
 
@@ -261,7 +276,9 @@ class StreamSink:
         for output in (self.output, self._rejected):
             if output is None or output.skip:
                 continue
-            if self._staged and output.handle.committed_in_catalog(self.ctx.catalog, self.ctx.run_id):
+            if self._staged and output.handle.committed_in_catalog(
+                self.ctx.catalog, self.ctx.run_id
+            ):
                 # The commit of this table went through before the failure: its files are live.
                 continue
             output.writer.abort()

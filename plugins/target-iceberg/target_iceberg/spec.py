@@ -30,9 +30,7 @@ from target_iceberg.types import (
     parse_type,
 )
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")
-]
+Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 """Lower-case SQL-safe name: letters, digits and underscores, not starting with a digit."""
 
 TRANSFORM = re.compile(r"^(identity|year|month|day|hour|bucket\[(\d+)\]|truncate\[(\d+)\])$")
@@ -116,10 +114,10 @@ class AssetSchema(_Strict):
             if not by_name[key].required:
                 raise ValueError(f"primary_key column {key!r} must be `required: true`")
         for part in self.partitioning:
-            column = by_name.get(part.column)
-            if column is None:
+            source = by_name.get(part.column)
+            if source is None:
                 raise ValueError(f"partitioning names {part.column!r}, which is not a column")
-            _check_transform(part, column.parsed_type)
+            _check_transform(part, source.parsed_type)
         return self
 
 
@@ -129,11 +127,14 @@ def _check_transform(part: PartitionField, typ: TypeNode) -> None:
     name = str(typ)
     kind = part.transform.split("[")[0]
     if kind in {"year", "month", "day"} and name not in _TEMPORAL:
-        raise ValueError(f"transform {kind!r} needs a date or timestamp column, {part.column!r} is {name}")
+        raise ValueError(
+            f"transform {kind!r} needs a date or timestamp column, {part.column!r} is {name}"
+        )
     if kind == "hour" and name not in {"timestamp", "timestamptz"}:
         raise ValueError(f"transform 'hour' needs a timestamp column, {part.column!r} is {name}")
     if kind == "truncate" and not (
-        isinstance(typ, DecimalType) or (isinstance(typ, Primitive) and name in {"int", "long", "string", "binary"})
+        isinstance(typ, DecimalType)
+        or (isinstance(typ, Primitive) and name in {"int", "long", "string", "binary"})
     ):
         raise ValueError(f"transform 'truncate' does not apply to {part.column!r} of type {name}")
 
@@ -151,7 +152,9 @@ class AssetSpec(_Strict):
     @classmethod
     def _version_text(cls, value: object) -> object:
         # YAML reads `version: 1.0` as a float; keep the author's spelling.
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
     def column(self, name: str) -> Column | None:
         """The column named ``name``, if any."""

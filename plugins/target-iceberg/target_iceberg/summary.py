@@ -1,5 +1,7 @@
-"""The run summary: what each stream read, landed and rejected, what was committed, and the
-status a runner maps to an exit code (success 0, partial 1: rows quarantined, failed 2).
+"""The run summary: rows read, landed and rejected per stream, snapshots, status.
+
+The status maps to an exit code for a runner: success 0, partial 1 (rows quarantined),
+failed 2.
 
 Written as JSON to ``run_summary_path`` when set and always logged. Never decides anything.
 """

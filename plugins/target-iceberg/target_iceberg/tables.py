@@ -1,5 +1,7 @@
-"""One Iceberg table as a run sees it: loaded or staged for creation, its planned schema,
-where its files go, and its change staged for the committer.
+"""One Iceberg table as a run sees it.
+
+Loaded, or staged for creation; its planned schema, where its files go, and its change staged
+for the committer.
 
 A table the run creates is staged with pyiceberg's create-table transaction, so it becomes
 visible only with the run's commit. Never writes data and never commits.
@@ -89,7 +91,9 @@ class TableHandle:
     def locations(self) -> LocationProvider:
         """Where data files go."""
         meta = self.metadata
-        return load_location_provider(table_location=meta.location, table_properties=meta.properties)
+        return load_location_provider(
+            table_location=meta.location, table_properties=meta.properties
+        )
 
     @property
     def spec(self) -> PartitionSpec:
@@ -106,12 +110,18 @@ class TableHandle:
         changed = plan.schema != self.plan.schema or plan.columns != self.plan.columns
         if plan.changed:
             plan = SchemaPlan(
-                plan.schema, plan.columns, plan.last_column_id, True,
+                plan.schema,
+                plan.columns,
+                plan.last_column_id,
+                True,
                 self.plan.changes + plan.changes,
             )
         else:
             plan = SchemaPlan(
-                self.plan.schema, plan.columns, self.plan.last_column_id, self.plan.changed,
+                self.plan.schema,
+                plan.columns,
+                self.plan.last_column_id,
+                self.plan.changed,
                 self.plan.changes,
             )
         self.plan = plan
@@ -139,7 +149,9 @@ class TableHandle:
         if not files and new_schema is None and not self.created:
             return None
         if new_schema is not None and self.base_schema.schema_id == new_schema.schema_id:
-            raise EvolutionError(f"{self.name}: planned schema reuses schema id {new_schema.schema_id}")
+            raise EvolutionError(
+                f"{self.name}: planned schema reuses schema id {new_schema.schema_id}"
+            )
         stage(
             self.transaction,
             base_schema_id=self.base_schema_id,
@@ -154,10 +166,14 @@ class TableHandle:
         wanted = [(p.column, p.transform) for p in contract.partitioning]
         schema = self.table.schema()
         have = [
-            (schema.find_column_name(f.source_id), str(f.transform)) for f in self.table.spec().fields
+            (schema.find_column_name(f.source_id), str(f.transform))
+            for f in self.table.spec().fields
         ]
         if contract.partitioning and wanted != have:
             logger.warning(
                 "%s keeps its partitioning %s; the contract asks for %s (partition evolution is "
-                "not applied by the loader)", self.name, have, wanted,
+                "not applied by the loader)",
+                self.name,
+                have,
+                wanted,
             )

@@ -1,5 +1,7 @@
-"""target-iceberg: the Singer target. Reads the stream, enforces each stream's contract,
-writes large Parquet files and commits one Iceberg snapshot per table at the end of the run.
+"""target-iceberg: the Singer target.
+
+Reads the stream, enforces each stream's contract, writes large Parquet files and commits one
+Iceberg snapshot per table at the end of the run.
 
 Differences from a stock singer-sdk target, on purpose:
 - RECORD lines are not parsed one by one into dicts: `FastSingerReader` hands raw payloads to
@@ -79,8 +81,10 @@ class TargetIceberg(Target):
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
-        """Add none of the SDK's built-in target settings (batch sizes, record validation
-        switches, metadata columns): this target replaces the machinery they tune.
+        """Add none of the SDK's built-in target settings.
+
+        Batch sizes, record validation switches and metadata columns tune machinery this
+        target replaces.
         """
 
     # Run context -------------------------------------------------------------------------
@@ -91,7 +95,10 @@ class TargetIceberg(Target):
         if self._context is None:
             cfg = self.settings
             catalog = open_catalog(
-                cfg.catalog_name, cfg.catalog_properties, uri=cfg.catalog_uri, warehouse=cfg.warehouse
+                cfg.catalog_name,
+                cfg.catalog_properties,
+                uri=cfg.catalog_uri,
+                warehouse=cfg.warehouse,
             )
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
@@ -275,13 +282,15 @@ class TargetIceberg(Target):
         self.summary.finish(self.settings.run_summary_path)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
-        self.logger.error("received signal %d: deleting uncommitted files, committing nothing", signum)
+        self.logger.error(
+            "received signal %d: deleting uncommitted files, committing nothing", signum
+        )
         self._finished = True
         self._abort(RuntimeError(f"terminated by signal {signum}"))
         sys.exit(128 + signum)
 
     @classmethod
-    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:  # type: ignore[override]
+    def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
         """Run the target; a `LoaderError` exits with status 2 and its message, no traceback."""
         # Parsing is done; most objects alive now live for the whole run.
         gc.freeze()
@@ -297,7 +306,9 @@ def _load_spec(path: Path) -> Contract:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read asset spec {path}: {exc}; check `streams.*.asset_spec`") from exc
+        raise ConfigError(
+            f"cannot read asset spec {path}: {exc}; check `streams.*.asset_spec`"
+        ) from exc
     try:
         spec = AssetSpec.model_validate(data)
     except ValidationError as exc:

@@ -1,5 +1,7 @@
-"""The asset spec's type grammar: parses type strings such as ``decimal(18,2)`` or
-``list<struct<sku:string,qty:int>>`` into a small, immutable type tree.
+"""The asset spec's type grammar.
+
+Parses type strings such as ``decimal(18,2)`` or ``list<struct<sku:string,qty:int>>`` into a
+small, immutable type tree.
 
 This module only parses and prints; mapping the tree to Arrow and Iceberg lives with the
 writer. It must never accept a string it cannot print back unchanged (after normalising
@@ -91,10 +93,7 @@ TypeNode = Primitive | DecimalType | ListType | MapType | StructType
 
 def valid_types_hint() -> str:
     """One line listing every type the grammar accepts, for error messages."""
-    return (
-        ", ".join(PRIMITIVES)
-        + ", decimal(p,s), list<T>, map<K,V>, struct<name:T,...>"
-    )
+    return ", ".join(PRIMITIVES) + ", decimal(p,s), list<T>, map<K,V>, struct<name:T,...>"
 
 
 def parse_type(text: str) -> TypeNode:

@@ -147,7 +147,7 @@ class RollingWriter:
         path = self._locations.new_data_location(data_file_name=name, partition_key=key)
         stream = self._io.new_output(path).create(overwrite=False)
         writer = pq.ParquetWriter(
-            stream,  # type: ignore[arg-type]
+            stream,
             schema=self._arrow_schema,
             store_decimal_as_integer=True,
             **_get_parquet_writer_kwargs(self._properties),

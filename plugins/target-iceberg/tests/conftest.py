@@ -39,7 +39,12 @@ def messages(*items: dict[str, Any]) -> str:
 
 
 def schema_msg(stream: str, properties: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"type": "SCHEMA", "stream": stream, "schema": {"type": "object", "properties": properties}, **extra}
+    return {
+        "type": "SCHEMA",
+        "stream": stream,
+        "schema": {"type": "object", "properties": properties},
+        **extra,
+    }
 
 
 def records(stream: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -16,7 +16,9 @@ def _extension(package: Any, name: str) -> str:
     return str(folder / f"{name}.duckdb_extension")
 
 
-def duckdb_rows(table: Table, sql: str = "select * from t order by 1") -> tuple[list[str], list[tuple[Any, ...]], list[str]]:
+def duckdb_rows(
+    table: Table, sql: str = "select * from t order by 1"
+) -> tuple[list[str], list[tuple[Any, ...]], list[str]]:
     """Rows, column names and DuckDB column types of an Iceberg table, read by DuckDB."""
     con = duckdb.connect()
     con.execute(f"LOAD '{_extension(duckdb_extension_avro, 'avro')}'")

@@ -60,21 +60,40 @@ def _data_files(lake: Path) -> list[Path]:
 def test_additive_and_promotions_in_one_commit(
     run_target: RunTarget, catalog: Catalog, tmp_path: Path, lake: Path
 ) -> None:
-    _run(run_target, tmp_path, V1, [{"id": 1, "qty": 2, "price": "1.50", "score": 0.5, "dims": {"w": 3}}])
+    _run(
+        run_target,
+        tmp_path,
+        V1,
+        [{"id": 1, "qty": 2, "price": "1.50", "score": 0.5, "dims": {"w": 3}}],
+    )
     table = catalog.load_table("acme.items")
     metadata_files_before = len(table.metadata.metadata_log)
 
     big = 2**40
     target, _ = _run(
-        run_target, tmp_path, V2,
-        [{"id": 2, "qty": big, "price": "123456789.25", "score": 0.1, "dims": {"w": big, "h": 1}, "note": "n"}],
+        run_target,
+        tmp_path,
+        V2,
+        [
+            {
+                "id": 2,
+                "qty": big,
+                "price": "123456789.25",
+                "score": 0.1,
+                "dims": {"w": big, "h": 1},
+                "note": "n",
+            }
+        ],
     )
     table = catalog.load_table("acme.items")
     schema = table.schema()
     assert str(schema.find_field("qty").field_type) == "long"
     assert str(schema.find_field("price").field_type) == "decimal(14, 2)"
     assert str(schema.find_field("score").field_type) == "double"
-    assert str(schema.find_field("dims").field_type) == "struct<6: w: optional long, 7: h: optional int>"
+    assert (
+        str(schema.find_field("dims").field_type)
+        == "struct<6: w: optional long, 7: h: optional int>"
+    )
     # A column added to a table with rows cannot be required in Iceberg; the contract still is.
     assert not schema.find_field("note").required
     assert len(table.snapshots()) == 2
@@ -121,7 +140,9 @@ def test_dropping_a_required_column_is_refused(
 def test_narrower_contract_type_keeps_the_wider_table_type(
     run_target: RunTarget, catalog: Catalog, tmp_path: Path
 ) -> None:
-    v2_optional = V2.replace("{name: note, type: string, required: true}", "{name: note, type: string}")
+    v2_optional = V2.replace(
+        "{name: note, type: string, required: true}", "{name: note, type: string}"
+    )
     _run(run_target, tmp_path, v2_optional, [{"id": 1, "qty": 5, "note": "a"}])
     _run(run_target, tmp_path, V1, [{"id": 2, "qty": 6}], unknown_columns="reject")
     table = catalog.load_table("acme.items")
@@ -139,7 +160,7 @@ def test_unknown_columns_evolve_adds_schema_message_columns(
         schema_msg("items", hint),
         *records("items", [{"id": 1, "colour": "red"}, {"id": 2, "shape": "round"}]),
     )
-    target, _ = run_target(text, streams={"items": {"asset_spec": str(path)}}, unknown_columns="evolve")
+    run_target(text, streams={"items": {"asset_spec": str(path)}}, unknown_columns="evolve")
     table = catalog.load_table("acme.items")
     assert [r["colour"] for r in table.scan().to_arrow().to_pylist()] == ["red"]
     rejected = catalog.load_table("acme.items__rejected").scan().to_arrow().to_pylist()
@@ -156,7 +177,9 @@ def test_unknown_columns_ignore_drops_fields(
         schema_msg("items", {"id": {"type": "integer"}}),
         *records("items", [{"id": 1, "colour": "red", "dims": {"w": 1, "d": 2}}]),
     )
-    target, _ = run_target(text, streams={"items": {"asset_spec": str(path)}}, unknown_columns="ignore")
+    target, _ = run_target(
+        text, streams={"items": {"asset_spec": str(path)}}, unknown_columns="ignore"
+    )
     table = catalog.load_table("acme.items")
     assert "colour" not in table.schema().column_names
     assert table.scan().to_arrow().to_pylist()[0]["dims"] == {"w": 1}

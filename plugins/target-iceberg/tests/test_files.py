@@ -42,7 +42,9 @@ def _spec(tmp_path: Path, text: str = SPEC) -> str:
     return str(path)
 
 
-def test_parquet_batch_of_text_columns(run_target: RunTarget, catalog: Catalog, tmp_path: Path) -> None:
+def test_parquet_batch_of_text_columns(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
     cells = {
         "deal_id": ["1", "2", "x3", "4", ""],
         "amount": ["10.50", " 7 ", "1", "1.005", "2"],
@@ -55,8 +57,12 @@ def test_parquet_batch_of_text_columns(run_target: RunTarget, catalog: Catalog, 
     pq.write_table(pa.table({k: pa.array(v, pa.string()) for k, v in cells.items()}), batch_file)
     text = messages(
         schema_msg("deals", HINT),
-        {"type": "BATCH", "stream": "deals", "encoding": {"format": "parquet", "compression": None},
-         "manifest": [batch_file.as_uri()]},
+        {
+            "type": "BATCH",
+            "stream": "deals",
+            "encoding": {"format": "parquet", "compression": None},
+            "manifest": [batch_file.as_uri()],
+        },
     )
     target, _ = run_target(text, streams={"deals": {"asset_spec": _spec(tmp_path)}})
 
@@ -85,8 +91,12 @@ def test_jsonl_gzip_batch(run_target: RunTarget, catalog: Catalog, tmp_path: Pat
             handle.write(json.dumps({"deal_id": i, "amount": i * 1.5, "owner": "o"}) + "\n")
     text = messages(
         schema_msg("deals", HINT),
-        {"type": "BATCH", "stream": "deals", "encoding": {"format": "jsonl", "compression": "gzip"},
-         "manifest": [str(batch_file)]},
+        {
+            "type": "BATCH",
+            "stream": "deals",
+            "encoding": {"format": "jsonl", "compression": "gzip"},
+            "manifest": [str(batch_file)],
+        },
     )
     run_target(text, streams={"deals": {"asset_spec": _spec(tmp_path)}})
     rows = catalog.load_table("acme.deals").scan().to_arrow().to_pylist()
@@ -103,7 +113,9 @@ def test_partition_transforms(run_target: RunTarget, catalog: Catalog, tmp_path:
     table = catalog.load_table("acme.deals")
     spec = table.spec()
     assert [(f.name, str(f.transform)) for f in spec.fields] == [
-        ("closed_on_month", "month"), ("deal_id_bucket", "bucket[4]"), ("owner_truncate", "truncate[2]"),
+        ("closed_on_month", "month"),
+        ("deal_id_bucket", "bucket[4]"),
+        ("owner_truncate", "truncate[2]"),
     ]
     files = [task.file for task in table.scan().plan_files()]
     partitions = {tuple(f.partition) for f in files}
@@ -112,18 +124,25 @@ def test_partition_transforms(run_target: RunTarget, catalog: Catalog, tmp_path:
     assert sum(f.record_count for f in files) == 30
     assert all("closed_on_month=" in f.file_path for f in files)
     febr = table.scan(row_filter="closed_on >= '2024-02-01' and closed_on < '2024-03-01'")
-    assert sorted(r["deal_id"] for r in febr.to_arrow().to_pylist()) == [i for i in range(30) if i % 3 == 1]
+    assert sorted(r["deal_id"] for r in febr.to_arrow().to_pylist()) == [
+        i for i in range(30) if i % 3 == 1
+    ]
     for task in table.scan().plan_files():
         data = pq.read_table(task.file.file_path.removeprefix("file://"))
         months = {(d.year - 1970) * 12 + d.month - 1 for d in data.column("closed_on").to_pylist()}
         assert months == {task.file.partition[0]}
 
 
-def test_files_roll_by_size_on_disk(run_target: RunTarget, catalog: Catalog, tmp_path: Path) -> None:
+def test_files_roll_by_size_on_disk(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
     import random
 
     rnd = random.Random(7)
-    rows = [{"id": i, "text": "".join(rnd.choice("abcdefghij") for _ in range(200))} for i in range(6000)]
+    rows = [
+        {"id": i, "text": "".join(rnd.choice("abcdefghij") for _ in range(200))}
+        for i in range(6000)
+    ]
     props = {"id": {"type": "integer"}, "text": {"type": "string"}}
     text = messages(schema_msg("blobs", props), *records("blobs", rows))
     target_mb = 0.1
@@ -131,7 +150,10 @@ def test_files_roll_by_size_on_disk(run_target: RunTarget, catalog: Catalog, tmp
     table = catalog.load_table("acme.blobs")
     sizes = [task.file.file_size_in_bytes for task in table.scan().plan_files()]
     assert len(sizes) > 3
-    on_disk = [Path(task.file.file_path.removeprefix("file://")).stat().st_size for task in table.scan().plan_files()]
+    on_disk = [
+        Path(task.file.file_path.removeprefix("file://")).stat().st_size
+        for task in table.scan().plan_files()
+    ]
     assert sorted(sizes) == sorted(on_disk)
     limit = int(target_mb * 1024 * 1024)
     assert all(size >= limit for size in sorted(sizes)[1:])  # all but the last reached the target

@@ -45,8 +45,15 @@ def _streams(spec_path: Path) -> dict[str, dict[str, str]]:
 
 
 GOOD = [
-    {"id": 1, "amount": 10.5, "placed_at": "2024-03-01T10:00:00+02:00", "day": "2024-03-01",
-     "qty": 3, "note": "a", "items": [{"sku": "x", "n": 1}]},
+    {
+        "id": 1,
+        "amount": 10.5,
+        "placed_at": "2024-03-01T10:00:00+02:00",
+        "day": "2024-03-01",
+        "qty": 3,
+        "note": "a",
+        "items": [{"sku": "x", "n": 1}],
+    },
     {"id": "2", "amount": "7", "placed_at": "2024-03-01 12:00:00", "day": "2024-03-02", "qty": "4"},
 ]
 BAD = [

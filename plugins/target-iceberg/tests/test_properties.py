@@ -43,16 +43,16 @@ PRIMITIVE_NODES = st.sampled_from(PRIMITIVES).map(Primitive) | st.builds(
 
 
 def _struct(children: st.SearchStrategy[TypeNode]) -> st.SearchStrategy[TypeNode]:
-    return st.lists(st.tuples(NAMES, children), min_size=1, max_size=4, unique_by=lambda f: f[0]).map(
-        lambda fields: StructType(tuple(fields))
-    )
+    return st.lists(
+        st.tuples(NAMES, children), min_size=1, max_size=4, unique_by=lambda f: f[0]
+    ).map(lambda fields: StructType(tuple(fields)))
 
 
 NODES: st.SearchStrategy[TypeNode] = st.recursive(
     PRIMITIVE_NODES,
-    lambda children: children.map(ListType)
-    | st.builds(MapType, PRIMITIVE_NODES, children)
-    | _struct(children),
+    lambda children: (
+        children.map(ListType) | st.builds(MapType, PRIMITIVE_NODES, children) | _struct(children)
+    ),
     max_leaves=8,
 )
 
@@ -62,7 +62,11 @@ def test_grammar_round_trip(node: TypeNode) -> None:
     assert parse_type(str(node)) == node
 
 
-@given(st.lists(st.tuples(NAMES, NODES, st.booleans()), min_size=1, max_size=5, unique_by=lambda c: c[0]))
+@given(
+    st.lists(
+        st.tuples(NAMES, NODES, st.booleans()), min_size=1, max_size=5, unique_by=lambda c: c[0]
+    )
+)
 @settings(suppress_health_check=[HealthCheck.too_slow])
 def test_iceberg_and_arrow_agree(columns: list[tuple[str, TypeNode, bool]]) -> None:
     contract = Contract(columns=tuple(ContractColumn(n, t, r) for n, t, r in columns))
@@ -86,15 +90,26 @@ def test_fresh_ids_are_unique_and_dense(node: TypeNode) -> None:
 
 JSON_SCHEMAS = st.recursive(
     st.sampled_from(
-        [{"type": "integer"}, {"type": "number"}, {"type": "boolean"}, {"type": "string"},
-         {"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}, {}]
+        [
+            {"type": "integer"},
+            {"type": "number"},
+            {"type": "boolean"},
+            {"type": "string"},
+            {"type": "string", "format": "date-time"},
+            {"type": "string", "format": "date"},
+            {},
+        ]
     ),
-    lambda children: st.builds(lambda items: {"type": "array", "items": items}, children)
-    | st.dictionaries(NAMES, children, min_size=0, max_size=3).map(
-        lambda props: {"type": "object", "properties": props}
-    )
-    | st.lists(children, min_size=1, max_size=3).map(lambda options: {"anyOf": options})
-    | children.map(lambda s: {**s, "type": [s["type"], "null"]} if isinstance(s.get("type"), str) else s),
+    lambda children: (
+        st.builds(lambda items: {"type": "array", "items": items}, children)
+        | st.dictionaries(NAMES, children, min_size=0, max_size=3).map(
+            lambda props: {"type": "object", "properties": props}
+        )
+        | st.lists(children, min_size=1, max_size=3).map(lambda options: {"anyOf": options})
+        | children.map(
+            lambda s: {**s, "type": [s["type"], "null"]} if isinstance(s.get("type"), str) else s
+        )
+    ),
     max_leaves=6,
 )
 
@@ -110,31 +125,74 @@ def test_json_schema_mapping_is_total(schema: dict[str, Any]) -> None:
 
 # --- coercion --------------------------------------------------------------------------
 
+
 def _shape(node: TypeNode, required: bool = False) -> BlockShape:
     contract = Contract(columns=(ContractColumn("c", node, required),))
     plan = plan_schema(None, 0, contract)
     return BlockShape(plan.columns, plan.arrow_schema(), contract, "reject")
 
 
-SCALAR_TYPES = ["boolean", "int", "long", "float", "double", "date", "time", "timestamp",
-                "timestamptz", "string", "uuid", "decimal(9,2)", "list<long>", "struct<a:int,b:date>"]
+SCALAR_TYPES = [
+    "boolean",
+    "int",
+    "long",
+    "float",
+    "double",
+    "date",
+    "time",
+    "timestamp",
+    "timestamptz",
+    "string",
+    "uuid",
+    "decimal(9,2)",
+    "list<long>",
+    "struct<a:int,b:date>",
+]
 TEXTY = st.sampled_from(
-    ["1", "-7", "42.0", "1.50", "1.505", "true", "FALSE", "0", "", " 3 ", "2024-02-29", "2023-02-29",
-     "10:30", "10:30:01.123456", "2024-01-01T10:00:00Z", "2024-01-01 10:00:00+05:30",
-     "2024-01-01T10:00:00.1234567Z", "12345678-1234-5678-1234-567812345678", "9999999999",
-     "3.5e38", "1e400", "abc"]
+    [
+        "1",
+        "-7",
+        "42.0",
+        "1.50",
+        "1.505",
+        "true",
+        "FALSE",
+        "0",
+        "",
+        " 3 ",
+        "2024-02-29",
+        "2023-02-29",
+        "10:30",
+        "10:30:01.123456",
+        "2024-01-01T10:00:00Z",
+        "2024-01-01 10:00:00+05:30",
+        "2024-01-01T10:00:00.1234567Z",
+        "12345678-1234-5678-1234-567812345678",
+        "9999999999",
+        "3.5e38",
+        "1e400",
+        "abc",
+    ]
 )
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**64), 2**64) | st.floats(allow_nan=False, allow_infinity=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**64), 2**64)
+    | st.floats(allow_nan=False, allow_infinity=False)
     | TEXTY,
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "x"]), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["a", "b", "x"]), children, max_size=3)
+    ),
     max_leaves=5,
 )
 
 
 @given(st.sampled_from(SCALAR_TYPES), st.lists(JSON_VALUES, min_size=1, max_size=6))
 @settings(max_examples=300, deadline=None)
-def test_fast_json_path_never_accepts_more_than_the_rules(type_text: str, values: list[Any]) -> None:
+def test_fast_json_path_never_accepts_more_than_the_rules(
+    type_text: str, values: list[Any]
+) -> None:
     shape = _shape(parse_type(type_text))
     raws = [json.dumps({"c": v}).encode() for v in values]
     slow = rows_block(raws, shape)
@@ -148,12 +206,17 @@ def test_fast_json_path_never_accepts_more_than_the_rules(type_text: str, values
     assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
 
 
-@given(st.sampled_from(SCALAR_TYPES[:11] + ["decimal(9,2)"]), st.lists(TEXTY | st.none(), min_size=1, max_size=8))
+@given(
+    st.sampled_from([*SCALAR_TYPES[:11], "decimal(9,2)"]),
+    st.lists(TEXTY | st.none(), min_size=1, max_size=8),
+)
 @settings(max_examples=300, deadline=None)
 def test_vectorised_text_cast_matches_the_rules(type_text: str, cells: list[str | None]) -> None:
     node = parse_type(type_text)
     target = _shape(node).schema.field("c").type
-    vectorised, errors = coerce_column(pa.array(cells, pa.string()), node, target, "c", ignore_unknown=False)
+    vectorised, errors = coerce_column(
+        pa.array(cells, pa.string()), node, target, "c", ignore_unknown=False
+    )
     reference, ref_errors = coerce_values(cells, node, target, "c", ignore_unknown=False)
     assert errors.keys() == ref_errors.keys()
     assert vectorised.equals(reference)
@@ -171,7 +234,11 @@ def test_integers_from_text_are_exact_or_rejected(number: int, name: str) -> Non
             coerce(str(number))
 
 
-@given(st.decimals(allow_nan=False, allow_infinity=False, places=None), st.integers(1, 20), st.integers(0, 6))
+@given(
+    st.decimals(allow_nan=False, allow_infinity=False, places=None),
+    st.integers(1, 20),
+    st.integers(0, 6),
+)
 def test_decimals_are_never_rounded(value: Decimal, precision: int, scale: int) -> None:
     assume(scale <= precision)
     assume(abs(value.adjusted()) < 60)
@@ -215,11 +282,15 @@ PLAUSIBLE: dict[str, st.SearchStrategy[str]] = {
     "date": st.dates().map(lambda d: json.dumps(d.isoformat())),
     "time": st.times().map(lambda t: json.dumps(t.isoformat())),
     "timestamp": MOMENTS.map(lambda m: json.dumps(m.isoformat())),
-    "timestamptz": st.builds(lambda m, z: json.dumps(m.replace(tzinfo=z).isoformat()), MOMENTS, OFFSETS),
+    "timestamptz": st.builds(
+        lambda m, z: json.dumps(m.replace(tzinfo=z).isoformat()), MOMENTS, OFFSETS
+    ),
     "string": st.text(max_size=20).map(json.dumps),
     "uuid": st.uuids().map(lambda u: json.dumps(str(u))),
     "decimal(9,2)": st.decimals(min_value=-9999999, max_value=9999999, places=2).map(_raw_number),
-    "list<long>": st.lists(st.integers(-(2**63), 2**63 - 1) | st.none(), max_size=3).map(json.dumps),
+    "list<long>": st.lists(st.integers(-(2**63), 2**63 - 1) | st.none(), max_size=3).map(
+        json.dumps
+    ),
     "struct<a:int,b:date>": st.fixed_dictionaries(
         {"a": st.integers(-(2**31), 2**31 - 1) | st.none(), "b": st.dates().map(str) | st.none()}
     ).map(json.dumps),
@@ -247,4 +318,3 @@ def test_fast_json_path_equals_the_rules_on_plausible_input(case: tuple[str, lis
     event("fast path accepted the block")
     assert not slow.rejects, f"fast path accepted what the rules reject: {slow.rejects}"
     assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
-

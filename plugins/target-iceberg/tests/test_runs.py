@@ -126,7 +126,9 @@ def test_threshold_ratio(run_target: RunTarget, catalog: Catalog) -> None:
     assert target.summary.exit_code == 1
 
 
-def test_summary_file_of_a_clean_run(run_target: RunTarget, catalog: Catalog, tmp_path: Path) -> None:
+def test_summary_file_of_a_clean_run(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
     path = tmp_path / "out" / "summary.json"
     run_target(_text(ROWS), run_summary_path=str(path), run_id="r-9", tenant="acme", job="people")
     summary = json.loads(path.read_text())
@@ -140,4 +142,6 @@ def test_summary_file_of_a_clean_run(run_target: RunTarget, catalog: Catalog, tm
     assert stream["snapshot_id"] == table.current_snapshot().snapshot_id
     assert stream["rows_read"] == stream["rows_landed"] == 10
     assert stream["files"] == 1
-    assert stream["bytes"] == sum(f.file_size_in_bytes for f in table.scan().plan_files() for f in [f.file])
+    assert stream["bytes"] == sum(
+        f.file_size_in_bytes for f in table.scan().plan_files() for f in [f.file]
+    )

@@ -146,7 +146,8 @@ def _decimal(path: str, node: DecimalType) -> Coerce:
         scaled = number.quantize(quantum, context=_WIDE)
         if scaled != number:
             raise Rejected(
-                path, f"{_show(value)} has more than {node.scale} decimal places; {node} never rounds"
+                path,
+                f"{_show(value)} has more than {node.scale} decimal places; {node} never rounds",
             )
         return scaled
 
@@ -320,7 +321,9 @@ def value_coercer(node: TypeNode, path: str, *, ignore_unknown: bool = False) ->
             raise _wrong(path, value, node)
         if not ignore_unknown and not value.keys() <= fields.keys():
             extra = sorted(set(value) - set(fields))
-            raise Rejected(path, f"unknown field(s) {extra} (set unknown_columns: ignore to drop them)")
+            raise Rejected(
+                path, f"unknown field(s) {extra} (set unknown_columns: ignore to drop them)"
+            )
         return {
             name: None if (v := value.get(name)) is None else fn(v) for name, fn in fields.items()
         }

@@ -104,7 +104,10 @@ def _reconcile(
             raise EvolutionError(f"column {path}: the table has {typ}, the contract says {node}")
         value, sub = _reconcile(typ.value_field, node.value, f"{path}.value", ids, changes)
         new_map = it.MapType(
-            typ.key_id, typ.key_type, typ.value_id, value.field_type,
+            typ.key_id,
+            typ.key_type,
+            typ.value_id,
+            value.field_type,
             value_required=typ.value_required,
         )
         return _replace(field, new_map), MapType(node.key, sub)
@@ -168,7 +171,9 @@ def plan_schema(current: Schema | None, last_column_id: int, contract: Contract)
             for c in contract.columns
         ]
         fields = [
-            it.NestedField(f.field_id, f.name, to_iceberg(c.type, ids), required=f.required, doc=f.doc)
+            it.NestedField(
+                f.field_id, f.name, to_iceberg(c.type, ids), required=f.required, doc=f.doc
+            )
             for f, c in zip(fields, contract.columns, strict=True)
         ]
         schema = Schema(*fields, identifier_field_ids=_key_ids(fields, contract))
@@ -179,9 +184,7 @@ def plan_schema(current: Schema | None, last_column_id: int, contract: Contract)
         return SchemaPlan(schema, columns, ids.last, True, ("create table",))
     wanted = tuple((c.name, c.type) for c in contract.columns)
     fields, subs = _reconcile_fields(list(current.fields), wanted, "", ids, changes)
-    dropped = [
-        f.name for f in current.fields if f.required and f.name not in contract.names
-    ]
+    dropped = [f.name for f in current.fields if f.required and f.name not in contract.names]
     if dropped:
         raise EvolutionError(
             f"required table column(s) {dropped} are not in the contract; put them back in the "

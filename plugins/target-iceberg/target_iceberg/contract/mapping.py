@@ -39,7 +39,7 @@ _PRIMITIVE_TO_ICEBERG: dict[str, it.PrimitiveType] = {
     "uuid": it.UUIDType(),
     "binary": it.BinaryType(),
 }
-_ICEBERG_TO_PRIMITIVE = {type(v): k for k, v in _PRIMITIVE_TO_ICEBERG.items()}
+_ICEBERG_TO_PRIMITIVE: dict[type, str] = {type(v): k for k, v in _PRIMITIVE_TO_ICEBERG.items()}
 
 _PRIMITIVE_TO_ARROW: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
@@ -75,7 +75,10 @@ def to_iceberg(node: TypeNode, ids: Callable[[], int]) -> it.IcebergType:
     if isinstance(node, MapType):
         key_id, value_id = ids(), ids()
         return it.MapType(
-            key_id, to_iceberg(node.key, ids), value_id, to_iceberg(node.value, ids),
+            key_id,
+            to_iceberg(node.key, ids),
+            value_id,
+            to_iceberg(node.value, ids),
             value_required=False,
         )
     field_ids = [ids() for _ in node.fields]
@@ -113,7 +116,9 @@ def _with_id(field: pa.Field, field_id: int) -> pa.Field:
 
 def to_arrow_field(field: it.NestedField, node: TypeNode, *, nullable: bool) -> pa.Field:
     """The Arrow field for an Iceberg field, typed as ``node`` and carrying field ids."""
-    return _with_id(pa.field(field.name, to_arrow(field.field_type, node), nullable), field.field_id)
+    return _with_id(
+        pa.field(field.name, to_arrow(field.field_type, node), nullable), field.field_id
+    )
 
 
 def to_arrow(typ: it.IcebergType, node: TypeNode) -> pa.DataType:
@@ -143,8 +148,9 @@ def to_arrow(typ: it.IcebergType, node: TypeNode) -> pa.DataType:
 
 
 def needs_row_path(node: TypeNode, *, top: bool = True) -> bool:
-    """True if pyarrow's JSON reader cannot read this type, even as text (maps, JSON text,
-    or text-read types nested inside lists and structs).
+    """True if pyarrow's JSON reader cannot read this type, even as text.
+
+    That is maps, JSON text, and text-read types (time, uuid, binary) inside lists or structs.
     """
     if isinstance(node, JsonText | MapType):
         return True

@@ -57,7 +57,7 @@ class Contract:
         return next((c for c in self.columns if c.name == name), None)
 
     def with_extra(self, extra: list[ContractColumn]) -> Contract:
-        """This contract plus ``extra`` columns it does not have yet (``unknown_columns: evolve``)."""
+        """This contract plus the ``extra`` columns it lacks (``unknown_columns: evolve``)."""
         added = tuple(c for c in extra if c.name not in self.names)
         if not added:
             return self
