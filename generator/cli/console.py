@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import traceback
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,30 @@ def show(
     project = _run(ctx, fmt, lambda: find_root(root) / "projects" / tenant)
     tables = _run(ctx, fmt, lambda: lake.preview(project, tenant, table, limit))
     output.emit(*output.tables_summary(tables), fmt)
+
+
+@cli.command()
+@_root
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="DAGSTER_HOME",
+    help="Dagster instance folder (default: $DAGSTER_HOME, else <root>/.dagster).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Webserver address.")
+@click.option("--port", default=3000, show_default=True, help="Webserver port.")
+@click.option("--install", is_flag=True, help="Run `meltano install` in each scheduled project.")
+@click.pass_context
+def orchestrate(
+    ctx: click.Context, root: Path | None, home: Path | None, host: str, port: int, install: bool
+) -> None:
+    """Run the Dagster webserver and daemon on projects/_dagster/ until stopped."""
+    from ingestgen.orchestrate.serve import serve
+
+    base = _run(ctx, "text", lambda: find_root(root))
+    where = (home or base / ".dagster").resolve()
+    start = partial(serve, base, where, host=host, port=port, install=install)
+    _run(ctx, "text", lambda: start(say=click.echo))
 
 
 def _run(ctx: click.Context, fmt: str, action: Callable[[], Any]) -> Any:

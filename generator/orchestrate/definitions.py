@@ -16,7 +16,7 @@ from pathlib import Path
 from ingestgen.errors import UserError
 
 try:
-    from dagster import Definitions, JobDefinition, ScheduleDefinition
+    from dagster import Definitions, JobDefinition, ScheduleDefinition, in_process_executor
     from dagster_meltano import load_jobs_from_meltano_project  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise UserError(
@@ -53,11 +53,13 @@ def tenant_definitions(location_file: str, tenant: str) -> Definitions:
 
 def _tagged(job: JobDefinition, tenant: str) -> JobDefinition:
     # dagster-meltano builds its jobs without tags; rebuilding from the same graph keeps the ops,
-    # the meltano resource and the retry policy.
+    # the meltano resource and the retry policy. A job is one `meltano run` task: running it in
+    # the run worker itself spares a second process that would list the Meltano project again.
     return job.graph.to_job(
         name=job.name,
         description=job.description,
         resource_defs=dict(job.resource_defs),
         tags={**job.tags, TENANT_TAG: tenant},
         op_retry_policy=job.op_retry_policy,
+        executor_def=in_process_executor,
     )

@@ -52,6 +52,11 @@ def query(
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        # A bad query is answered 400 with the GraphQL errors in the body.
+        raise DagsterApiError(
+            f"Dagster GraphQL answered {exc.code}: {exc.read()[:2000]!r}"
+        ) from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise DagsterApiError(f"Dagster GraphQL at {url} did not answer: {exc}") from exc
     if answer.get("errors"):

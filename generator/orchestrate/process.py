@@ -21,15 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ingestgen.errors import IngestgenError, UserError
+from ingestgen.errors import UserError
 from ingestgen.orchestrate.graphql import DagsterApiError, location_status
 from ingestgen.orchestrate.render import WORKSPACE_DIR
 
 BIN = Path(sys.executable).parent
 
 
-class OrchestratorFailed(IngestgenError):
-    """A Dagster process exited, or a code location failed to load."""
+class OrchestratorFailed(UserError):
+    """A Dagster process exited, or a code location failed to load (its log says why)."""
 
 
 @dataclass
