@@ -12,6 +12,7 @@ from tap_gdrive_csv import TapGDriveCsv
 from tap_gdrive_csv.exceptions import (
     AccessDeniedError,
     AuthError,
+    CsvFormatError,
     FileNotFoundInSourceError,
     SourceFileError,
     TapGDriveCsvError,
@@ -221,6 +222,20 @@ def test_persistent_rate_limit_gives_up_with_a_transient_error(
     assert caught.value.transient
     assert "after 3 attempts" in str(caught.value)
     assert drive.count("metadata", status=429) == 3
+
+
+def test_empty_drive_file_is_refused_without_a_range_request(
+    gdrive_server: DriveServer, discover: Discover
+) -> None:
+    gdrive_server.add_file("1EmptyID", b"", name="empty.csv")
+    config = {
+        "api_base_url": gdrive_server.base_url,
+        "oauth_token": gdrive_server.issue_token(),
+        "files": [{"file_id": "1EmptyID", "object": "empty"}],
+    }
+    with pytest.raises(CsvFormatError, match=r"'1EmptyID' \(empty.csv\) is empty"):
+        discover(config)
+    assert gdrive_server.count("media") == 0
 
 
 def test_google_doc_is_refused(gdrive_server: DriveServer, discover: Discover) -> None:

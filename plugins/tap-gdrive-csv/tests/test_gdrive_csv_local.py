@@ -195,6 +195,21 @@ def test_semicolon_delimiter_and_latin1_encoding(tmp_path: Path, sync: Sync) -> 
     ]
 
 
+def test_bom_crlf_and_header_only_files(tmp_path: Path, sync: Sync) -> None:
+    (tmp_path / "excel.csv").write_bytes(b"\xef\xbb\xbfid,name\r\n1,Ana\r\n2,\r\n")
+    (tmp_path / "empty.csv").write_bytes(b"id,name\r\n")
+    config = {
+        "local_folder": str(tmp_path),
+        "files": [
+            {"file_id": "excel.csv", "object": "people"},
+            {"file_id": "empty.csv", "object": "people"},
+        ],
+    }
+    result = sync(config)
+    assert result.records["people"] == [{"id": "1", "name": "Ana"}, {"id": "2", "name": None}]
+    assert result.state["bookmarks"]["people"]["files"]["empty.csv"]["rows"] == 0
+
+
 def test_header_mismatch_between_files_of_one_object_fails_discovery(
     data_folder: Path, discover: Discover
 ) -> None:

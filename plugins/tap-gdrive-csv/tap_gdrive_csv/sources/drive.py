@@ -129,6 +129,8 @@ class DriveSource:
 
     def head(self, version: FileVersion, size: int) -> tuple[bytes, bool]:
         """Return the first ``size`` bytes (a ranged download; Sheets export whole)."""
+        if version.size == 0:
+            return b"", True  # a Range request on zero bytes is answered 416
         headers = None if version.is_spreadsheet else {"Range": f"bytes=0-{size - 1}"}
         with contextlib.closing(self._content(version, headers)) as response:
             data = bytearray()
