@@ -238,6 +238,22 @@ def test_empty_drive_file_is_refused_without_a_range_request(
     assert gdrive_server.count("media") == 0
 
 
+def test_unreachable_api_is_retried_then_reported(discover: Discover) -> None:
+    with DriveServer() as server:
+        base_url, token = server.base_url, server.issue_token()
+    config = {  # the server is stopped: connections are refused
+        "api_base_url": base_url,
+        "oauth_token": token,
+        "max_retries": 2,
+        "files": [{"file_id": "1JanFileID", "object": "deals_daily"}],
+    }
+    with pytest.raises(TapGDriveCsvError) as caught:
+        discover(config)
+    assert caught.value.transient
+    assert f"could not reach {base_url}/drive/v3/files/1JanFileID" in str(caught.value)
+    assert "after 2 attempts" in str(caught.value)
+
+
 def test_google_doc_is_refused(gdrive_server: DriveServer, discover: Discover) -> None:
     gdrive_server.add_file(
         "1DocID", "x", name="Notes", mime_type="application/vnd.google-apps.document"

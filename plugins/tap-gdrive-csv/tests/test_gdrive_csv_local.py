@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import os
 from collections.abc import Callable
+from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tap_gdrive_csv import TapGDriveCsv
 from tap_gdrive_csv.exceptions import (
     ConfigError,
     CsvFormatError,
@@ -179,6 +183,26 @@ def test_stream_maps_use_the_sdk_record_path_with_the_same_values(
         {"contact_id": "10", "name": "Ana"},
         {"contact_id": "11", "name": 'Bo "the Builder"'},
     ]
+
+
+def test_dry_run_limit_stops_mid_file_without_bookmarking_it(data_folder: Path) -> None:
+    tap = TapGDriveCsv(config=local_config(data_folder), parse_env_config=False)
+    buffer = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
+    with redirect_stdout(buffer):
+        assert tap.run_sync_dry_run(dry_run_record_limit=2)
+    buffer.seek(0)
+    messages = [json.loads(line) for line in buffer.read().splitlines()]
+    deals = [
+        m["record"]["deal_id"]
+        for m in messages
+        if m["type"] == "RECORD" and m["stream"] == "deals_daily"
+    ]
+    assert deals == ["1", "2"]
+    states = [m["value"] for m in messages if m["type"] == "STATE"]
+    deals_state = states[-1]["bookmarks"].get("deals_daily", {})
+    assert "deals_2024_01.csv" not in deals_state.get("files", {})
+    # contacts.csv has exactly 2 rows: read whole within the limit, so it is bookmarked.
+    assert set(states[-1]["bookmarks"]["contacts"]["files"]) == {"contacts.csv"}
 
 
 def test_semicolon_delimiter_and_latin1_encoding(tmp_path: Path, sync: Sync) -> None:
