@@ -37,7 +37,7 @@ from target_iceberg.writer import RollingWriter, WriterSettings
 
 logger = logging.getLogger(__name__)
 
-BLOCK_RECORDS = 50_000
+BLOCK_RECORDS = 25_000
 _FAST_FAILURES_BEFORE_ROW_PATH = 3
 _SAMPLE_REJECTS = 20
 _IN_FLIGHT = 2

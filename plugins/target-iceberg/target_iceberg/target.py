@@ -109,7 +109,7 @@ class TargetIceberg(Target):
                 unknown=cfg.unknown_columns,
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
-                    row_group_bytes=min(64 * MB, max(target_bytes, MB)),
+                    row_group_bytes=min(32 * MB, max(target_bytes, MB)),
                 ),
             )
             self._committer = PerTableCommitter(catalog)
