@@ -153,7 +153,8 @@ def iter_batches(
         null_values=[""],
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
-        include_columns=list(columns),
+        # pyarrow reads every column when include_columns is empty: read one, drop it below.
+        include_columns=list(columns) or [header[0]],
     )
     try:
         reader = pacsv.open_csv(
@@ -165,7 +166,7 @@ def iter_batches(
         with reader:
             for batch in reader:
                 if batch.num_rows:
-                    yield batch
+                    yield batch if columns else batch.select([])
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _format_error(version, "a row", exc) from exc
 

@@ -55,6 +55,8 @@ def string_schema(header: Sequence[str]) -> dict[str, Any]:
 def rows_of(batch: pa.RecordBatch) -> list[dict[str, Any]]:
     """The batch as one dict per row (column lists zipped: faster than ``to_pylist``)."""
     names = batch.schema.names
+    if not names:  # every column deselected: the rows still count
+        return [{} for _ in range(batch.num_rows)]
     columns = [column.to_pylist() for column in batch.columns]
     return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 

@@ -173,6 +173,21 @@ def test_deselected_column_is_not_emitted(
     assert result.records["deals_daily"][0]["account"] == "Initech"
 
 
+def test_all_columns_deselected_still_counts_rows(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    config = local_config(data_folder)
+    catalog = discover(config)
+    for entry in catalog["streams"]:
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"]:
+                meta["metadata"]["selected"] = False
+            else:
+                meta["metadata"]["selected"] = entry["tap_stream_id"] == "contacts"
+    result = sync(config, catalog=catalog)
+    assert result.records["contacts"] == [{}, {}]
+
+
 def test_stream_maps_use_the_sdk_record_path_with_the_same_values(
     data_folder: Path, sync: Sync
 ) -> None:
