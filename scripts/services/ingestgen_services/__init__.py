@@ -17,4 +17,8 @@ class ServiceError(RuntimeError):
     """A service could not be provided; the message says what was tried and how to fix it."""
 
 
-__all__ = ["ServiceError"]
+class RunnerJarUnavailable(ServiceError):
+    """The Nessie runner jar cannot be had from the package registry this machine reaches."""
+
+
+__all__ = ["RunnerJarUnavailable", "ServiceError"]

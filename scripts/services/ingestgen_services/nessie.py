@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestgen_services import ServiceError
+from ingestgen_services import RunnerJarUnavailable, ServiceError
 from ingestgen_services.jdk import Java
 from ingestgen_services.process import (
     LOOPBACK,
@@ -116,7 +116,7 @@ def fetch_runner_jar(cache_dir: Path, version: str | None = None) -> Path:
         "set NESSIE_VERSION to a release your Maven repository serves."
     )
     if mvn is None:
-        raise ServiceError(
+        raise RunnerJarUnavailable(
             f"Cannot fetch the Nessie server jar {coords}: Maven (mvn) is not installed. "
             "Install it (apt-get install maven) or set NESSIE_RUNNER_JAR. " + how
         )
@@ -126,12 +126,13 @@ def fetch_runner_jar(cache_dir: Path, version: str | None = None) -> Path:
     cmd += [f"-DoutputDirectory={out_dir}", "-Dmdep.overWriteReleases=true"]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
     if result.returncode != 0 or not _valid_jar(jar):
+        # Keep what Maven said but not the repository's address.
         said = [
-            line.split("[ERROR]", 1)[1].strip()
+            re.sub(r"\s*\(https?://[^)]*\)", "", line.split("[ERROR]", 1)[1]).strip()
             for line in _ANSI.sub("", result.stdout + result.stderr).splitlines()
             if "[ERROR]" in line and line.split("[ERROR]", 1)[1].strip()
         ]
-        raise ServiceError(
+        raise RunnerJarUnavailable(
             f"Cannot fetch the Nessie server jar {coords} with Maven "
             f"(exit {result.returncode}). Maven said: {said[0] if said else '(nothing)'}\n" + how
         )
