@@ -118,6 +118,37 @@ def orchestrate(
     _run(ctx, "text", lambda: start(say=click.echo))
 
 
+@cli.command("run")
+@click.argument("job_file", type=click.Path(dir_okay=False, path_type=Path))
+@_root
+@_output
+@click.option("--no-install", is_flag=True, help="Fail instead of running `meltano install`.")
+@click.option(
+    "--record-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the run record goes (default: projects/<tenant>/.meltano/runs/<job>/).",
+)
+@click.pass_context
+def run_(
+    ctx: click.Context, job_file: Path, root: Path | None, fmt: str, no_install: bool,
+    record_dir: Path | None,
+) -> None:
+    """Run one job now: render or check, install, `meltano run`, record.
+
+    Exit codes: 0 everything landed; 1 partial (rows quarantined, or a plugin failed after the
+    commit); 2 hard failure (bad config, drifted render, catalog unreachable, tap crashed:
+    nothing committed). `--output json` prints the run record.
+    """
+    from ingestgen.run.oneshot import run_job
+    from ingestgen.run.report import text_report
+
+    base = _run(ctx, fmt, lambda: find_root(root))
+    result = _run(ctx, fmt, lambda: run_job(base, job_file, record_dir=record_dir,
+                                            install=not no_install))
+    output.emit(result.record, text_report(result.record), fmt)
+    ctx.exit(result.exit_code)
+
+
 def _run(ctx: click.Context, fmt: str, action: Callable[[], Any]) -> Any:
     try:
         return action()

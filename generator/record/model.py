@@ -90,6 +90,12 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
     summary = facts.summary or {}
     committed = summary.get("status") in ("success", "partial", "already_committed")
     start_ms, end_ms = _ms(facts.started_at), _ms(facts.ended_at)
+    # The loader writes every stream at once: its own window is each stream's window.
+    loader_start = summary.get("started_at")
+    task_start, task_end = start_ms, end_ms
+    if isinstance(loader_start, int | float) and isinstance(summary.get("duration_s"), int | float):
+        task_start = _ms(loader_start)
+        task_end = _ms(loader_start + summary["duration_s"])
     by_stream = summary.get("streams") or {}
     streams: list[dict[str, Any]] = []
     for name in sorted(set(facts.streams) | set(by_stream)):
@@ -105,8 +111,8 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
                 "rejected_table": figures.get("rejected_table"),
                 "rejected_snapshot_id": figures.get("rejected_snapshot_id"),
                 "schema_changes": list(figures.get("schema_changes") or []),
-                "started_at_ms": start_ms,
-                "ended_at_ms": end_ms,
+                "started_at_ms": task_start,
+                "ended_at_ms": task_end,
             }
         )
     totals = {key: sum(int(s[key]) for s in streams) for key in _TOTALS}

@@ -1,0 +1,208 @@
+"""One run of one job, start to finish (the seed's oneshot mode).
+
+plan (validate, render or check the committed render) -> ``meltano install`` if plugin venvs are
+missing -> OpenLineage START -> ``meltano run <job>`` with a per-run summary path, its output
+redacted on the way to the terminal and the run's log file -> judge the loader's summary ->
+write the run record -> OpenMetadata status and OpenLineage COMPLETE/FAIL.
+
+Every output line, the loader's summary file, the record and the events pass through the
+job's redactor (``logging.redaction``). This module never changes the rendered project.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from openlineage.client.uuid import generate_new_uuid
+
+from ingestgen.errors import UserError
+from ingestgen.paths import display
+from ingestgen.record.emit import Emitters
+from ingestgen.record.model import Outcome, RunFacts, Usage, build_record
+from ingestgen.record.store import default_record_dir, read_json, write_json
+from ingestgen.redact import RedactingFilter, Redactor, for_project
+from ingestgen.run import meltano
+from ingestgen.run.outcome import judge
+from ingestgen.run.plan import RunPlan, plan
+from ingestgen.run.progress import Console, Progress
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its record (redacted), where it is, and the exit code."""
+
+    record: dict[str, Any]
+    record_path: Path
+
+    @property
+    def exit_code(self) -> int:
+        """0 landed, 1 partial, 2 hard failure."""
+        return int(self.record["exit_code"])
+
+
+def run_job(
+    root: Path,
+    job_file: Path,
+    *,
+    record_dir: Path | None = None,
+    install: bool = True,
+    environ: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    tty: bool | None = None,
+) -> RunResult:
+    """Run one job and record it; see the module docstring.
+
+    Args:
+        root: the repository root.
+        job_file: the job's YAML file.
+        record_dir: where the record, log and loader summary go (default
+            ``projects/<tenant>/.meltano/runs/<job>/``).
+        install: run ``meltano install`` when plugin venvs are missing.
+        environ: the environment of the run (default ``os.environ``).
+        out: where log lines and progress go (default stderr).
+        tty: force the progress line on or off (default: when ``out`` is a terminal).
+
+    Raises:
+        ConfigError: invalid job file (nothing run, no record).
+        UserError: drifted render, or plugins missing with ``install=False``.
+    """
+    started = time.time()
+    env = dict(os.environ if environ is None else environ)
+    clock = time.monotonic()
+    the_plan = plan(root, job_file)
+    durations = {"render_s": time.monotonic() - clock}
+    if not install and not meltano.plugins_installed(the_plan):
+        raise UserError(
+            f"the plugins of {display(the_plan.project, root)} are not installed: run without "
+            f"--no-install, or run `meltano install` in {display(the_plan.project, root)}"
+        )
+    redactor = for_project(the_plan.meltano_yml, env, enabled=the_plan.redaction)
+    run_id = str(generate_new_uuid())
+    folder = record_dir or default_record_dir(the_plan.project, the_plan.job)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        kind: folder / f"{run_id}{suffix}"
+        for kind, suffix in (("record", ".json"), ("log", ".log"), ("summary", ".summary.json"))
+    }
+    emitters = Emitters(
+        environ=env,
+        tenant=the_plan.tenant,
+        job=the_plan.job,
+        source_type=the_plan.source_type,
+        redactor=redactor,
+    )
+    progress = Progress(f"{the_plan.tenant}/{the_plan.job}", the_plan.streams)
+    stream = out or sys.stderr
+    with (
+        paths["log"].open("w", encoding="utf-8") as log,
+        Console(stream, progress, tty=tty) as console,
+        _redacted_logging(redactor, stream),
+    ):
+
+        def show(line: str) -> None:
+            clean = redactor.redact(line)
+            log.write(clean + "\n")
+            console.line(clean)
+
+        show(
+            f"ingestgen: run {run_id} of {the_plan.tenant}/{the_plan.job} "
+            f"({the_plan.rendered}; state id {the_plan.state_id})"
+        )
+        installed = _install(the_plan, env, show, durations)
+        meltano_code: int | None = None
+        usage = Usage()
+        if installed is None:
+            emitters.start(run_id, the_plan.streams, time.time())
+            done = meltano.execute(
+                meltano.run_command(the_plan),
+                the_plan.project,
+                meltano.run_env(the_plan, env, run_id, paths["summary"]),
+                show,
+            )
+            durations["meltano_s"] = done.seconds
+            meltano_code, usage = done.exit_code, done.usage
+    summary = read_json(paths["summary"])
+    if summary is not None:
+        # The loader writes its summary as it is; keep only a redacted copy next to the record.
+        summary = redactor.redact_obj(summary)
+        write_json(paths["summary"], summary)
+    outcome = installed or judge(summary, meltano_code if meltano_code is not None else 2)
+    facts = RunFacts(
+        tenant=the_plan.tenant,
+        job=the_plan.job,
+        run_id=run_id,
+        state_id=the_plan.state_id,
+        extractor=the_plan.extractor,
+        loader=the_plan.loader,
+        streams=the_plan.streams,
+        source_type=the_plan.source_type,
+        catalog=the_plan.catalog,
+        started_at=started,
+        ended_at=time.time(),
+        durations=durations,
+        meltano_exit_code=meltano_code,
+        summary=summary,
+        usage=usage,
+        files={kind: display(path, root) for kind, path in paths.items()},
+    )
+    record: dict[str, Any] = redactor.redact_obj(build_record(facts, outcome))
+    write_json(paths["record"], record)
+    record["emitted"] = emitters.finish(record)
+    write_json(paths["record"], record)
+    return RunResult(record, paths["record"])
+
+
+def _install(
+    the_plan: RunPlan,
+    env: Mapping[str, str],
+    show: Callable[[str], None],
+    durations: dict[str, float],
+) -> Outcome | None:
+    """Install the project's plugins if their venvs are missing; an Outcome if that failed."""
+    if meltano.plugins_installed(the_plan):
+        return None
+    show(f"ingestgen: installing the plugins of projects/{the_plan.tenant} (meltano install)")
+    done = meltano.execute(
+        meltano.install_command(), the_plan.project, {**env, **meltano.QUIET}, show
+    )
+    durations["install_s"] = done.seconds
+    if done.exit_code == 0:
+        return None
+    return Outcome(
+        "failed",
+        2,
+        f"meltano install failed (exit {done.exit_code}); nothing ran. "
+        "Check the plugins' pip_url and the package index (see the log above)",
+    )
+
+
+@contextmanager
+def _redacted_logging(redactor: Redactor, stream: TextIO) -> Iterator[None]:
+    """Route this process's Python logging through the redactor for the duration of the run.
+
+    That covers ingestgen's own warnings and the OpenLineage client's log.
+    """
+    root = logging.getLogger()
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("ingestgen: %(levelname)s %(name)s: %(message)s"))
+    redacting = RedactingFilter(redactor)
+    handler.addFilter(redacting)
+    others = list(root.handlers)
+    for other in others:
+        other.addFilter(redacting)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for other in others:
+            other.removeFilter(redacting)
