@@ -34,75 +34,43 @@ from ingestgen.paths import IMAGE_ROOT, RUNNER_FILE, display
 ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 """A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
 
-_CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
-    ("minute", 0, 59, {}),
-    ("hour", 0, 23, {}),
-    ("day-of-month", 1, 31, {}),
-    (
-        "month",
-        1,
-        12,
-        {
-            m: i
-            for i, m in enumerate(
-                (
-                    "jan",
-                    "feb",
-                    "mar",
-                    "apr",
-                    "may",
-                    "jun",
-                    "jul",
-                    "aug",
-                    "sep",
-                    "oct",
-                    "nov",
-                    "dec",
-                ),
-                1,
-            )
-        },
-    ),
-    # 7 is Sunday too, as in Vixie cron and Dagster.
-    (
-        "day-of-week",
-        0,
-        7,
-        {d: i for i, d in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))},
-    ),
+# 7 is Sunday too, as in Vixie cron and Dagster.
+_CRON_FIELDS = (
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day-of-month", 1, 31),
+    ("month", 1, 12),
+    ("day-of-week", 0, 7),
 )
-_CRON_ITEM = re.compile(r"^(\*|[a-z0-9]+(?:-[a-z0-9]+)?)(?:/([0-9]+))?$")
+# The field forms Meltano's schema accepts (its meltano.yml check), all of which Dagster runs:
+# *, */step, n, n-m, n/step, and lists of numbers. Names (mon, jan) and macros are not among them.
+_CRON_FIELD = re.compile(r"^(?:\*(?:/\d+)?|\d+(?:[-/]\d+)?|\d+(?:,\d+)+)$")
 
 
 def cron_problem(cron: str) -> str | None:
-    """Why ``cron`` is not a five-field cron expression that Meltano and Dagster both run, or None.
-
-    Macros such as ``@hourly`` are refused: Meltano and Dagster do not accept the same set.
-    """
+    """Why ``cron`` is not a five-field cron that Meltano and Dagster both run, or None."""
     fields = cron.split()
     if len(fields) != 5:
         return (
             f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
             "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'"
         )
-    for text, (label, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        for item in text.lower().split(","):
-            match = _CRON_ITEM.match(item)
-            if not match:
-                return f"{cron!r}: the {label} field {text!r} is not a cron field"
-            span, step = match.groups()
-            if step is not None and int(step) == 0:
-                return f"{cron!r}: the {label} field {text!r} has a step of 0"
-            if span == "*":
-                continue
-            bounds = []
-            for part in span.split("-"):
-                value = names.get(part, int(part) if part.isdigit() else None)
-                if value is None or not low <= value <= high:
-                    return f"{cron!r}: {label} {part!r} is outside {low}-{high}"
-                bounds.append(value)
-            if len(bounds) == 2 and bounds[0] > bounds[1]:
-                return f"{cron!r}: the {label} range {span!r} runs backwards"
+    for text, (label, low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        match = _CRON_FIELD.match(text)
+        if not match:
+            return (
+                f"{cron!r}: the {label} field {text!r} is not one of *, */step, n, n-m, n/step "
+                "or n,m,... (numbers only)"
+            )
+        if "/" in text and int(text.rsplit("/", 1)[1]) == 0:
+            return f"{cron!r}: the {label} field {text!r} has a step of 0"
+        head = text.split("/", 1)[0]
+        numbers = [int(n) for n in re.split(r"[-,]", head) if n != "*"]
+        for number in numbers:
+            if not low <= number <= high:
+                return f"{cron!r}: {label} {number} is outside {low}-{high}"
+        if "-" in head and numbers[0] > numbers[1]:
+            return f"{cron!r}: the {label} range {head!r} runs backwards"
     return None
 
 
@@ -249,13 +217,16 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
                 )
             ]
         )
+    problems: list[Problem] = []
+    parsed: Runner | None = None
     try:
         parsed = RunnerFile.model_validate(doc.data).runner
     except ValidationError as exc:
-        raise ConfigError(problems_from(exc, doc, RunnerFile)) from None
-    problems: list[Problem] = []
-    orchestrator = parsed.orchestrator
-    if parsed.mode == "orchestrated" and orchestrator is None:
+        problems += problems_from(exc, doc, RunnerFile)
+    # Schedules are checked one by one, so a typo elsewhere never hides a missing job file.
+    schedules = _schedules(_valid_schedules(doc.data), doc, root, problems)
+    orchestrator = parsed.orchestrator if parsed else None
+    if parsed is not None and parsed.mode == "orchestrated" and orchestrator is None:
         problems.append(
             doc.problem(
                 ("runner", "orchestrator"),
@@ -263,7 +234,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
                 "add orchestrator: {type: dagster, schedules: [...]}",
             )
         )
-    if parsed.mode == "oneshot" and orchestrator is not None:
+    if parsed is not None and parsed.mode == "oneshot" and orchestrator is not None:
         problems.append(
             doc.problem(
                 ("runner", "orchestrator"),
@@ -271,8 +242,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
                 "set mode: orchestrated or remove the orchestrator block",
             )
         )
-    schedules = _schedules(orchestrator, doc, root, problems) if orchestrator else []
-    if problems:
+    if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
         display=name,
@@ -296,12 +266,26 @@ def config_relpath(config: str) -> PurePosixPath | str:
     return path
 
 
+def _valid_schedules(data: object) -> list[tuple[int, Schedule]]:
+    # The schedules that validate on their own; the others' problems come from the whole model.
+    found = data
+    for key in ("runner", "orchestrator", "schedules"):
+        found = found.get(key) if isinstance(found, dict) else None
+    out = []
+    for index, item in enumerate(found if isinstance(found, list) else []):
+        try:
+            out.append((index, Schedule.model_validate(item)))
+        except ValidationError:
+            continue
+    return out
+
+
 def _schedules(
-    orchestrator: Orchestrator, doc: Located, root: Path, problems: list[Problem]
+    valid: list[tuple[int, Schedule]], doc: Located, root: Path, problems: list[Problem]
 ) -> list[ScheduledJob]:
     out: list[ScheduledJob] = []
     seen: dict[str, int] = {}
-    for index, schedule in enumerate(orchestrator.schedules):
+    for index, schedule in valid:
         loc = ("runner", "orchestrator", "schedules", index)
         if schedule.name in seen:
             problems.append(
