@@ -113,6 +113,17 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "commit_mode",
+        th.StringType,
+        default="per_table",
+        allowed_values=["per_table", "multi_table"],
+        description=(
+            "per_table: commit each table at the end of the run, in name order (any catalog). "
+            "multi_table: one Iceberg REST transactions/commit for all tables of the run "
+            "(Nessie: a single atomic commit)."
+        ),
+    ),
+    th.Property(
         "run_summary_path",
         th.StringType,
         description="Write the machine-readable run summary JSON here (default: only logged).",
@@ -148,6 +159,9 @@ class LoaderConfig(BaseModel):
     target_file_size_mb: float = Field(default=128, gt=0, description="File size on disk, MB.")
     run_id: str = Field(default="", validate_default=True, description="Run id.")
     run_summary_path: str | None = Field(default=None, description="Summary JSON path.")
+    commit_mode: Literal["per_table", "multi_table"] = Field(
+        default="per_table", description="How the run's tables are committed."
+    )
 
     @field_validator("run_id", mode="after")
     @classmethod

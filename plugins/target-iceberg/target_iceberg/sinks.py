@@ -53,9 +53,17 @@ class RunContext:
     """
 
     def __init__(
-        self, *, catalog: Any, namespace: str, run_id: str, unknown: str, settings: WriterSettings
+        self,
+        *,
+        catalog: Any,
+        namespace: str,
+        run_id: str,
+        unknown: str,
+        settings: WriterSettings,
+        create_tables_first: bool = False,
     ) -> None:
         self.catalog = catalog
+        self.create_tables_first = create_tables_first
         self.namespace = namespace
         self.run_id = run_id
         self.unknown = unknown
@@ -114,7 +122,9 @@ class StreamSink:
         self.contract = contract
         self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
         self._table_name = table
-        handle = TableHandle(ctx.catalog, (ctx.namespace, table), contract)
+        handle = TableHandle(
+            ctx.catalog, (ctx.namespace, table), contract, create_now=ctx.create_tables_first
+        )
         self.output = _Output(handle, ctx, f"{ctx.file_prefix}-{table}")
         self.shape = BlockShape(
             handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown
@@ -219,7 +229,12 @@ class StreamSink:
             )
         if self._rejected is None:
             name = self._table_name + quarantine.SUFFIX
-            handle = TableHandle(self.ctx.catalog, (self.ctx.namespace, name), quarantine.CONTRACT)
+            handle = TableHandle(
+                self.ctx.catalog,
+                (self.ctx.namespace, name),
+                quarantine.CONTRACT,
+                create_now=self.ctx.create_tables_first,
+            )
             self._rejected = _Output(handle, self.ctx, f"{self.ctx.file_prefix}-{name}")
             self.summary.rejected_table = f"{self.ctx.namespace}.{name}"
         output = self._rejected

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.io import FileIO
 from pyiceberg.manifest import DataFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
@@ -52,7 +52,23 @@ def _partition_spec(schema: Schema, contract: Contract) -> PartitionSpec:
 class TableHandle:
     """A table during a run."""
 
-    def __init__(self, catalog: Catalog, identifier: tuple[str, str], contract: Contract) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        identifier: tuple[str, str],
+        contract: Contract,
+        *,
+        create_now: bool = False,
+    ) -> None:
+        """Load the table, or stage its creation.
+
+        Args:
+            catalog: the run's catalog.
+            identifier: (namespace, table).
+            contract: what the run writes.
+            create_now: create a missing table right away, empty, instead of staging its
+                creation with the data (REST multi-table commits only take existing tables).
+        """
         self.identifier = identifier
         self.name = ".".join(identifier)
         self.table: Table | None
@@ -60,6 +76,17 @@ class TableHandle:
             self.table = catalog.load_table(identifier)
         except NoSuchTableError:
             self.table = None
+        if self.table is None and create_now:
+            initial = plan_schema(None, 0, contract).schema
+            try:
+                self.table = catalog.create_table(
+                    identifier,
+                    schema=initial,
+                    partition_spec=_partition_spec(initial, contract),
+                    properties={"format-version": "2"},
+                )
+            except TableAlreadyExistsError:
+                self.table = catalog.load_table(identifier)
         self.created = self.table is None
         if self.table is None:
             initial = plan_schema(None, 0, contract).schema

@@ -31,7 +31,15 @@ from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from target_iceberg.catalog import ensure_namespace, open_catalog
-from target_iceberg.commit import JOB, STATE, TENANT, Committer, PerTableCommitter, TableChange
+from target_iceberg.commit import (
+    JOB,
+    STATE,
+    TENANT,
+    Committer,
+    MultiTableCommitter,
+    PerTableCommitter,
+    TableChange,
+)
 from target_iceberg.config import SETTINGS, LoaderConfig, load_config
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
 from target_iceberg.contract.model import Contract
@@ -107,12 +115,24 @@ class TargetIceberg(Target):
                 namespace=cfg.namespace,
                 run_id=cfg.run_id,
                 unknown=cfg.unknown_columns,
+                # A multi-table REST commit takes existing tables only: create missing ones
+                # (empty) first; the data still becomes visible in the one commit.
+                create_tables_first=cfg.commit_mode == "multi_table",
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
                 ),
             )
-            self._committer = PerTableCommitter(catalog)
+            self._committer = (
+                MultiTableCommitter(
+                    catalog,
+                    tenant=cfg.tenant or cfg.namespace,
+                    job=cfg.job or "",
+                    run_id=cfg.run_id,
+                )
+                if cfg.commit_mode == "multi_table"
+                else PerTableCommitter(catalog)
+            )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
         return self._context
 
