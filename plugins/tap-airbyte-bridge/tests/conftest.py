@@ -2,7 +2,7 @@
 
 airbyte-source-faker pins packages that conflict with Meltano in the shared dev virtualenv
 (airbyte-cdk wants packaging 23.x and psutil 6.x; meltano 4.4 wants packaging>=24.2 and
-psutil>=7), so it lives in its own virtualenv: `$TAP_AIRBYTE_BRIDGE_SOURCE_FAKER` may name its
+psutil>=7), so it lives in its own virtualenv: `$AIRBYTE_SOURCE_FAKER_EXECUTABLE` may name its
 `source-faker`, else one is built once per machine in the temp folder with uv.
 (pytest runs with --import-mode=importlib: tests get helpers as fixtures, not imports.)
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 FAKER_VERSION = "7.2.1"
-FAKER_ENV = "TAP_AIRBYTE_BRIDGE_SOURCE_FAKER"
+FAKER_ENV = "AIRBYTE_SOURCE_FAKER_EXECUTABLE"
 HERE = Path(__file__).parent
 
 

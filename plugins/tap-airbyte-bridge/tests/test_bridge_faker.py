@@ -254,24 +254,6 @@ def test_catalog_selection_and_full_table_override(
     assert last["users"] == final_state["airbyte"]["streams"]["users"]
 
 
-def test_price_is_dropped_from_records_when_deselected(
-    discovered: t.Any, tap_config: t.Callable[..., dict], run_tap: t.Callable[..., t.Any]
-) -> None:
-    catalog = json.loads(discovered.stdout)
-    catalog["streams"] = [e for e in catalog["streams"] if e["tap_stream_id"] == "products"]
-    for item in catalog["streams"][0]["metadata"]:
-        if item["breadcrumb"] == ["properties", "price"]:
-            item["metadata"]["selected"] = False
-
-    run = run_tap(tap_config(), catalog=catalog)
-
-    assert run.returncode == 0, run.stderr
-    records = run.of_type("RECORD")
-    assert records
-    assert {m["stream"] for m in records} == {"products"}
-    assert all("price" not in m["record"] and "make" in m["record"] for m in records)
-
-
 def test_invalid_config_fails_with_the_connectors_message(
     tap_config: t.Callable[..., dict], run_tap: t.Callable[..., t.Any]
 ) -> None:

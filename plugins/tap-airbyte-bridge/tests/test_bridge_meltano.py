@@ -93,7 +93,7 @@ def meltano(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         **{
             key: value
             for key, value in os.environ.items()
-            if not key.startswith(("TAP_AIRBYTE_BRIDGE_", "MELTANO_", "VIRTUAL_ENV"))
+            if not key.startswith(("TAP_AIRBYTE_BRIDGE_", "AIRBYTE_", "MELTANO_", "VIRTUAL_ENV"))
         },
         "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
         "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",

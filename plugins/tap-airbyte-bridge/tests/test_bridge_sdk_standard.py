@@ -16,7 +16,7 @@ from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_airbyte_bridge.tap import TapAirbyteBridge
 
 _CONFIG = {
-    "connector": {"python": {"executable": os.environ["TAP_AIRBYTE_BRIDGE_SOURCE_FAKER"]}},
+    "connector": {"python": {"executable": os.environ["AIRBYTE_SOURCE_FAKER_EXECUTABLE"]}},
     "airbyte_config": {
         "count": 30,
         "seed": 11,
