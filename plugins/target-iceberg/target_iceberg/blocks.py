@@ -23,6 +23,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.json as pj
 from singer_sdk.exceptions import MissingKeyPropertiesError
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_iceberg.coerce.arrow import coerce_column, coerce_values, finish_json
 from target_iceberg.coerce.values import Rejected
@@ -30,9 +31,17 @@ from target_iceberg.contract.evolution import PlannedColumn
 from target_iceberg.contract.mapping import json_read_type, needs_row_path
 from target_iceberg.contract.model import Contract
 from target_iceberg.quarantine import Reject
+from target_iceberg.reader import ENVELOPE
 
 _DECODE = msgspec.json.Decoder(float_hook=Decimal)
 _MB = 1024 * 1024
+# The Singer RECORD envelope; another top-level key sends the block to the row path.
+_ENVELOPE_FIELDS = (
+    pa.field("type", pa.string()),
+    pa.field("stream", pa.string()),
+    pa.field("version", pa.int64()),
+    pa.field("time_extracted", pa.string()),
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +66,24 @@ class BlockShape:
         self.fast = not any(needs_row_path(c.type) for c in columns)
         self.read_schema = (
             pa.schema(
-                [pa.field(c.name, json_read_type(c.type), nullable=not c.required) for c in columns]
+                [
+                    *_ENVELOPE_FIELDS,
+                    pa.field(
+                        "record",
+                        pa.struct(
+                            [
+                                pa.field(c.name, json_read_type(c.type), nullable=not c.required)
+                                for c in columns
+                            ]
+                        ),
+                        nullable=False,
+                    ),
+                ]
             )
             if self.fast
             else None
         )
+        self.required = [c.name for c in columns if c.required]
 
     def unknown_reject(self, extra: Sequence[str]) -> Rejected:
         """The rejection of fields the contract lacks."""
@@ -77,10 +99,14 @@ class BlockShape:
         )
 
 
-def read_json_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
-    """The fast path. Raises `pyarrow.ArrowInvalid` (or `Rejected`) if any row is doubtful."""
+def read_json_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
+    """The fast path over whole RECORD lines (envelopes included).
+
+    Raises:
+        pyarrow.ArrowInvalid: (or `Rejected`) some row is doubtful; use `rows_block`.
+    """
     assert shape.read_schema is not None
-    data = b"\n".join(raws)
+    data = b"\n".join(lines)
     table = pj.read_json(
         io.BytesIO(data),
         read_options=pj.ReadOptions(use_threads=True, block_size=max(_MB, len(data) // 4 + 1)),
@@ -89,10 +115,17 @@ def read_json_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
             unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
         ),
     )
-    if table.num_rows != len(raws):
+    if table.num_rows != len(lines):
         raise pa.ArrowInvalid("row count differs from the number of records")
+    record = table.column("record")
+    if record.null_count:
+        raise pa.ArrowInvalid("a RECORD message without a record")
+    record = record.combine_chunks()
+    for name in shape.required:
+        if record.field(name).null_count:
+            raise pa.ArrowInvalid(f"required column {name} is null")
     arrays = [
-        finish_json(table.column(c.name), c.type, field.type)
+        finish_json(record.field(c.name), c.type, field.type)
         for c, field in zip(shape.columns, shape.schema, strict=True)
     ]
     return Landed(pa.Table.from_arrays(arrays, schema=shape.schema), [])
@@ -139,17 +172,24 @@ def _columns(
     return arrays
 
 
-def rows_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
-    """The row path over RECORD payloads.
+def rows_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
+    """The row path over whole RECORD lines.
 
     Raises:
         MissingKeyPropertiesError: a stream without asset spec sent a record lacking one of
             its ``key_properties`` (a broken tap, as singer-sdk treats it).
+        InvalidInputLine: a line is not JSON (a broken tap).
     """
     rows: list[Any] = []
+    raws: list[bytes] = []
     errors: dict[int, list[Rejected]] = {}
-    for index, raw in enumerate(raws):
-        row = _DECODE.decode(raw)
+    for index, line in enumerate(lines):
+        try:
+            raw = bytes(ENVELOPE.decode(line).record)
+            row = _DECODE.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
+        raws.append(raw)
         if not isinstance(row, dict):
             errors[index] = [Rejected("", "the record is not a JSON object")]
             row = {}
@@ -176,7 +216,7 @@ def rows_block(raws: Sequence[bytes], shape: BlockShape) -> Landed:
         return coerce_values(values, column.type, target, column.name, ignore_unknown=ignore)
 
     arrays = _columns(values_of, len(rows), shape, errors)
-    return _assemble(len(rows), arrays, errors, shape, lambda i: bytes(raws[i]).decode())
+    return _assemble(len(rows), arrays, errors, shape, lambda i: raws[i].decode())
 
 
 def arrow_block(source: pa.Table, shape: BlockShape) -> Landed:

@@ -131,7 +131,7 @@ class StreamSink:
         )
         self._rejected: _Output | None = None
         self.buffer: list[bytes] = []
-        """RECORD payloads not yet processed; the reader appends to this very list."""
+        """RECORD lines not yet processed; the reader appends to this very list."""
         self._fast_failures = 0
         self._staged = False
 
@@ -152,8 +152,8 @@ class StreamSink:
     # Input --------------------------------------------------------------------------------
 
     def add_raw(self, raw: bytes) -> None:
-        """Buffer one RECORD payload (raw JSON)."""
-        self.buffer.append(raw)
+        """Buffer one record given as bare JSON (e.g. a line of a JSONL BATCH file)."""
+        self.buffer.append(b'{"type":"RECORD","record":' + raw + b"}")
         if len(self.buffer) >= BLOCK_RECORDS:
             self.flush()
 

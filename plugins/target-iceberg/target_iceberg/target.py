@@ -193,8 +193,10 @@ class TargetIceberg(Target):
         # Only reached when a caller bypasses FastSingerReader.
         self._assert_line_requires(message_dict, requires={"stream", "record"})
         stream = message_dict["stream"]
-        buffer = self.buffers.get(stream) or self.unknown_stream(stream)
-        buffer.append(msgspec.json.encode(message_dict["record"]))
+        buffer = self.buffers.get(stream)
+        if buffer is None:
+            buffer = self.unknown_stream(stream)
+        buffer.append(msgspec.json.encode({"type": "RECORD", "record": message_dict["record"]}))
         if len(buffer) >= self.block_records:
             self.buffer_full(stream)
 

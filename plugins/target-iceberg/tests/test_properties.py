@@ -194,7 +194,9 @@ def test_fast_json_path_never_accepts_more_than_the_rules(
     type_text: str, values: list[Any]
 ) -> None:
     shape = _shape(parse_type(type_text))
-    raws = [json.dumps({"c": v}).encode() for v in values]
+    raws = [
+        json.dumps({"type": "RECORD", "stream": "s", "record": {"c": v}}).encode() for v in values
+    ]
     slow = rows_block(raws, shape)
     try:
         fast = read_json_block(raws, shape)
@@ -301,7 +303,8 @@ PLAUSIBLE: dict[str, st.SearchStrategy[str]] = {
 def _typed_rows(draw: st.DrawFn) -> tuple[str, list[bytes]]:
     type_text = draw(st.sampled_from(sorted(PLAUSIBLE)))
     cells = draw(st.lists(PLAUSIBLE[type_text] | st.just("null"), min_size=1, max_size=6))
-    return type_text, [f'{{"c": {cell}}}'.encode() for cell in cells]
+    lines = [f'{{"type": "RECORD", "stream": "s", "record": {{"c": {cell}}}}}' for cell in cells]
+    return type_text, [line.encode() for line in lines]
 
 
 @given(_typed_rows())
