@@ -18,15 +18,16 @@ from typing import Any
 
 import pytest
 
-# The Drive fixture lives in the repository's tests/ tree; make it importable when only this
-# plugin's tests are collected.
-_REPO = Path(__file__).resolve().parents[3]
-if str(_REPO) not in sys.path:
-    sys.path.insert(0, str(_REPO))
+# The Drive fixture lives in the repository's tests/fixtures/gdrive; import it as top-level
+# ``gdrive`` because the name ``tests`` may be taken by another plugin's tests package.
+_FIXTURES = str(Path(__file__).resolve().parents[3] / "tests" / "fixtures")
+if _FIXTURES not in sys.path:
+    sys.path.insert(0, _FIXTURES)
+
+from gdrive.plugin import gdrive_server  # noqa: E402
 
 from tap_gdrive_csv import TapGDriveCsv  # noqa: E402
 from tap_gdrive_csv import transport as transport_module  # noqa: E402
-from tests.fixtures.gdrive.plugin import gdrive_server  # noqa: E402
 
 __all__ = ["gdrive_server"]
 

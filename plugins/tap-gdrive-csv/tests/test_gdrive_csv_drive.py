@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from gdrive import DriveServer
 
 from tap_gdrive_csv import TapGDriveCsv
 from tap_gdrive_csv.exceptions import (
@@ -17,7 +18,6 @@ from tap_gdrive_csv.exceptions import (
     SourceFileError,
     TapGDriveCsvError,
 )
-from tests.fixtures.gdrive import DriveServer
 
 Sync = Callable[..., Any]
 Discover = Callable[[dict[str, Any]], dict[str, Any]]

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from gdrive import DriveServer
 from singer_sdk.testing import get_tap_test_class
 
 from tap_gdrive_csv import TapGDriveCsv
-from tests.fixtures.gdrive import DriveServer
 
 DATA = Path(__file__).parent / "data"
 FILES = [
