@@ -29,7 +29,7 @@ from ingestgen.record.emit import Emitters
 from ingestgen.record.model import Outcome, RunFacts, Usage, build_record
 from ingestgen.record.store import default_record_dir, read_json, write_json
 from ingestgen.redact import RedactingFilter, Redactor, for_project
-from ingestgen.run import meltano
+from ingestgen.run import meltano, systemdb
 from ingestgen.run.outcome import judge
 from ingestgen.run.plan import RunPlan, plan
 from ingestgen.run.progress import Console, Progress
@@ -129,6 +129,7 @@ def run_job(
             )
             durations["meltano_s"] = done.seconds
             meltano_code, usage = done.exit_code, done.usage
+            systemdb.redact_run(the_plan.project, env, run_id, redactor)
     summary = read_json(paths["summary"])
     if summary is not None:
         # The loader writes its summary as it is; keep only a redacted copy next to the record.
