@@ -89,8 +89,11 @@ class Progress:
 class Console:
     """Writes log lines to ``out``; on a terminal, keeps the progress line under them."""
 
-    def __init__(self, out: TextIO, progress: Progress, *, tty: bool | None = None) -> None:
+    def __init__(
+        self, out: TextIO, progress: Progress, *, tty: bool | None = None, tick_s: float = 1.0
+    ) -> None:
         self.out = out
+        self.tick_s = tick_s
         self.progress = progress
         self.tty = out.isatty() if tty is None else tty
         self._lock = threading.Lock()
@@ -124,7 +127,7 @@ class Console:
             self.out.flush()
 
     def _tick(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(self.tick_s):
             with self._lock:
                 self.out.write(f"\r\x1b[K{self.progress.line()}")
                 self.out.flush()

@@ -70,6 +70,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (configs / "leaky.yaml").write_text(job(["deals_2026_11_24.csv"], folder="", extra=leak))
     (configs / "leaky_plain.yaml").write_text(job(["deals_2026_11_24.csv"], folder="",
                                                   extra=leak, redaction=False))
+    nessie = job(["deals_2026_11_24.csv"]).replace(
+        "catalog: embedded", "catalog: nessie\n  warehouse: s3://lake/acme/")
+    (configs / "lake_down.yaml").write_text(nessie)
     (root / "projects").mkdir()
     rendered = run_cli(root, "render", "--root", str(root))
     assert rendered.returncode == 0, rendered.stderr
@@ -188,6 +191,19 @@ def test_tap_crash_exits_2_with_a_record(repo: Path) -> None:
     assert "no_such_file.csv" in err  # the tap's own message reaches the user
     assert record["streams"][0]["status"] == "failed"
     assert Path(repo / record["files"]["record"]).exists()
+
+
+def test_unreachable_catalog_exits_2_with_the_loaders_reason(repo: Path) -> None:
+    port = closed_port()
+    code, record, err = run_json(
+        repo, "lake_down", NESSIE_URI=f"http://127.0.0.1:{port}",
+        S3_ENDPOINT=f"http://127.0.0.1:{port}", AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test-key-id", AWS_SECRET_ACCESS_KEY="test-secret-key")
+    assert code == 2, err[-3000:]
+    assert record["loader_status"] == "failed"
+    assert "could not load Iceberg catalog 'acme_nessie'" in record["reason"]
+    assert record["totals"]["rows_landed"] == 0
+    assert "test-secret-key" not in err + json.dumps(record)
 
 
 def test_bad_config_exits_2_before_running(repo: Path) -> None:
