@@ -45,22 +45,34 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _SHAPES: list[tuple[re.Pattern[str], str]] = [
     # scheme://user:password@host  (keep the user: it says which account, not how to use it)
-    (re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@?#'\"]*:)[^\s@/?#'\"]+(?=@)"),
-     rf"\g<head>{MASK}"),
+    (
+        re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@?#'\"]*:)[^\s@/?#'\"]+(?=@)"),
+        rf"\g<head>{MASK}",
+    ),
     # Authorization: Bearer <token> / Basic <blob>, in headers, reprs and curl lines
-    (re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE),
-     rf"\g<head>{MASK}"),
+    (
+        re.compile(r"(?P<head>\b(?:Bearer|Basic|Token)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE),
+        rf"\g<head>{MASK}",
+    ),
     # ?access_token=...&api_key=...
-    (re.compile(
-        r"(?P<head>[?&;](?:[a-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|apikey|"
-        r"signature|sig|key))=)[^&#\s'\"]+", re.IGNORECASE),
-     rf"\g<head>{MASK}"),
+    (
+        re.compile(
+            r"(?P<head>[?&;](?:[a-z0-9_.-]*(?:token|secret|password|passwd|api[_-]?key|apikey|"
+            r"signature|sig|key))=)[^&#\s'\"]+",
+            re.IGNORECASE,
+        ),
+        rf"\g<head>{MASK}",
+    ),
     # "client_secret": "value", password=value, s3.secret-access-key: value
-    (re.compile(
-        r"(?P<head>[\"']?\b[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|"
-        r"private[_-]?key|access[_-]?key)[A-Za-z0-9_.-]*[\"']?\s*[:=]\s*[\"']?)"
-        r"(?![\"'\s,}]|\*\*\*|\$\{)[^\"'\s,}&]+", re.IGNORECASE),
-     rf"\g<head>{MASK}"),
+    (
+        re.compile(
+            r"(?P<head>[\"']?\b[A-Za-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|"
+            r"private[_-]?key|access[_-]?key)[A-Za-z0-9_.-]*[\"']?\s*[:=]\s*[\"']?)"
+            r"(?![\"'\s,}]|\*\*\*|\$\{)[^\"'\s,}&]+",
+            re.IGNORECASE,
+        ),
+        rf"\g<head>{MASK}",
+    ),
 ]
 
 
@@ -102,8 +114,9 @@ class Redactor:
         return value
 
     def _compile(self) -> None:
-        usable = sorted((v for v in self.values if len(v) >= MIN_SECRET_LENGTH),
-                        key=lambda v: (-len(v), v))
+        usable = sorted(
+            (v for v in self.values if len(v) >= MIN_SECRET_LENGTH), key=lambda v: (-len(v), v)
+        )
         self._literal = re.compile("|".join(map(re.escape, usable))) if usable else None
 
 
@@ -162,8 +175,12 @@ def project_secret_values(meltano_yml: Path, environ: Mapping[str, str]) -> set[
         chain = [plugin]
         while chain[-1].get("inherit_from") in by_name and len(chain) < 10:
             chain.append(by_name[chain[-1]["inherit_from"]])
-        sensitive = {s["name"] for p in chain for s in p.get("settings") or []
-                     if isinstance(s, dict) and s.get("sensitive")}
+        sensitive = {
+            s["name"]
+            for p in chain
+            for s in p.get("settings") or []
+            if isinstance(s, dict) and s.get("sensitive")
+        }
         prefixes = {p["name"] for p in chain}
         prefixes |= {p["namespace"] for p in chain if p.get("namespace")}
         config = plugin.get("config") or {}
@@ -186,8 +203,9 @@ def environment_secret_values(environ: Mapping[str, str]) -> set[str]:
     return found
 
 
-def for_project(meltano_yml: Path | None, environ: Mapping[str, str], *,
-                enabled: bool = True) -> Redactor:
+def for_project(
+    meltano_yml: Path | None, environ: Mapping[str, str], *, enabled: bool = True
+) -> Redactor:
     """The redactor for a run of a project in ``environ`` (see the module docstring)."""
     redactor = Redactor(enabled=enabled)
     values = environment_secret_values(environ)

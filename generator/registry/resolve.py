@@ -10,7 +10,6 @@ the environment: secrets stay ``${ENV_VAR}`` references and paths become project
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,14 +17,12 @@ from ingestgen.config.load import JobFile
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
+from ingestgen.registry.references import fill, lookup, option_names
 from ingestgen.registry.settings import check_settings
 
 # Rendered projects live at projects/<tenant>/, two levels below the repository root.
 REPO = "${MELTANO_PROJECT_ROOT}/../.."
 LAKE = "${MELTANO_PROJECT_ROOT}/.lake"
-_WHOLE = re.compile(r"^\{([a-z_][a-z0-9_.]*)\}$")
-_PART = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         base=source_binding.plugin,
         config={
             **(template.config.get(source_engine, {}) if template else {}),
-            **_fill(source_binding.config, source_ctx),
+            **fill(source_binding.config, source_ctx),
         },
         select=[f"{s}.*" for s in streams] if source_binding.select else None,
         metadata=_replication(streams, strategy, incremental.cursor_field if incremental else None),
@@ -158,7 +155,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     loader = PluginUse(
         name=f"{target_binding.plugin}--{job.name}",
         base=target_binding.plugin,
-        config=_fill(target_binding.config, target_ctx),
+        config=fill(target_binding.config, target_ctx),
     )
     return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader)
 
@@ -206,7 +203,7 @@ def _requirements(job: JobFile, source: SourceConnector) -> list[Problem]:
     data = job.config.model_dump(by_alias=True)["source"] | job.config.source.settings
     problems = []
     for dotted, why in source.requires.items():
-        if _lookup(data, dotted) is None:
+        if lookup(data, dotted) is None:
             problems.append(
                 job.doc.problem(
                     ("source", *dotted.split(".")),
@@ -220,7 +217,7 @@ def _requirements(job: JobFile, source: SourceConnector) -> list[Problem]:
 def _unknown_options(
     job: JobFile, side: str, engine: str, binding: EngineBinding, options: dict[str, Any]
 ) -> list[Problem]:
-    valid = _option_names(binding)
+    valid = option_names(binding.config)
     return [
         job.doc.problem(
             (side, "engine", "options", engine, key),
@@ -266,7 +263,7 @@ def _streams(job: JobFile, source: SourceConnector) -> dict[str, str]:
         objects = sorted({f["object"] for f in files if isinstance(f, dict) and "object" in f})
         return {o: o for o in objects}
     ctx = {"asset": {"name": job.asset.asset}, "source": job.config.source.settings}
-    return {str(_fill(source.stream_name, ctx)): job.asset.asset}
+    return {str(fill(source.stream_name, ctx)): job.asset.asset}
 
 
 def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[str, Any]:
@@ -295,51 +292,3 @@ def _catalog(job: JobFile) -> dict[str, Any]:
     warehouse = target.warehouse or f"file://{LAKE}/warehouse"
     properties = {"type": "sql", "uri": f"sqlite:///{LAKE}/catalog.db", "warehouse": warehouse}
     return {"name": f"{tenant}_embedded", "properties": properties, "branch": None}
-
-
-def _option_names(binding: EngineBinding) -> set[str]:
-    names: set[str] = set()
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            names.update(
-                m[len("options.") :] for m in _PART.findall(value) if m.startswith("options.")
-            )
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-
-    walk(binding.config)
-    return names
-
-
-def _fill(value: Any, ctx: dict[str, Any]) -> Any:
-    """Replace ``{a.b}`` references; a whole-value reference to an absent value drops the key."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            filled = _fill(item, ctx)
-            if filled is not _MISSING:
-                out[key] = filled
-        return out
-    if isinstance(value, list):
-        return [v for v in (_fill(item, ctx) for item in value) if v is not _MISSING]
-    if isinstance(value, str):
-        whole = _WHOLE.match(value)
-        if whole:
-            found = _lookup(ctx, whole.group(1))
-            return _MISSING if found is None else found
-        return _PART.sub(lambda m: str(_lookup(ctx, m.group(1)) or ""), value)
-    return value
-
-
-def _lookup(ctx: dict[str, Any], dotted: str) -> Any:
-    current: Any = ctx
-    for part in dotted.split("."):
-        if not isinstance(current, dict) or part not in current:
-            return None
-        current = current[part]
-    return current
