@@ -99,14 +99,13 @@ class BlockShape:
         )
 
 
-def read_json_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
-    """The fast path over whole RECORD lines (envelopes included).
+def read_json_block(data: bytes, count: int, shape: BlockShape) -> Landed:
+    """The fast path over ``count`` whole RECORD lines (envelopes included).
 
     Raises:
         pyarrow.ArrowInvalid: (or `Rejected`) some row is doubtful; use `rows_block`.
     """
     assert shape.read_schema is not None
-    data = b"\n".join(lines)
     table = pj.read_json(
         io.BytesIO(data),
         read_options=pj.ReadOptions(use_threads=True, block_size=max(_MB, len(data) // 4 + 1)),
@@ -115,7 +114,7 @@ def read_json_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
             unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
         ),
     )
-    if table.num_rows != len(lines):
+    if table.num_rows != count:
         raise pa.ArrowInvalid("row count differs from the number of records")
     record = table.column("record")
     if record.null_count:

@@ -1,15 +1,15 @@
 """Singer message reader with a fast lane for RECORD messages.
 
 RECORD lines are not parsed here: a line that starts like ``{"type": "RECORD", "stream": "s"``
-is appended, as bytes, to stream ``s``'s buffer; the block is parsed later, in one go, by
-pyarrow's JSON reader (`blocks.read_json_block`). Any other line is decoded with msgspec: a
-RECORD in another key order still goes to its buffer, every other message type goes to
-singer-sdk's callbacks as usual. Never interprets record contents.
+is appended, as bytes, to stream ``s``'s buffer (a run of such lines even as one chunk); the
+block is parsed later, in one go, by pyarrow's JSON reader (`blocks.read_json_block`). Any
+other line is decoded with msgspec: a RECORD in another key order still goes to its buffer,
+every other message type goes to singer-sdk's callbacks as usual. Never interprets record
+contents.
 """
 
 from __future__ import annotations
 
-import itertools
 import re
 import sys
 import typing as t
@@ -35,7 +35,11 @@ ENVELOPE = msgspec.json.Decoder(Envelope)
 
 
 class RecordRouter(t.Protocol):
-    """Where RECORD lines go: one buffer (a list of whole RECORD lines, bytes) per stream."""
+    """Where RECORD lines go: one buffer per stream.
+
+    A buffer is a list of byte strings, each one RECORD line or several joined by line breaks
+    (without a final one): joined with line breaks, they are the stream's pending lines.
+    """
 
     buffers: dict[str, list[bytes]]
     """The stream's open buffer; the router empties it in `buffer_full`."""
@@ -49,16 +53,95 @@ class RecordRouter(t.Protocol):
         """Take the stream's buffered lines (and leave the list empty)."""
 
 
-def _as_bytes(lines: t.Iterable[t.Any]) -> t.Iterator[bytes]:
-    """Lines as bytes, whether the input was opened in text or binary mode."""
-    iterator = iter(lines)
-    first = next(iterator, None)
-    if first is None:
-        return iter(())
-    chained = itertools.chain((first,), iterator)
-    if isinstance(first, str):
-        return (line.encode() for line in chained)
-    return chained
+_CHUNK = 4 * 1024 * 1024
+
+
+class _ReadState:
+    """Per-call state of `FastSingerReader.process_lines`."""
+
+    def __init__(
+        self,
+        reader: FastSingerReader,
+        router: RecordRouter,
+        callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
+    ) -> None:
+        self.reader = reader
+        self.router = router
+        self.callbacks = callbacks
+        self.counts: Counter[str] = Counter()
+        self.records = 0
+        self.by_raw_name: dict[bytes, tuple[str, list[bytes]]] = {}
+        self.pending: Counter[str] = Counter()
+        self.last: tuple[bytes, str, list[bytes]] | None = None
+
+    def _add(self, name: str, buffer: list[bytes], data: bytes, lines: int) -> None:
+        buffer.append(data)
+        self.records += lines
+        self.pending[name] += lines
+        if self.pending[name] >= self.router.block_records:
+            self.pending[name] = 0
+            self.router.buffer_full(name)
+
+    def line(self, line: bytes) -> None:
+        """One line (without or with its line break)."""
+        line = line.rstrip(b"\r\n")
+        match = _RECORD_PREFIX.match(line)
+        if match is not None:
+            raw_name = match.group(1)
+            known = self.by_raw_name.get(raw_name)
+            if known is None:
+                name = raw_name.decode()
+                buffer = self.router.buffers.get(name)
+                if buffer is None:
+                    buffer = self.router.unknown_stream(name)
+                known = self.by_raw_name[raw_name] = (name, buffer)
+            self.last = (match.group(0), *known)
+            self._add(known[0], known[1], line, 1)
+        elif line.strip():
+            self.last = None
+            self._slow_lane(line)
+
+    def chunk(self, body: bytes) -> None:
+        """Whole lines, the last one ending with a line break.
+
+        When every line of the chunk starts with the same RECORD prefix as the last record
+        seen (a stream's records in a row, the common case), the chunk goes to the buffer as
+        one piece without looking at its lines: a line break inside JSON is always escaped, so
+        a line break followed by the prefix can only be the start of a line.
+        """
+        if self.last is not None:
+            prefix, name, buffer = self.last
+            lines = body.count(b"\n")
+            if body.startswith(prefix) and body.count(b"\n" + prefix) == lines - 1:
+                self._add(name, buffer, body[:-1].rstrip(b"\r"), lines)
+                return
+        for line in body.split(b"\n")[:-1]:
+            self.line(line)
+
+    def _slow_lane(self, line: bytes) -> None:
+        """A line the fast lane did not recognise."""
+        try:
+            envelope = ENVELOPE.decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
+        if envelope.type == "RECORD":
+            if not envelope.stream or not len(envelope.record):
+                raise InvalidInputLine(
+                    f"Line is missing required stream, record key(s): {line[:200]!r}"
+                )
+            buffer = self.router.buffers.get(envelope.stream)
+            if buffer is None:
+                buffer = self.router.unknown_stream(envelope.stream)
+            self._add(envelope.stream, buffer, line, 1)
+            return
+        message = self.reader.deserialize_json(line)
+        self.reader.assert_line_requires(message, requires={"type"})
+        kind = str(message["type"])
+        if callback := self.callbacks.get(kind):
+            callback(message)
+        else:
+            self.reader._process_unknown_message(message)
+        self.counts[kind] += 1
 
 
 class FastSingerReader(GenericSingerReader[str]):
@@ -90,66 +173,23 @@ class FastSingerReader(GenericSingerReader[str]):
         callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
     ) -> t.Counter[str]:
         """Read every line: RECORD lines to the router's buffers, the rest to ``callbacks``."""
-        router = self.router
-        assert router is not None, "FastSingerReader.router must be set"
-        buffers = router.buffers
-        by_raw_name: dict[bytes, list[bytes]] = {}
-        limit = router.block_records
-        prefix = _RECORD_PREFIX.match
-        counts: Counter[str] = Counter()
-        records = 0
-        # The hot loop: one regex match and one list append per RECORD line.
-        for line in _as_bytes(file_input or self.default_input):
-            match = prefix(line)
-            if match is not None:
-                raw_name = match.group(1)
-                buffer = by_raw_name.get(raw_name)
-                if buffer is None:
-                    name = raw_name.decode()
-                    buffer = buffers.get(name)
-                    if buffer is None:
-                        buffer = router.unknown_stream(name)
-                    by_raw_name[raw_name] = buffer
-                buffer.append(line)
-                records += 1
-                if len(buffer) >= limit:
-                    router.buffer_full(raw_name.decode())
-                continue
-            if line.strip():
-                kind = self._slow_lane(line, router, callbacks)
-                records += kind == SingerMessageType.RECORD
-                counts[kind] += kind != SingerMessageType.RECORD
-        counts[SingerMessageType.RECORD] += records
-        return counts
-
-    def _slow_lane(
-        self,
-        line: bytes,
-        router: RecordRouter,
-        callbacks: dict[str, t.Callable[[dict[str, t.Any]], None]],
-    ) -> str:
-        """Handle a line the fast lane did not recognise; return its message type."""
-        try:
-            envelope = ENVELOPE.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
-        if envelope.type == "RECORD":
-            if not envelope.stream or not len(envelope.record):
-                raise InvalidInputLine(
-                    f"Line is missing required stream, record key(s): {line[:200]!r}"
-                )
-            buffer = router.buffers.get(envelope.stream)
-            if buffer is None:
-                buffer = router.unknown_stream(envelope.stream)
-            buffer.append(line)
-            if len(buffer) >= router.block_records:
-                router.buffer_full(envelope.stream)
-            return SingerMessageType.RECORD
-        message = self.deserialize_json(line)
-        self.assert_line_requires(message, requires={"type"})
-        kind = str(message["type"])
-        if callback := callbacks.get(kind):
-            callback(message)
+        assert self.router is not None, "FastSingerReader.router must be set"
+        state = _ReadState(self, self.router, callbacks)
+        source: t.Any = file_input or self.default_input
+        if isinstance(source.read(0), bytes):
+            # Binary input (standard input in production): large chunks, split only when
+            # needed.
+            rest = b""
+            while chunk := source.read(_CHUNK):
+                data = rest + chunk if rest else chunk
+                cut = data.rfind(b"\n") + 1
+                if cut:
+                    state.chunk(data[:cut])
+                rest = data[cut:]
+            if rest:
+                state.line(rest)
         else:
-            self._process_unknown_message(message)
-        return kind
+            for line in source:
+                state.line(line.encode())
+        state.counts[SingerMessageType.RECORD] += state.records
+        return state.counts

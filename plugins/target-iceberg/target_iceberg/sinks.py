@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 BLOCK_RECORDS = 25_000
 _FAST_FAILURES_BEFORE_ROW_PATH = 3
+_FAST_RETRY_EVERY = 8
 _SAMPLE_REJECTS = 20
 _IN_FLIGHT = 2
 
@@ -133,6 +134,7 @@ class StreamSink:
         self.buffer: list[bytes] = []
         """RECORD lines not yet processed; the reader appends to this very list."""
         self._fast_failures = 0
+        self._blocks = 0
         self._staged = False
 
     # Contract changes -------------------------------------------------------------------
@@ -161,23 +163,30 @@ class StreamSink:
         """Hand the buffered records to the worker."""
         if not self.buffer:
             return
-        raws = self.buffer[:]
+        data = b"\n".join(self.buffer)
         self.buffer.clear()
-        self.summary.rows_read += len(raws)
+        count = data.count(b"\n") + 1
+        self.summary.rows_read += count
         shape = self.shape
-        self.ctx.submit(lambda: self._process(raws, shape))
+        self.ctx.submit(lambda: self._process(data, count, shape))
 
-    def _process(self, raws: list[bytes], shape: BlockShape) -> None:
+    def _process(self, data: bytes, count: int, shape: BlockShape) -> None:
         landed = None
-        if shape.fast and self._fast_failures < _FAST_FAILURES_BEFORE_ROW_PATH:
+        self._blocks += 1
+        # After a few failing blocks in a row, try the fast path only now and then.
+        hopeful = (
+            self._fast_failures < _FAST_FAILURES_BEFORE_ROW_PATH
+            or self._blocks % _FAST_RETRY_EVERY == 0
+        )
+        if shape.fast and hopeful:
             try:
-                landed = read_json_block(raws, shape)
+                landed = read_json_block(data, count, shape)
                 self._fast_failures = 0
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
                 # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
-            landed = rows_block(raws, shape)
+            landed = rows_block(data.split(b"\n"), shape)
         self._land(landed)
 
     def add_arrow(self, table: pa.Table) -> None:
@@ -194,9 +203,9 @@ class StreamSink:
         for url in files:
             path = _local_path(url)
             if fmt == "parquet":
-                parquet = pq.ParquetFile(path)
-                for batch in parquet.iter_batches(batch_size=BLOCK_RECORDS):
-                    self.add_arrow(pa.Table.from_batches([batch]))
+                with pq.ParquetFile(path) as parquet:
+                    for batch in parquet.iter_batches(batch_size=BLOCK_RECORDS):
+                        self.add_arrow(pa.Table.from_batches([batch]))
             elif fmt == "jsonl":
                 with (
                     Path(path).open("rb") as raw,

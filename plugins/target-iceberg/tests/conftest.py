@@ -63,7 +63,8 @@ def run_target(lake: Path) -> RunTarget:
         target = TargetIceberg(config=cfg)
         out = io.StringIO()
         with redirect_stdout(out):
-            target.process_lines(io.StringIO(text))
+            # Binary input, as standard input is in production (the chunked reader).
+            target.process_lines(io.BytesIO(text.encode()))  # type: ignore[arg-type]
             target.process_endofpipe()
         return target, [line for line in out.getvalue().splitlines() if line.strip()]
 

@@ -199,7 +199,7 @@ def test_fast_json_path_never_accepts_more_than_the_rules(
     ]
     slow = rows_block(raws, shape)
     try:
-        fast = read_json_block(raws, shape)
+        fast = read_json_block(b"\n".join(raws), len(raws), shape)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
         event("fast path refused the block")
         return
@@ -314,7 +314,7 @@ def test_fast_json_path_equals_the_rules_on_plausible_input(case: tuple[str, lis
     shape = _shape(parse_type(type_text))
     slow = rows_block(raws, shape)
     try:
-        fast = read_json_block(raws, shape)
+        fast = read_json_block(b"\n".join(raws), len(raws), shape)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
         event("fast path refused the block")
         return
