@@ -69,7 +69,7 @@ CASES = [
         GOOD.replace("type: gdrive_csv", "type: gdrive"),
         [
             "configs/acme/job.yaml:3 source.type: unknown source 'gdrive' (known sources: "
-            "gdrive_csv, github, hubspot, jsonl, postgres, stripe)"
+            "faker, gdrive_csv, github, hubspot, jsonl, postgres, stripe)"
         ],
         id="unknown-source",
     ),
