@@ -3,7 +3,9 @@
 Imported by the generated code-location module ``projects/_dagster/<tenant>.py``, once per
 process: dagster-meltano keeps a single Meltano project per process (a singleton), so each tenant
 is its own code location. Every job is re-tagged ``tenant=<id>`` so Dagster's run queue can limit
-runs per tenant; schedules run the tagged jobs by name, so their runs carry the tag too.
+runs per tenant (schedules run the tagged jobs by name, so their runs carry the tag too), and
+retries a failed run as the job's rendered execution settings say (``retries``,
+``retry_backoff_seconds``).
 
 Never runs a job here: loading only lists the project's jobs and schedules.
 """
@@ -12,11 +14,21 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from ingestgen.errors import UserError
+from ingestgen.orchestrate.process import ensure_system_db
 
 try:
-    from dagster import Definitions, JobDefinition, ScheduleDefinition, in_process_executor
+    from dagster import (
+        Definitions,
+        JobDefinition,
+        RetryPolicy,
+        ScheduleDefinition,
+        in_process_executor,
+    )
     from dagster_meltano import load_jobs_from_meltano_project  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise UserError(
@@ -45,21 +57,46 @@ def tenant_definitions(location_file: str, tenant: str) -> Definitions:
             "the meltano command is not on PATH; install 'ingestgen[orchestrate]' "
             "and start Dagster from that environment (`ingestgen orchestrate`)"
         )
+    ensure_system_db(project)
     loaded = list(load_jobs_from_meltano_project(str(project)))
-    jobs = [_tagged(item, tenant) for item in loaded if isinstance(item, JobDefinition)]
+    execution = job_execution(project)
+    jobs = [
+        _tagged(item, tenant, execution.get(item.name, {}))
+        for item in loaded
+        if isinstance(item, JobDefinition)
+    ]
     schedules = [item for item in loaded if isinstance(item, ScheduleDefinition)]
     return Definitions(jobs=jobs, schedules=schedules)
 
 
-def _tagged(job: JobDefinition, tenant: str) -> JobDefinition:
-    # dagster-meltano builds its jobs without tags; rebuilding from the same graph keeps the ops,
-    # the meltano resource and the retry policy. A job is one `meltano run` task: running it in
-    # the run worker itself spares a second process that would list the Meltano project again.
+def job_execution(project: Path) -> dict[str, dict[str, Any]]:
+    """Each job's execution settings (retries, backoff), by job name.
+
+    They are rendered from the registry's connector template into the job's extractor, under
+    ``annotations.ingestgen.execution``.
+    """
+    data = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8")) or {}
+    out: dict[str, dict[str, Any]] = {}
+    for extractor in (data.get("plugins") or {}).get("extractors") or []:
+        ours = (extractor.get("annotations") or {}).get("ingestgen") or {}
+        if "job" in ours:
+            out[str(ours["job"])] = dict(ours.get("execution") or {})
+    return out
+
+
+def _tagged(job: JobDefinition, tenant: str, execution: dict[str, Any]) -> JobDefinition:
+    # dagster-meltano builds its jobs without tags and with one retry count for the whole
+    # project; rebuilding from the same graph keeps the ops and the meltano resource. A job is one
+    # `meltano run` task: running it in the run worker itself spares a second process that would
+    # list the Meltano project again. A retried `meltano run` is safe: a failed run advances no
+    # bookmark and target-iceberg commits once, at the end.
+    retries = int(execution.get("retries") or 0)
+    backoff = execution.get("retry_backoff_seconds")
     return job.graph.to_job(
         name=job.name,
         description=job.description,
         resource_defs=dict(job.resource_defs),
         tags={**job.tags, TENANT_TAG: tenant},
-        op_retry_policy=job.op_retry_policy,
+        op_retry_policy=RetryPolicy(max_retries=retries, delay=backoff) if retries else None,
         executor_def=in_process_executor,
     )

@@ -109,6 +109,30 @@ def executable(name: str) -> str:
     return on_path
 
 
+def ensure_system_db(project: Path, env: dict[str, str] | None = None) -> None:
+    """Create a Meltano project's system database if it is missing, with one Meltano command.
+
+    dagster-meltano lists jobs and schedules with two concurrent Meltano commands; on a project
+    without a system database both try to create it, and one fails ("Cannot upgrade the system
+    database"). Running one command first, alone, leaves nothing to race for.
+
+    Raises:
+        UserError: Meltano failed; its output says why.
+    """
+    if (project / ".meltano" / "meltano.db").exists() or os.environ.get("MELTANO_DATABASE_URI"):
+        return
+    done = subprocess.run(
+        [executable("meltano"), "job", "list", "--format=json"],
+        cwd=project,
+        env=env if env is not None else {**os.environ, "MELTANO_CLI_DISABLE_VERSION_CHECK": "true"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise UserError(f"meltano failed in {project}: {done.stderr[-2000:]}")
+
+
 def prepare_home(root: Path, home: Path) -> Path:
     """Create the instance folder and copy the rendered instance settings into it.
 
@@ -165,6 +189,8 @@ def start(
         )
     prepare_home(root, home)
     env = process_env(home)
+    for location in sorted((root / WORKSPACE_DIR).glob("*.py")):
+        ensure_system_db(root / "projects" / location.stem, env)
     commands = {
         "webserver": [
             executable("dagster-webserver"),

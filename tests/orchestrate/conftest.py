@@ -1,5 +1,5 @@
-"""Repositories with two tenants (acme, initech) and a runner config, built from the real registry,
-specs and templates, with the demo job's CSV files as both tenants' data."""
+"""Repositories with two tenants (acme, initech), built from the real registry, specs and
+templates, each tenant running the demo job on its own copy of the demo CSV files."""
 
 from __future__ import annotations
 
@@ -8,38 +8,7 @@ from pathlib import Path
 
 import pytest
 
-JOB = """\
-tenant_id: {tenant}
-source:
-  type: gdrive_csv
-  local_folder: configs/{tenant}/data
-  files:
-    - file_id: deals_2026_11_24.csv
-      object: deals_daily
-    - file_id: deals_2026_11_25.csv
-      object: deals_daily
-  incremental:
-    strategy: file_modified_time
-target:
-  type: iceberg
-  catalog: embedded
-asset_definition: /app/specs/gdrive_csv/v1.0/deals_daily.yaml
-"""
-
-RUNNER = """\
-runner:
-  mode: orchestrated
-  orchestrator:
-    type: dagster
-    schedules:
-      - name: acme_daily
-        config: configs/acme/deals_daily.yaml
-        cron: "{acme_cron}"
-      - name: initech_nightly
-        config: /app/configs/initech/deals_daily.yaml
-        cron: "{initech_cron}"
-    concurrency_per_tenant: 1
-"""
+JOB = (Path(__file__).parent / "job.yaml.in").read_text()
 
 
 def add_tenants(root: Path, repo: Path, tenants: tuple[str, ...] = ("acme", "initech")) -> None:

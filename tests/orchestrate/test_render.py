@@ -114,7 +114,8 @@ defs = runpy.run_path(sys.argv[1])["defs"]
 repo = defs.get_repository_def()
 print(json.dumps({
     "jobs": {j.name: {"tags": dict(j.tags), "executor": j.executor_def.name,
-                      "ops": sorted(n.name for n in j.nodes)}
+                      "ops": sorted(n.name for n in j.nodes),
+                      "retry": [j.op_retry_policy.max_retries, j.op_retry_policy.delay]}
              for j in repo.get_all_jobs()},
     "schedules": {s.name: {"cron": s.cron_schedule, "job": s.job_name,
                            "tz": s.execution_timezone,
@@ -151,6 +152,8 @@ def test_each_location_loads_its_own_tenant(rendered: Path, tmp_path: Path) -> N
         assert job["tags"] == {"tenant": tenant}
         assert job["executor"] == "in_process"
         assert job["ops"] == [op]
+        # The job's execution settings from the registry template: 2 retries, 30 s apart.
+        assert job["retry"] == [2, 30]
     assert found["acme"]["schedules"] == {
         "acme_daily": {"cron": "0 3 * * *", "job": "deals_daily", "tz": None, "running": True},
         "acme_weekly": {"cron": "0 6 * * 1", "job": "deals_daily", "tz": None, "running": True},

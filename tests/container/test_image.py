@@ -1,0 +1,154 @@
+"""The runner image, built and run here with podman: the demo job in oneshot mode, on the
+embedded catalog, with /specs mounted read-only, and the rows read back from a second container.
+
+Opt-in locally (INGESTGEN_CONTAINER_TESTS=1), always on in CI (CI=true). Needs root, podman,
+runc and debootstrap (scripts/install-system-deps); the base image comes from docker/build-base,
+which caches Debian's root file system under /var/tmp/ingestgen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.container,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.environ.get("INGESTGEN_CONTAINER_TESTS") != "1" and os.environ.get("CI") != "true",
+        reason="container tests are opt-in locally: set INGESTGEN_CONTAINER_TESTS=1",
+    ),
+]
+
+IMAGE = "localhost/ingestgen-runner:test"
+TIMINGS: dict[str, float] = {}
+
+
+def podman(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args], capture_output=True, text=True, check=False, timeout=timeout, env=env
+    )
+
+
+@pytest.fixture(scope="module")
+def image(repo_root: Path) -> Iterator[str]:
+    for tool in ("podman", "runc"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is missing; run scripts/install-system-deps")
+    os.environ["CONTAINERS_CONF"] = str(repo_root / "docker" / "containers.conf")
+    started = time.monotonic()
+    base = subprocess.run(
+        [str(repo_root / "docker" / "build-base")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+    assert base.returncode == 0, base.stderr[-3000:]
+    TIMINGS["base_s"] = time.monotonic() - started
+    started = time.monotonic()
+    # Host networking for the build only: pip fetches packages; the runs below have no network.
+    built = podman(
+        "build",
+        "--pull=never",
+        # SHELL (bash with pipefail) is a Docker-format instruction; OCI format ignores it.
+        "--format=docker",
+        "--network=host",
+        "--tag",
+        IMAGE,
+        "--file",
+        str(repo_root / "Dockerfile"),
+        str(repo_root),
+        timeout=2400,
+    )
+    assert built.returncode == 0, built.stdout[-5000:] + built.stderr[-3000:]
+    TIMINGS["build_s"] = time.monotonic() - started
+    yield IMAGE
+    print(f"container timings: {json.dumps({k: round(v, 1) for k, v in TIMINGS.items()})}")
+
+
+def tree_digest(folder: Path) -> dict[str, tuple[int, str]]:
+    return {
+        p.relative_to(folder).as_posix(): (
+            p.stat().st_mtime_ns,
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_image_runs_as_runner_with_exec_entrypoint(image: str) -> None:
+    config = json.loads(podman("image", "inspect", image).stdout)[0]["Config"]
+    assert config["User"] == "10001:10001"
+    assert config["Entrypoint"] == ["/usr/local/bin/ingestgen-entrypoint"]
+    who = podman("run", "--rm", "--network=none", "--entrypoint", "id", image, "-u")
+    assert who.stdout.strip() == "10001"
+    # /specs belongs to root: the runner cannot write there even when nothing is mounted.
+    touch = podman("run", "--rm", "--network=none", "--entrypoint", "touch", image, "/specs/x")
+    assert touch.returncode == 1 and "Permission denied" in touch.stderr
+
+
+def test_entrypoint_refuses_unknown_modes(image: str) -> None:
+    for args in ((), ("oneshot",), ("sometimes",)):
+        done = podman("run", "--rm", "--network=none", image, *args)
+        assert done.returncode == 2, (args, done.stderr)
+        assert "usage: oneshot JOB_FILE" in done.stderr
+
+
+def test_oneshot_runs_the_demo_job_with_specs_read_only(
+    image: str, repo_root: Path, tmp_path: Path
+) -> None:
+    specs = repo_root / "specs"
+    before = tree_digest(specs)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    lake.chmod(0o777)  # the runner (uid 10001) writes the embedded catalog here
+    mounts = ["--volume", f"{specs}:/specs:ro", "--volume", f"{lake}:/app/projects/acme/.lake"]
+    started = time.monotonic()
+    run = podman(
+        "run",
+        "--rm",
+        "--network=none",
+        *mounts,
+        image,
+        "oneshot",
+        "configs/acme/deals_daily.yaml",
+        "--output",
+        "json",
+        timeout=900,
+    )
+    TIMINGS["oneshot_s"] = time.monotonic() - started
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    record = json.loads(run.stdout)
+    assert (record["tenant"], record["job"], record["status"]) == ("acme", "deals_daily", "landed")
+    # A second container reads the table back from the same lake.
+    show = podman(
+        "run",
+        "--rm",
+        "--network=none",
+        *mounts,
+        "--entrypoint",
+        "ingestgen",
+        image,
+        "show",
+        "acme",
+        "deals_daily",
+        "--output",
+        "json",
+    )
+    assert show.returncode == 0, show.stderr[-3000:]
+    (table,) = json.loads(show.stdout)["tables"]
+    assert table["table"] == "acme.deals_daily" and table["rows"] == 50
+    assert (lake / "catalog.db").is_file()
+    assert tree_digest(specs) == before

@@ -1,0 +1,297 @@
+"""Orchestrated mode for real: `dagster-daemon` and `dagster-webserver` on loopback with a temporary
+DAGSTER_HOME, started the way `ingestgen orchestrate` starts them, on a two-tenant workspace.
+
+Runs are launched through the GraphQL API and one schedule ticks on its own; the tests read the
+run storage back (start and end times, tags) and the rows the runs landed in each tenant's
+Iceberg table (embedded catalog). The UI's schedule list is checked in headless Chromium, with a
+screenshot kept under build/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ingestgen import api, lake
+from ingestgen.orchestrate.graphql import query
+from ingestgen.orchestrate.process import DagsterProcesses, start
+from ingestgen.orchestrate.serve import install_plugins
+
+pytestmark = [pytest.mark.dagster, pytest.mark.slow]
+
+TENANTS = ("acme", "initech")
+RUNS = """
+{ runsOrError { __typename ... on Runs { results {
+    runId jobName status startTime endTime
+    repositoryOrigin { repositoryLocationName }
+    tags { key value } } } } }
+"""
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId status } }
+    ... on PythonError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+SCHEDULES = """
+query Schedules($location: String!) {
+  schedulesOrError(repositorySelector: {repositoryLocationName: $location,
+                                        repositoryName: "__repository__"}) {
+    __typename
+    ... on Schedules { results {
+      name cronSchedule executionTimezone pipelineName scheduleState { status } } }
+  }
+}
+"""
+
+
+@dataclass
+class Orchestrated:
+    root: Path
+    procs: DagsterProcesses
+    tick_schedule: str
+
+    @property
+    def url(self) -> str:
+        return self.procs.url
+
+
+def artifacts_dir(repo_root: Path) -> Path:
+    base = Path(os.environ.get("TEST_ARTIFACTS_DIR", repo_root / "build" / "test-artifacts"))
+    folder = base / "dagster"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def orchestrated(
+    tmp_path_factory: pytest.TempPathFactory, repo_root: Path
+) -> Iterator[Orchestrated]:
+    root = tmp_path_factory.mktemp("orchestrated") / "repo"
+    root.mkdir()
+    for name in ("registry", "specs", "templates"):
+        shutil.copytree(repo_root / name, root / name)
+    (root / "plugins").symlink_to(repo_root / "plugins")
+    (root / "projects").mkdir()
+    job = (repo_root / "tests" / "orchestrate" / "job.yaml.in").read_text()
+    for tenant in TENANTS:
+        folder = root / "configs" / tenant
+        shutil.copytree(repo_root / "configs" / "acme" / "data", folder / "data")
+        (folder / "deals_daily.yaml").write_text(job.format(tenant=tenant))
+    # initech's schedule ticks once, a few minutes from now (UTC): long enough for Dagster to
+    # start, soon enough to keep the test short. acme's never ticks during the test.
+    tick = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=150)
+    tick_cron = f"{tick.minute} {tick.hour} * * *"
+    (root / "configs" / "runner.yaml").write_text(f"""\
+runner:
+  mode: orchestrated
+  orchestrator:
+    type: dagster
+    schedules:
+      - name: acme_nightly
+        config: configs/acme/deals_daily.yaml
+        cron: "17 3 * * *"
+      - name: initech_tick
+        config: /app/configs/initech/deals_daily.yaml
+        cron: "{tick_cron}"
+    concurrency_per_tenant: 1
+""")
+    assert api.render(root).clean
+    home = root.parent / "dagster_home"
+    install_plugins(root, list(TENANTS), home)
+    logs = root.parent / "logs"
+    procs = start(root, home, port=free_port(), log_dir=logs)
+    try:
+        assert procs.wait_ready(timeout=420) == {"acme": "LOADED", "initech": "LOADED"}
+        yield Orchestrated(root, procs, "initech_tick")
+    finally:
+        procs.stop()
+        # The processes' logs outlive the temporary folder, for a failed CI run's post-mortem.
+        shutil.copytree(logs, artifacts_dir(repo_root) / "logs", dirs_exist_ok=True)
+
+
+def runs(url: str) -> list[dict[str, object]]:
+    found = query(url, RUNS)["runsOrError"]["results"]
+    for run in found:
+        run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
+        run["location"] = run["repositoryOrigin"]["repositoryLocationName"]
+    return list(found)
+
+
+def launch(url: str, location: str, job: str) -> str:
+    params = {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "jobName": job,
+        },
+        "runConfigData": {},
+    }
+    answer = query(url, LAUNCH, {"params": params})["launchRun"]
+    assert answer["__typename"] == "LaunchRunSuccess", answer
+    return str(answer["run"]["runId"])
+
+
+def wait_finished(url: str, run_ids: set[str], timeout: float) -> dict[str, dict[str, object]]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = {r["runId"]: r for r in runs(url) if r["runId"] in run_ids}
+        if len(found) == len(run_ids) and all(
+            r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for r in found.values()
+        ):
+            return found  # type: ignore[return-value]
+        time.sleep(2)
+    raise AssertionError(f"runs not finished after {timeout:.0f} s: {runs(url)}")
+
+
+def rows(root: Path, tenant: str) -> int:
+    # Read back with the catalog settings the tenant's loader used (ingestgen show's reader).
+    (table,) = lake.preview(root / "projects" / tenant, tenant, "deals_daily", 0)
+    return table.rows
+
+
+def overlap(a: dict[str, object], b: dict[str, object]) -> bool:
+    return float(a["startTime"]) < float(b["endTime"]) and float(b["startTime"]) < float(
+        a["endTime"]
+    )  # type: ignore[arg-type]
+
+
+def test_every_tenants_schedules_are_listed_running_in_utc(orchestrated: Orchestrated) -> None:
+    listed = {}
+    for tenant in TENANTS:
+        answer = query(orchestrated.url, SCHEDULES, {"location": tenant})["schedulesOrError"]
+        assert answer["__typename"] == "Schedules"
+        listed[tenant] = {
+            s["name"]: (
+                s["cronSchedule"],
+                s["pipelineName"],
+                s["executionTimezone"],
+                s["scheduleState"]["status"],
+            )
+            for s in answer["results"]
+        }
+    assert listed["acme"] == {"acme_nightly": ("17 3 * * *", "deals_daily", "UTC", "RUNNING")}
+    ((name, (cron, job, zone, state)),) = listed["initech"].items()
+    assert (name, job, zone, state) == ("initech_tick", "deals_daily", "UTC", "RUNNING")
+    assert len(cron.split()) == 5
+
+
+def test_runs_land_rows_and_never_overlap_within_a_tenant(orchestrated: Orchestrated) -> None:
+    url, root = orchestrated.url, orchestrated.root
+    # Two runs of acme requested at once, and one of initech.
+    acme = {launch(url, "acme", "deals_daily"), launch(url, "acme", "deals_daily")}
+    initech = {launch(url, "initech", "deals_daily")}
+    done = wait_finished(url, acme | initech, timeout=900)
+    assert {r["status"] for r in done.values()} == {"SUCCESS"}, done
+    assert {r["runId"]: r["tags"]["tenant"] for r in done.values()} == {
+        **dict.fromkeys(acme, "acme"),
+        **dict.fromkeys(initech, "initech"),
+    }
+    first, second = sorted((done[i] for i in acme), key=lambda r: float(r["startTime"]))
+    # The run queue held the second acme run until the first one ended ...
+    assert float(second["startTime"]) >= float(first["endTime"])
+    # ... while initech's run went ahead alongside acme's first run.
+    (other,) = (done[i] for i in initech)
+    assert overlap(other, first)
+    # Both tenants' rows landed in their own tables; acme's second run found nothing new.
+    assert rows(root, "acme") == 50
+    assert rows(root, "initech") == 50
+
+
+def test_a_schedule_tick_starts_a_tagged_run(orchestrated: Orchestrated) -> None:
+    url = orchestrated.url
+    deadline = time.monotonic() + 600
+    ticked: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not ticked:
+        ticked = [
+            r
+            for r in runs(url)
+            if r["tags"].get("dagster/schedule_name") == orchestrated.tick_schedule
+        ]  # type: ignore[union-attr]
+        time.sleep(2)
+    assert ticked, f"no run from the schedule {orchestrated.tick_schedule}"
+    (run,) = wait_finished(url, {str(ticked[0]["runId"])}, timeout=600).values()
+    assert run["status"] == "SUCCESS"
+    assert run["location"] == "initech" and run["tags"]["tenant"] == "initech"  # type: ignore[index]
+    # Every run of one tenant, manual or scheduled, ran alone.
+    for tenant in TENANTS:
+        mine = [r for r in runs(url) if r["location"] == tenant and r["endTime"]]
+        for i, a in enumerate(mine):
+            for b in mine[i + 1 :]:
+                assert not overlap(a, b), (a, b)
+    assert rows(orchestrated.root, "initech") == 50
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--window-size=1600,900",
+    "--virtual-time-budget=20000",
+]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is missing; run scripts/install-system-deps")
+        pytest.skip("chromium is not installed (scripts/install-system-deps installs it)")
+    return found
+
+
+def test_ui_lists_every_tenants_schedules(
+    orchestrated: Orchestrated, tmp_path: Path, repo_root: Path
+) -> None:
+    browser = chromium()
+    artifacts = artifacts_dir(repo_root)
+    page = f"{orchestrated.url}/overview/schedules"
+    shot = artifacts / "schedules.png"
+    shot.unlink(missing_ok=True)
+    common = [browser, *CHROMIUM_FLAGS]
+    dom = subprocess.run(
+        [*common, f"--user-data-dir={tmp_path / 'dom'}", "--dump-dom", page],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    (artifacts / "schedules.html").write_text(dom.stdout)
+    for tenant, schedule in (("acme", "acme_nightly"), ("initech", orchestrated.tick_schedule)):
+        assert f">{tenant}<" in dom.stdout
+        assert f'href="/locations/{tenant}/schedules/{schedule}"' in dom.stdout
+    done = subprocess.run(
+        [*common, f"--user-data-dir={tmp_path / 'shot'}", f"--screenshot={shot}", page],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
