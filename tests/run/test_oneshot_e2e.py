@@ -30,13 +30,16 @@ DATA = REPO / "configs" / "acme" / "data"
 SPEC = "specs/gdrive_csv/v1.0/deals_daily.yaml"
 
 
-def job(files: list[str], *, folder: str = "configs/acme/data", extra: str = "",
-        redaction: bool = True) -> str:
+def job(
+    files: list[str], *, folder: str = "configs/acme/data", extra: str = "", redaction: bool = True
+) -> str:
     listed = "\n".join(f"    - {{file_id: {f}, object: deals_daily}}" for f in files)
     source = f"  local_folder: {folder}\n" if folder else ""
-    return (f"tenant_id: acme\nsource:\n  type: gdrive_csv\n{source}{extra}  files:\n{listed}\n"
-            f"target:\n  type: iceberg\n  catalog: embedded\n"
-            f"logging:\n  redaction: {str(redaction).lower()}\nasset_definition: {SPEC}\n")
+    return (
+        f"tenant_id: acme\nsource:\n  type: gdrive_csv\n{source}{extra}  files:\n{listed}\n"
+        f"target:\n  type: iceberg\n  catalog: embedded\n"
+        f"logging:\n  redaction: {str(redaction).lower()}\nasset_definition: {SPEC}\n"
+    )
 
 
 def closed_port() -> int:
@@ -59,41 +62,58 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     bad.mkdir()
     rows = (DATA / "deals_2026_11_24.csv").read_text().splitlines()
     # Two rows break the contract: a deal id that is no number, a date that is no date.
-    rows[3] = "not-a-number" + rows[3][rows[3].index(","):]
+    rows[3] = "not-a-number" + rows[3][rows[3].index(",") :]
     rows[5] = rows[5].replace("2026-11-24", "24/11/2026", 1)
     (bad / "deals_bad.csv").write_text("\n".join(rows) + "\n")
-    (configs / "deals_daily.yaml").write_text(job(["deals_2026_11_24.csv",
-                                                   "deals_2026_11_25.csv"]))
+    (configs / "deals_daily.yaml").write_text(job(["deals_2026_11_24.csv", "deals_2026_11_25.csv"]))
     (configs / "bad_rows.yaml").write_text(job(["deals_bad.csv"], folder="configs/acme/bad"))
     (configs / "missing_file.yaml").write_text(job(["no_such_file.csv"]))
     leak = "  api_base_url: ${GDRIVE_API_URL}\n"
     (configs / "leaky.yaml").write_text(job(["deals_2026_11_24.csv"], folder="", extra=leak))
-    (configs / "leaky_plain.yaml").write_text(job(["deals_2026_11_24.csv"], folder="",
-                                                  extra=leak, redaction=False))
+    (configs / "leaky_plain.yaml").write_text(
+        job(["deals_2026_11_24.csv"], folder="", extra=leak, redaction=False)
+    )
     nessie = job(["deals_2026_11_24.csv"]).replace(
-        "catalog: embedded", "catalog: nessie\n  warehouse: s3://lake/acme/")
+        "catalog: embedded", "catalog: nessie\n  warehouse: s3://lake/acme/"
+    )
     (configs / "lake_down.yaml").write_text(nessie)
     (root / "projects").mkdir()
     rendered = run_cli(root, "render", "--root", str(root))
     assert rendered.returncode == 0, rendered.stderr
-    installed = subprocess.run([str(BIN / "meltano"), "install"], cwd=root / "projects" / "acme",
-                               env=env_for(), capture_output=True, text=True, check=False,
-                               timeout=900)
+    installed = subprocess.run(
+        [str(BIN / "meltano"), "install"],
+        cwd=root / "projects" / "acme",
+        env=env_for(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
     assert installed.returncode == 0, installed.stderr[-3000:]
     return root
 
 
 def env_for(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("OPENLINEAGE", "OPENMETADATA"))}
-    return {**env, "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENLINEAGE", "OPENMETADATA"))}
+    return {
+        **env,
+        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        **extra,
+    }
 
 
 def run_cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "ingestgen"), *args], cwd=root, env=env_for(**env),
-                          capture_output=True, text=True, check=False, timeout=900)
+    return subprocess.run(
+        [str(BIN / "ingestgen"), *args],
+        cwd=root,
+        env=env_for(**env),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
 
 
 def run_json(root: Path, name: str, **env: str) -> tuple[int, dict[str, Any], str]:
@@ -103,16 +123,27 @@ def run_json(root: Path, name: str, **env: str) -> tuple[int, dict[str, Any], st
 
 def table_rows(root: Path, table: str) -> list[dict[str, Any]]:
     project = root / "projects" / "acme"
-    catalog = load_catalog("acme_embedded", type="sql", uri=f"sqlite:///{project}/.lake/catalog.db",
-                           warehouse=f"file://{project}/.lake/warehouse")
+    catalog = load_catalog(
+        "acme_embedded",
+        type="sql",
+        uri=f"sqlite:///{project}/.lake/catalog.db",
+        warehouse=f"file://{project}/.lake/warehouse",
+    )
     return catalog.load_table(("acme", table)).scan().to_arrow().to_pylist()
 
 
 def run_on_terminal(root: Path, args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run the CLI with a pseudo-terminal as stdout and stderr, as a person would."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([str(BIN / "ingestgen"), *args], cwd=root, env=env, stdin=follower,
-                            stdout=follower, stderr=follower, close_fds=True)
+    proc = subprocess.Popen(
+        [str(BIN / "ingestgen"), *args],
+        cwd=root,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
     os.close(follower)
     chunks = []
     while True:
@@ -127,12 +158,16 @@ def run_on_terminal(root: Path, args: list[str], env: dict[str, str]) -> tuple[i
     return proc.wait(timeout=60), b"".join(chunks).decode("utf-8", "replace")
 
 
-def test_clean_run_exits_0_records_and_emits(repo: Path, openmetadata_server: OpenMetadataServer,
-                                             tmp_path: Path) -> None:
+def test_clean_run_exits_0_records_and_emits(
+    repo: Path, openmetadata_server: OpenMetadataServer, tmp_path: Path
+) -> None:
     lineage = tmp_path / "lineage.jsonl"
-    env = env_for(**openmetadata_server.env(), OPENLINEAGE__TRANSPORT__TYPE="file",
-                  OPENLINEAGE__TRANSPORT__LOG_FILE_PATH=str(lineage),
-                  OPENLINEAGE__TRANSPORT__APPEND="true")
+    env = env_for(
+        **openmetadata_server.env(),
+        OPENLINEAGE__TRANSPORT__TYPE="file",
+        OPENLINEAGE__TRANSPORT__LOG_FILE_PATH=str(lineage),
+        OPENLINEAGE__TRANSPORT__APPEND="true",
+    )
     code, screen = run_on_terminal(repo, ["run", "configs/acme/deals_daily.yaml"], env)
     assert code == 0, screen[-3000:]
     # On a terminal the progress line is redrawn in place under the log lines.
@@ -142,14 +177,17 @@ def test_clean_run_exits_0_records_and_emits(repo: Path, openmetadata_server: Op
 
     assert len(table_rows(repo, "deals_daily")) == 50
     records = sorted((repo / "projects/acme/.meltano/runs/deals_daily").glob("*-*-*-*-*.json"))
-    record = json.loads(next(r for r in records if not r.name.endswith(".summary.json"))
-                        .read_text())
+    record = json.loads(
+        next(r for r in records if not r.name.endswith(".summary.json")).read_text()
+    )
     assert record["exit_code"] == 0 and record["totals"]["rows_landed"] == 50
     snapshot = record["iceberg"]["snapshot_ids"]["acme.deals_daily"]
     catalog_table = load_catalog(
-        "acme_embedded", type="sql", uri=f"sqlite:///{repo}/projects/acme/.lake/catalog.db",
-        warehouse=f"file://{repo}/projects/acme/.lake/warehouse").load_table(("acme",
-                                                                              "deals_daily"))
+        "acme_embedded",
+        type="sql",
+        uri=f"sqlite:///{repo}/projects/acme/.lake/catalog.db",
+        warehouse=f"file://{repo}/projects/acme/.lake/warehouse",
+    ).load_table(("acme", "deals_daily"))
     assert catalog_table.current_snapshot().snapshot_id == snapshot  # type: ignore[union-attr]
     assert record["usage"]["cpu_s"] > 0 and record["usage"]["io_read_bytes"] > 0
     assert record["emitted"]["openmetadata"] == "status sent to pipeline ingestgen.acme_deals_daily"
@@ -174,8 +212,12 @@ def test_bad_rows_are_quarantined_and_exit_1(repo: Path) -> None:
     code, record, err = run_json(repo, "bad_rows")
     assert code == 1, err[-3000:]
     assert record["status"] == "partial"
-    assert record["totals"] == {**record["totals"], "rows_read": 25, "rows_landed": 23,
-                                "rows_rejected": 2}
+    assert record["totals"] == {
+        **record["totals"],
+        "rows_read": 25,
+        "rows_landed": 23,
+        "rows_rejected": 2,
+    }
     stream = record["streams"][0]
     assert stream["status"] == "partial" and stream["rejected_table"]
     assert "2 rows did not meet the asset contract" in record["reason"]
@@ -196,9 +238,14 @@ def test_tap_crash_exits_2_with_a_record(repo: Path) -> None:
 def test_unreachable_catalog_exits_2_with_the_loaders_reason(repo: Path) -> None:
     port = closed_port()
     code, record, err = run_json(
-        repo, "lake_down", NESSIE_URI=f"http://127.0.0.1:{port}",
-        S3_ENDPOINT=f"http://127.0.0.1:{port}", AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="test-key-id", AWS_SECRET_ACCESS_KEY="test-secret-key")
+        repo,
+        "lake_down",
+        NESSIE_URI=f"http://127.0.0.1:{port}",
+        S3_ENDPOINT=f"http://127.0.0.1:{port}",
+        AWS_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="test-key-id",
+        AWS_SECRET_ACCESS_KEY="test-secret-key",
+    )
     assert code == 2, err[-3000:]
     assert record["loader_status"] == "failed"
     assert "could not load Iceberg catalog 'acme_nessie'" in record["reason"]
@@ -220,8 +267,9 @@ def test_bad_config_exits_2_before_running(repo: Path) -> None:
 def test_drifted_render_exits_2_and_names_the_fix(repo: Path) -> None:
     project = repo / "projects" / "acme" / "meltano.yml"
     original = project.read_text()
-    project.write_text(original.replace("default_environment: dev",
-                                        "default_environment: dev\n# hand edit"))
+    project.write_text(
+        original.replace("default_environment: dev", "default_environment: dev\n# hand edit")
+    )
     try:
         done = run_cli(repo, "run", "configs/acme/deals_daily.yaml")
     finally:

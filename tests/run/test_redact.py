@@ -71,15 +71,20 @@ def test_secret_shapes_are_masked_without_knowing_the_value(text: str, leaked: s
 
 
 def test_shapes_leave_ordinary_text_and_env_references_alone() -> None:
-    text = ("Read 25 rows of deals_daily from https://www.googleapis.com/drive/v3/files; "
-            "oauth_token: ${GDRIVE_TOKEN}; record_count=50; token_count 3")
+    text = (
+        "Read 25 rows of deals_daily from https://www.googleapis.com/drive/v3/files; "
+        "oauth_token: ${GDRIVE_TOKEN}; record_count=50; token_count 3"
+    )
     assert Redactor().redact(text) == text
 
 
 def test_json_secret_leaves_and_pem_lines_are_known_values() -> None:
-    key = {"type": "service_account", "private_key_id": "0123456789abcdef",
-           "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END",
-           "client_email": "svc@example.iam"}
+    key = {
+        "type": "service_account",
+        "private_key_id": "0123456789abcdef",
+        "private_key": "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END",
+        "client_email": "svc@example.iam",
+    }
     r = Redactor()
     r.add([json.dumps(key)])
     assert "0123456789abcdef" not in r.redact("loaded key 0123456789abcdef")
@@ -103,12 +108,14 @@ def test_redact_obj_walks_keys_values_and_lists() -> None:
 
 def test_env_var_name_follows_meltano() -> None:
     assert env_var_name("target-iceberg--deals_daily", "run_summary_path") == (
-        "TARGET_ICEBERG__DEALS_DAILY_RUN_SUMMARY_PATH")
+        "TARGET_ICEBERG__DEALS_DAILY_RUN_SUMMARY_PATH"
+    )
     assert env_var_name("tap_gdrive_csv", "oauth_token") == "TAP_GDRIVE_CSV_OAUTH_TOKEN"
 
 
 def test_project_secrets_come_from_sensitive_settings_of_base_and_inheritors(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     yml = tmp_path / "meltano.yml"
     yml.write_text(PROJECT)
     env = {
@@ -118,14 +125,17 @@ def test_project_secrets_come_from_sensitive_settings_of_base_and_inheritors(
         "DRIVE_URL": "https://not-secret.example",  # api_base_url is not sensitive
         "TAP_GDRIVE_CSV_API_BASE_URL": "https://also-not-secret",
     }
-    assert project_secret_values(yml, env) == {"from-namespace", "from-inheritor",
-                                               "from-reference"}
+    assert project_secret_values(yml, env) == {"from-namespace", "from-inheritor", "from-reference"}
 
 
 def test_environment_secrets_by_name_and_url_password() -> None:
-    env = {"OPENMETADATA_TOKEN": "om-token-1", "AWS_SECRET_ACCESS_KEY": "aws-secret",
-           "NESSIE_URI": "http://svc:nessie-pw@127.0.0.1:19120", "HOME": "/root",
-           "PATH": "/usr/bin"}
+    env = {
+        "OPENMETADATA_TOKEN": "om-token-1",
+        "AWS_SECRET_ACCESS_KEY": "aws-secret",
+        "NESSIE_URI": "http://svc:nessie-pw@127.0.0.1:19120",
+        "HOME": "/root",
+        "PATH": "/usr/bin",
+    }
     assert environment_secret_values(env) == {"om-token-1", "aws-secret", "nessie-pw"}
 
 
@@ -137,7 +147,8 @@ def test_for_project_combines_both(tmp_path: Path) -> None:
 
 
 def test_logging_filter_redacts_message_args_and_traceback(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     r = Redactor()
     r.add(["sekret-XYZ"])
     logger = logging.getLogger("ingestgen.test.redact")
