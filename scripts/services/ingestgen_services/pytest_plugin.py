@@ -1,4 +1,6 @@
-"""pytest plugin: session fixtures ``s3_server``, ``nessie_server`` and ``iceberg_rest_server``.
+"""pytest plugin: session fixtures for S3, Nessie, the Iceberg REST catalog and PostgreSQL.
+
+The fixtures are ``s3_server``, ``nessie_server``, ``iceberg_rest_server`` and ``postgres_server``.
 
 Register it with ``-p ingestgen_services.pytest_plugin`` (``scripts/services`` on ``sys.path``,
 e.g. pytest's ``pythonpath`` setting) or through ``tests/services/plugin.py``. Its module name is
@@ -11,6 +13,9 @@ in-memory version store) and stop them when the session ends.
 
 ``iceberg_rest_server`` is Apache Iceberg's reference REST catalog (no branches) on the same S3
 server; it tests the Iceberg REST protocol paths (multi-table commits) independently of Nessie.
+
+``postgres_server`` is a throw-away PostgreSQL cluster from the system's packages (the env file's
+``PG*`` keys when ``start.sh --postgres`` started one).
 
 A missing JDK or moto, or a server that does not come up, fails the test with the exact error,
 which names the fix; logs stay on disk and the message gives their path. One case is reported
@@ -33,6 +38,7 @@ from ingestgen_services import RunnerJarUnavailable, ServiceError
 from ingestgen_services import stack as services
 from ingestgen_services.iceberg_rest import LAUNCHER, IcebergRestService, start_iceberg_rest
 from ingestgen_services.jdk import find_java
+from ingestgen_services.postgres import PostgresService, start_postgres, stop_postgres
 from ingestgen_services.process import http_get_json, terminate
 from ingestgen_services.s3 import S3Service
 
@@ -241,4 +247,24 @@ def iceberg_rest_server(_ingestgen_services: _Services, s3_server: S3Server) -> 
         return _ingestgen_services.iceberg_rest(s3_server)
     except ServiceError as exc:
         failure = f"reference Iceberg REST catalog unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresService]:
+    """A PostgreSQL server on loopback; use ``ingestgen_services.postgres.psql`` to run SQL."""
+    external = os.environ.get(ENV_VAR)
+    try:
+        if external and "PGPORT" in services.read_env_file(Path(external)):
+            yield PostgresService.from_env(services.read_env_file(Path(external)))
+            return
+        server = start_postgres(state_dir=tmp_path_factory.mktemp("postgres"))
+    except ServiceError as exc:
+        failure = f"PostgreSQL server unavailable: {exc}"
+    else:
+        try:
+            yield server
+        finally:
+            stop_postgres(server)
+        return
     pytest.fail(failure, pytrace=False)
