@@ -12,6 +12,7 @@ from pyiceberg.catalog import Catalog
 from target_iceberg.errors import EvolutionError
 
 from .conftest import RunTarget, messages, records, schema_msg
+from .readback import duckdb_rows
 
 V1 = """
 asset: items
@@ -113,6 +114,17 @@ def test_additive_and_promotions_in_one_commit(
     assert rows[1]["qty"] == big
     assert rows[1]["price"] == Decimal("123456789.25")
     assert rows[1]["dims"] == {"w": big, "h": 1}
+    # An independent reader resolves the old file (int, decimal(10,2)) by field id, too.
+    _, seen, types = duckdb_rows(
+        table, "select id, qty, price, score, dims, note from t order by id"
+    )
+    assert seen[0][:3] == (1, 2, Decimal("1.50"))
+    assert seen[0][4] == {"w": 3, "h": None}
+    assert seen[0][5] is None
+    assert seen[1][:3] == (2, big, Decimal("123456789.25"))
+    by_name = {t.split("'")[1]: t for t in types}
+    assert "BIGINT" in by_name["qty"]
+    assert "DECIMAL(14,2)" in by_name["price"]
 
 
 def test_illegal_change_writes_nothing(

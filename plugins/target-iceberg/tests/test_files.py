@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 
 from .conftest import RunTarget, messages, records, schema_msg
+from .readback import duckdb_rows
 
 SPEC = """
 asset: deals
@@ -127,6 +128,10 @@ def test_partition_transforms(run_target: RunTarget, catalog: Catalog, tmp_path:
     assert sorted(r["deal_id"] for r in febr.to_arrow().to_pylist()) == [
         i for i in range(30) if i % 3 == 1
     ]
+    _, counts, _ = duckdb_rows(
+        table, "select month(closed_on), count(*) from t group by 1 order by 1"
+    )
+    assert counts == [(1, 10), (2, 10), (3, 10)]
     for task in table.scan().plan_files():
         data = pq.read_table(task.file.file_path.removeprefix("file://"))
         months = {(d.year - 1970) * 12 + d.month - 1 for d in data.column("closed_on").to_pylist()}
