@@ -47,8 +47,11 @@ def resolve_properties(
         if uri and uri.startswith("sqlite"):
             props["type"] = "sql"
         return {k: v for k, v in props.items() if v}, "settings catalog_uri/warehouse"
-    if Config().get_catalog_config(name):
-        return {}, f"pyiceberg configuration for catalog {name!r}"
+    # Read pyiceberg's configuration now (pyiceberg caches the environment at import time).
+    if configured := Config().get_catalog_config(name):
+        return {str(k): str(v) for k, v in configured.items()}, (
+            f"pyiceberg configuration for catalog {name!r}"
+        )
     return embedded_properties(Path(DEFAULT_LAKE)), f"embedded default ({DEFAULT_LAKE}/)"
 
 

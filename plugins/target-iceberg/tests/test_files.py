@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from pyiceberg.catalog import Catalog
 
 from .conftest import RunTarget, messages, records, schema_msg
@@ -165,3 +166,40 @@ def test_files_roll_by_size_on_disk(
     assert len(table.snapshots()) == 1
     assert table.scan().to_arrow().num_rows == 6000
     assert target.summary.streams["blobs"].files == len(sizes)
+
+
+@pytest.mark.parametrize(
+    ("column", "transform", "expected"),
+    [
+        ("country", "identity", {"DE", "FR"}),
+        ("at", "year", {54, 55}),  # years since 1970
+        ("at", "day", {19723, 20089}),  # days since 1970-01-01
+        ("at", "hour", {473352, 482136}),  # hours since 1970-01-01T00
+    ],
+)
+def test_more_transforms(
+    run_target: RunTarget,
+    catalog: Catalog,
+    tmp_path: Path,
+    column: str,
+    transform: str,
+    expected: set[object],
+) -> None:
+    spec = (
+        "asset: visits\nversion: '1'\nschema:\n  columns:\n"
+        "    - {name: id, type: long}\n    - {name: country, type: string}\n"
+        "    - {name: at, type: timestamptz}\n"
+        f"  partitioning:\n    - {{column: {column}, transform: {transform}}}\n"
+    )
+    path = tmp_path / "visits.yaml"
+    path.write_text(spec, encoding="utf-8")
+    rows = [
+        {"id": 1, "country": "DE", "at": "2024-01-01T00:30:00Z"},
+        {"id": 2, "country": "FR", "at": "2025-01-01T02:00:00+02:00"},
+    ]
+    text = messages(schema_msg("visits", {"id": {"type": "integer"}}), *records("visits", rows))
+    run_target(text, streams={"visits": {"asset_spec": str(path)}})
+    table = catalog.load_table("acme.visits")
+    assert str(table.spec().fields[0].transform) == transform
+    assert {task.file.partition[0] for task in table.scan().plan_files()} == expected
+    assert table.scan().to_arrow().num_rows == 2
