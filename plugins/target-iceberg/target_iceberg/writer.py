@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,20 @@ logger = logging.getLogger(__name__)
 MB = 1024 * 1024
 
 
+class BufferBudget:
+    """Arrow bytes buffered by all writers of a run (they share one `WriterSettings`)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def add(self, delta: int) -> int:
+        """Account ``delta`` bytes; return the new total."""
+        with self._lock:
+            self.total += delta
+            return self.total
+
+
 @dataclass(frozen=True)
 class WriterSettings:
     """How big files and row groups get."""
@@ -45,9 +60,11 @@ class WriterSettings:
     row_group_bytes: int = 64 * MB
     """Arrow bytes buffered per file before a row group is written."""
     max_buffered_bytes: int = 192 * MB
-    """Arrow bytes buffered over all open files; beyond it the largest buffer is flushed."""
+    """Arrow bytes buffered over all writers of the run; beyond it a writer receiving rows
+    flushes its own buffers, largest first."""
     max_open_files: int = 16
     """Open files (one per partition value); beyond it the least recently used is closed."""
+    budget: BufferBudget = field(default_factory=BufferBudget, compare=False)
 
 
 @dataclass
@@ -134,12 +151,17 @@ class RollingWriter:
             self._open.move_to_end(ident)
         handle.buffer.append(table)
         handle.buffered += table.nbytes
-        self._buffered += table.nbytes
+        self._account(table.nbytes)
         if handle.buffered >= self._settings.row_group_bytes:
             self._flush(handle, ident)
-        while self._buffered > self._settings.max_buffered_bytes:
+        cap = self._settings.max_buffered_bytes
+        while self._buffered and (self._buffered > cap or self._settings.budget.total > cap):
             ident, largest = max(self._open.items(), key=lambda kv: kv[1].buffered)
             self._flush(largest, ident)
+
+    def _account(self, delta: int) -> None:
+        self._buffered += delta
+        self._settings.budget.add(delta)
 
     def _new_file(self, key: PartitionKey | None) -> _OpenFile:
         self._sequence += 1
@@ -165,7 +187,7 @@ class RollingWriter:
         if not handle.buffer:
             return
         data = pa.concat_tables(handle.buffer) if len(handle.buffer) > 1 else handle.buffer[0]
-        self._buffered -= handle.buffered
+        self._account(-handle.buffered)
         handle.buffer, handle.buffered = [], 0
         target = self._settings.target_file_bytes
         while data.num_rows:
@@ -196,7 +218,7 @@ class RollingWriter:
             data = pa.concat_tables(handle.buffer)
             handle.writer.write_table(data, row_group_size=max(data.num_rows, 1))
             handle.rows += data.num_rows
-            self._buffered -= handle.buffered
+            self._account(-handle.buffered)
             handle.buffer, handle.buffered = [], 0
         handle.writer.close()
         size = handle.stream.tell()
