@@ -8,10 +8,12 @@ which caches Debian's root file system under /var/tmp/ingestgen.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -131,7 +133,8 @@ def test_oneshot_runs_the_demo_job_with_specs_read_only(
     TIMINGS["oneshot_s"] = time.monotonic() - started
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
     record = json.loads(run.stdout)
-    assert (record["tenant"], record["job"], record["status"]) == ("acme", "deals_daily", "landed")
+    assert (record["tenant"], record["job"], record["exit_code"]) == ("acme", "deals_daily", 0)
+    assert record["totals"]["rows_landed"] == 50
     # A second container reads the table back from the same lake.
     show = podman(
         "run",
@@ -152,3 +155,46 @@ def test_oneshot_runs_the_demo_job_with_specs_read_only(
     assert table["table"] == "acme.deals_daily" and table["rows"] == 50
     assert (lake / "catalog.db").is_file()
     assert tree_digest(specs) == before
+
+
+def test_orchestrated_serves_the_committed_workspace(image: str) -> None:
+    from ingestgen.orchestrate.graphql import DagsterApiError, location_status
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    name = f"ingestgen-orchestrated-{port}"
+    # Host networking with the webserver on loopback: reachable from this test, from nowhere else.
+    started = time.monotonic()
+    run = podman(
+        "run",
+        "--detach",
+        "--init",
+        "--name",
+        name,
+        "--network=host",
+        image,
+        "orchestrated",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    )
+    assert run.returncode == 0, run.stderr
+    try:
+        status: dict[str, str] = {}
+        deadline = time.monotonic() + 420
+        while time.monotonic() < deadline and status != {"globex": "LOADED"}:
+            with contextlib.suppress(DagsterApiError):
+                status = location_status(f"http://127.0.0.1:{port}")
+            time.sleep(2)
+        TIMINGS["orchestrated_ready_s"] = time.monotonic() - started
+        assert status == {"globex": "LOADED"}, podman("logs", name).stderr[-3000:]
+        # `podman stop` sends SIGTERM: ingestgen stops Dagster and exits 0.
+        assert podman("stop", "--time", "60", name, timeout=120).returncode == 0
+        state = podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip()
+        logs = podman("logs", name)
+        assert state == "0", logs.stdout[-2000:] + logs.stderr[-3000:]
+        assert "dagster: stopping (SIGTERM)" in logs.stdout + logs.stderr
+    finally:
+        podman("rm", "--force", name)
