@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pj
 from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -119,12 +120,13 @@ def read_json_block(data: bytes, count: int, shape: BlockShape) -> Landed:
     record = table.column("record")
     if record.null_count:
         raise pa.ArrowInvalid("a RECORD message without a record")
-    record = record.combine_chunks()
+    # Field by field over the chunks, without copying the block into one array first.
+    columns = {c.name: pc.struct_field(record, [i]) for i, c in enumerate(shape.columns)}
     for name in shape.required:
-        if record.field(name).null_count:
+        if columns[name].null_count:
             raise pa.ArrowInvalid(f"required column {name} is null")
     arrays = [
-        finish_json(record.field(c.name), c.type, field.type)
+        finish_json(columns[c.name], c.type, field.type)
         for c, field in zip(shape.columns, shape.schema, strict=True)
     ]
     return Landed(pa.Table.from_arrays(arrays, schema=shape.schema), [])

@@ -37,8 +37,8 @@ ENVELOPE = msgspec.json.Decoder(Envelope)
 class RecordRouter(t.Protocol):
     """Where RECORD lines go: one buffer per stream.
 
-    A buffer is a list of byte strings, each one RECORD line or several joined by line breaks
-    (without a final one): joined with line breaks, they are the stream's pending lines.
+    A buffer is a list of byte strings (or views of them), each one or more whole RECORD lines
+    ending with a line break: joined, they are the stream's pending lines.
     """
 
     buffers: dict[str, list[bytes]]
@@ -74,8 +74,8 @@ class _ReadState:
         self.pending: Counter[str] = Counter()
         self.last: tuple[bytes, str, list[bytes]] | None = None
 
-    def _add(self, name: str, buffer: list[bytes], data: bytes, lines: int) -> None:
-        buffer.append(data)
+    def _add(self, name: str, buffer: list[bytes], data: bytes | memoryview, lines: int) -> None:
+        buffer.append(data)  # type: ignore[arg-type]
         self.records += lines
         self.pending[name] += lines
         if self.pending[name] >= self.router.block_records:
@@ -96,26 +96,29 @@ class _ReadState:
                     buffer = self.router.unknown_stream(name)
                 known = self.by_raw_name[raw_name] = (name, buffer)
             self.last = (match.group(0), *known)
-            self._add(known[0], known[1], line, 1)
+            self._add(known[0], known[1], line + b"\n", 1)
         elif line.strip():
             self.last = None
             self._slow_lane(line)
 
-    def chunk(self, body: bytes) -> None:
-        """Whole lines, the last one ending with a line break.
+    def chunk(self, data: bytes, start: int, end: int) -> None:
+        """The whole lines ``data[start:end]``, the last one ending with a line break.
 
-        When every line of the chunk starts with the same RECORD prefix as the last record
-        seen (a stream's records in a row, the common case), the chunk goes to the buffer as
-        one piece without looking at its lines: a line break inside JSON is always escaped, so
-        a line break followed by the prefix can only be the start of a line.
+        When every line starts with the same RECORD prefix as the last record seen (a
+        stream's records in a row, the common case), the lines go to the buffer as one piece,
+        uncopied, without looking at them one by one: a line break inside JSON is always
+        escaped, so a line break followed by the prefix can only be the start of a line.
         """
         if self.last is not None:
             prefix, name, buffer = self.last
-            lines = body.count(b"\n")
-            if body.startswith(prefix) and body.count(b"\n" + prefix) == lines - 1:
-                self._add(name, buffer, body[:-1].rstrip(b"\r"), lines)
+            lines = data.count(b"\n", start, end)
+            if (
+                data.startswith(prefix, start)
+                and data.count(b"\n" + prefix, start, end) == lines - 1
+            ):
+                self._add(name, buffer, memoryview(data)[start:end], lines)
                 return
-        for line in body.split(b"\n")[:-1]:
+        for line in data[start:end].split(b"\n")[:-1]:
             self.line(line)
 
     def _slow_lane(self, line: bytes) -> None:
@@ -132,7 +135,7 @@ class _ReadState:
             buffer = self.router.buffers.get(envelope.stream)
             if buffer is None:
                 buffer = self.router.unknown_stream(envelope.stream)
-            self._add(envelope.stream, buffer, line, 1)
+            self._add(envelope.stream, buffer, line + b"\n", 1)
             return
         message = self.reader.deserialize_json(line)
         self.reader.assert_line_requires(message, requires={"type"})
@@ -181,11 +184,17 @@ class FastSingerReader(GenericSingerReader[str]):
             # needed.
             rest = b""
             while chunk := source.read(_CHUNK):
-                data = rest + chunk if rest else chunk
-                cut = data.rfind(b"\n") + 1
-                if cut:
-                    state.chunk(data[:cut])
-                rest = data[cut:]
+                first = chunk.find(b"\n")
+                if first < 0:
+                    rest += chunk
+                    continue
+                if rest:  # the line cut by the previous chunk
+                    state.line(rest + chunk[: first + 1])
+                start = first + 1 if rest else 0
+                cut = chunk.rfind(b"\n") + 1
+                if cut > start:
+                    state.chunk(chunk, start, cut)
+                rest = chunk[cut:]
             if rest:
                 state.line(rest)
         else:

@@ -132,7 +132,8 @@ class StreamSink:
         )
         self._rejected: _Output | None = None
         self.buffer: list[bytes] = []
-        """RECORD lines not yet processed; the reader appends to this very list."""
+        """RECORD lines not yet processed, each piece ending with a line break; the reader
+        appends to this very list."""
         self._fast_failures = 0
         self._blocks = 0
         self._staged = False
@@ -155,7 +156,7 @@ class StreamSink:
 
     def add_raw(self, raw: bytes) -> None:
         """Buffer one record given as bare JSON (e.g. a line of a JSONL BATCH file)."""
-        self.buffer.append(b'{"type":"RECORD","record":' + raw + b"}")
+        self.buffer.append(b'{"type":"RECORD","record":' + raw + b"}\n")
         if len(self.buffer) >= BLOCK_RECORDS:
             self.flush()
 
@@ -163,9 +164,9 @@ class StreamSink:
         """Hand the buffered records to the worker."""
         if not self.buffer:
             return
-        data = b"\n".join(self.buffer)
+        data = b"".join(self.buffer)
         self.buffer.clear()
-        count = data.count(b"\n") + 1
+        count = data.count(b"\n")
         self.summary.rows_read += count
         shape = self.shape
         self.ctx.submit(lambda: self._process(data, count, shape))
@@ -186,7 +187,7 @@ class StreamSink:
                 # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
-            landed = rows_block(data.split(b"\n"), shape)
+            landed = rows_block(data.split(b"\n")[:-1], shape)
         self._land(landed)
 
     def add_arrow(self, table: pa.Table) -> None:
