@@ -1,5 +1,5 @@
-"""Orchestrated mode for real: `dagster-daemon` and `dagster-webserver` on loopback with a temporary
-DAGSTER_HOME, started the way `ingestgen orchestrate` starts them, on a two-tenant workspace.
+"""Orchestrated mode for real: `ingestgen orchestrate` runs `dagster-daemon` and
+`dagster-webserver` on loopback with a temporary DAGSTER_HOME, on a two-tenant workspace.
 
 Runs are launched through the GraphQL API and one schedule ticks on its own; the tests read the
 run storage back (start and end times, tags) and the rows the runs landed in each tenant's
@@ -9,11 +9,14 @@ screenshot kept under build/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,11 +25,10 @@ from pathlib import Path
 import pytest
 
 from ingestgen import api, lake
-from ingestgen.orchestrate.graphql import query
-from ingestgen.orchestrate.process import DagsterProcesses, start
-from ingestgen.orchestrate.serve import install_plugins
+from ingestgen.orchestrate.graphql import DagsterApiError, location_status, query
 
 pytestmark = [pytest.mark.dagster, pytest.mark.slow]
+BIN = Path(sys.executable).parent
 
 TENANTS = ("acme", "initech")
 RUNS = """
@@ -61,12 +63,10 @@ query Schedules($location: String!) {
 @dataclass
 class Orchestrated:
     root: Path
-    procs: DagsterProcesses
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
     tick_schedule: str
-
-    @property
-    def url(self) -> str:
-        return self.procs.url
 
 
 def artifacts_dir(repo_root: Path) -> Path:
@@ -99,7 +99,8 @@ def orchestrated(
         (folder / "deals_daily.yaml").write_text(job.format(tenant=tenant))
     # initech's schedule ticks once, a few minutes from now (UTC): long enough for Dagster to
     # start, soon enough to keep the test short. acme's never ticks during the test.
-    tick = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=150)
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
+    tick = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)  # in 2-3 minutes
     tick_cron = f"{tick.minute} {tick.hour} * * *"
     (root / "configs" / "runner.yaml").write_text(f"""\
 runner:
@@ -116,17 +117,47 @@ runner:
     concurrency_per_tenant: 1
 """)
     assert api.render(root).clean
-    home = root.parent / "dagster_home"
-    install_plugins(root, list(TENANTS), home)
-    logs = root.parent / "logs"
-    procs = start(root, home, port=free_port(), log_dir=logs)
+    # Started as a user starts it: `ingestgen orchestrate`, here with its plugins installed first.
+    port = free_port()
+    log = root.parent / "orchestrate.log"
+    command = [
+        str(BIN / "ingestgen"),
+        "orchestrate",
+        "--root",
+        str(root),
+        "--home",
+        str(root.parent / "dagster_home"),
+        "--port",
+        str(port),
+        "--install",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
     try:
-        assert procs.wait_ready(timeout=420) == {"acme": "LOADED", "initech": "LOADED"}
-        yield Orchestrated(root, procs, "initech_tick")
+        wait_loaded(url, process, log, timeout=600)
+        yield Orchestrated(root, url, process, log, "initech_tick")
     finally:
-        procs.stop()
-        # The processes' logs outlive the temporary folder, for a failed CI run's post-mortem.
-        shutil.copytree(logs, artifacts_dir(repo_root) / "logs", dirs_exist_ok=True)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        # The log outlives the temporary folder, for a failed CI run's post-mortem.
+        shutil.copy(log, artifacts_dir(repo_root) / "orchestrate.log")
+
+
+def wait_loaded(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    status: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-5000:]
+        with contextlib.suppress(DagsterApiError):
+            status = location_status(url)
+            if status == dict.fromkeys(TENANTS, "LOADED"):
+                return
+        time.sleep(2)
+    raise AssertionError(f"not loaded after {timeout:.0f} s: {status}")
 
 
 def runs(url: str) -> list[dict[str, object]]:
@@ -295,3 +326,26 @@ def test_ui_lists_every_tenants_schedules(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_orchestrate_stops_cleanly_on_sigterm(orchestrated: Orchestrated) -> None:
+    # Last in this module: stops the processes the other tests used.
+    process = orchestrated.process
+    os.kill(process.pid, signal.SIGTERM)
+    assert process.wait(timeout=120) == 0, orchestrated.log.read_text()[-3000:]
+    text = orchestrated.log.read_text()
+    assert "dagster: ready, code locations acme, initech loaded" in text
+    assert "dagster: stopping (SIGTERM)" in text
+    # Nothing it started is left: webserver, daemon, code servers and run workers are gone.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        alive = subprocess.run(
+            ["pgrep", "-f", str(orchestrated.root / "projects" / "_dagster")],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.split()
+        if not alive:
+            break
+        time.sleep(1)
+    assert not alive
