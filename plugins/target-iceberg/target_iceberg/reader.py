@@ -160,7 +160,7 @@ class FastSingerReader(GenericSingerReader[str]):
         """Standard input, read as bytes (decoding text first would cost time for nothing)."""
         return t.cast("t.IO[str]", sys.stdin.buffer)
 
-    def deserialize_json(self, line: str | bytes) -> dict[str, t.Any]:  # type: ignore[override]
+    def deserialize_json(self, line: str | bytes) -> dict[str, t.Any]:
         """Decode one whole message."""
         try:
             value = self._full.decode(line)
