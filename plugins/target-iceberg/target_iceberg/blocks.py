@@ -26,7 +26,12 @@ import pyarrow.json as pj
 from singer_sdk.exceptions import MissingKeyPropertiesError
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
-from target_iceberg.coerce.arrow import coerce_column, coerce_values, finish_json
+from target_iceberg.coerce.arrow import (
+    coerce_column,
+    coerce_values,
+    column_from_values,
+    finish_json,
+)
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.contract.evolution import PlannedColumn
 from target_iceberg.contract.mapping import json_read_type, needs_row_path
@@ -173,8 +178,11 @@ def _columns(
     return arrays
 
 
-def rows_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
+def rows_block(lines: Sequence[bytes], shape: BlockShape, *, vectorised: bool = True) -> Landed:
     """The row path over whole RECORD lines.
+
+    Each column's values are first tried as one Arrow array with a vectorised cast; a column
+    that does not pass is coerced value by value (``vectorised=False``: always).
 
     Raises:
         MissingKeyPropertiesError: a stream without asset spec sent a record lacking one of
@@ -214,7 +222,8 @@ def rows_block(lines: Sequence[bytes], shape: BlockShape) -> Landed:
         column: PlannedColumn, target: pa.DataType, ignore: bool
     ) -> tuple[pa.Array, dict[int, Rejected]]:
         values = [row.get(column.name) for row in rows]
-        return coerce_values(values, column.type, target, column.name, ignore_unknown=ignore)
+        coerce = column_from_values if vectorised else coerce_values
+        return coerce(values, column.type, target, column.name, ignore_unknown=ignore)
 
     arrays = _columns(values_of, len(rows), shape, errors)
     return _assemble(len(rows), arrays, errors, shape, lambda i: raws[i].decode())

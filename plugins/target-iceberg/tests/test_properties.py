@@ -299,6 +299,9 @@ PLAUSIBLE: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+PLAUSIBLE_CELLS = st.one_of(*PLAUSIBLE.values()).map(lambda text: "RAW:" + text)
+
+
 @st.composite
 def _typed_rows(draw: st.DrawFn) -> tuple[str, list[bytes]]:
     type_text = draw(st.sampled_from(sorted(PLAUSIBLE)))
@@ -321,3 +324,32 @@ def test_fast_json_path_equals_the_rules_on_plausible_input(case: tuple[str, lis
     event("fast path accepted the block")
     assert not slow.rejects, f"fast path accepted what the rules reject: {slow.rejects}"
     assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
+
+
+@given(
+    st.sampled_from(SCALAR_TYPES), st.lists(JSON_VALUES | PLAUSIBLE_CELLS, min_size=1, max_size=6)
+)
+@settings(max_examples=400, deadline=None)
+def test_vectorised_row_path_equals_the_rules(type_text: str, cells: list[Any]) -> None:
+    shape = _shape(parse_type(type_text))
+    lines = []
+    for cell in cells:
+        value = cell if isinstance(cell, str) and cell.startswith("RAW:") else json.dumps(cell)
+        lines.append(
+            f'{{"type": "RECORD", "record": {{"c": {value.removeprefix("RAW:")}}}}}'.encode()
+        )
+    fast = rows_block(lines, shape)
+    reference = rows_block(lines, shape, vectorised=False)
+    assert fast.table.equals(reference.table), (fast.table.to_pylist(), reference.table.to_pylist())
+    assert fast.rejects == reference.rejects
+
+
+@given(_typed_rows())
+@settings(max_examples=300, deadline=None)
+def test_vectorised_row_path_on_plausible_input(case: tuple[str, list[bytes]]) -> None:
+    type_text, lines = case
+    shape = _shape(parse_type(type_text))
+    fast = rows_block(lines, shape)
+    reference = rows_block(lines, shape, vectorised=False)
+    assert fast.table.equals(reference.table), (fast.table.to_pylist(), reference.table.to_pylist())
+    assert fast.rejects == reference.rejects

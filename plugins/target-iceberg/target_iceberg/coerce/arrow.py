@@ -75,11 +75,47 @@ def _fast_cast(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
         if name == "float":
             _no_new_infinities(pc.cast(arr, pa.float64()), result)
         return result
-    if isinstance(node, Primitive) and node.name in {"time", "uuid", "binary", "float"}:
-        raise pa.ArrowInvalid("use the row rules")
+    if not _castable(arr.type, node):
+        raise pa.ArrowInvalid(f"no vectorised cast from {arr.type} to {node}")
     if isinstance(node, ListType | MapType | StructType) and not _same_shape(arr.type, target):
         raise pa.ArrowInvalid("nested shapes differ")
     return pc.cast(arr, target, safe=True)
+
+
+def _castable(source: pa.DataType, node: TypeNode) -> bool:
+    """Whether Arrow's safe cast from non-text ``source`` to ``node`` keeps to the row rules.
+
+    A whitelist: Arrow also casts numbers to text, integers to booleans or timestamps, which
+    the rules reject; those, and anything not listed, take the row rules.
+    """
+    if pa.types.is_null(source):
+        return True
+    if isinstance(node, JsonText | MapType):
+        return False
+    if isinstance(node, DecimalType):
+        return bool(pa.types.is_integer(source) or pa.types.is_decimal(source))
+    if isinstance(node, ListType):
+        return bool(pa.types.is_list(source) or pa.types.is_large_list(source)) and _castable(
+            source.value_type, node.element
+        )
+    if isinstance(node, StructType):
+        if not pa.types.is_struct(source):
+            return False
+        wanted = dict(node.fields)
+        fields = [source.field(i) for i in range(source.num_fields)]
+        return all(f.name in wanted and _castable(f.type, wanted[f.name]) for f in fields)
+    name = node.name
+    if name in {"int", "long", "double"}:
+        return bool(pa.types.is_integer(source) or pa.types.is_floating(source))
+    checks = {
+        "boolean": pa.types.is_boolean,
+        "date": pa.types.is_date32,
+        "timestamp": pa.types.is_timestamp,
+        "timestamptz": pa.types.is_timestamp,
+        "binary": pa.types.is_binary,
+    }
+    check = checks.get(name)
+    return bool(check and check(source))
 
 
 def _same_shape(source: pa.DataType, target: pa.DataType) -> bool:
@@ -114,6 +150,20 @@ def coerce_values(
             errors[index] = exc
             out.append(None)
     return pa.array(out, type=target), errors
+
+
+def column_from_values(
+    values: list[Any], node: TypeNode, target: pa.DataType, path: str, *, ignore_unknown: bool
+) -> tuple[pa.Array, dict[int, Rejected]]:
+    """Coerce decoded JSON values, vectorised when their own types allow it.
+
+    The values become one Arrow array and are cast when `_castable` allows; otherwise (or if
+    the cast fails) they are coerced one by one by the row rules.
+    """
+    try:
+        return _fast_cast(pa.array(values), node, target), {}
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+        return coerce_values(values, node, target, path, ignore_unknown=ignore_unknown)
 
 
 def coerce_column(
