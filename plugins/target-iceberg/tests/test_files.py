@@ -203,3 +203,44 @@ def test_more_transforms(
     assert str(table.spec().fields[0].transform) == transform
     assert {task.file.partition[0] for task in table.scan().plan_files()} == expected
     assert table.scan().to_arrow().num_rows == 2
+
+
+def test_typed_parquet_batch(run_target: RunTarget, catalog: Catalog, tmp_path: Path) -> None:
+    batch_file = tmp_path / "typed.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "deal_id": pa.array([1, 2, 3], pa.int32()),
+                "amount": pa.array([Decimal("1.5"), Decimal("2.25"), Decimal("3.125")]),
+                "closed_on": pa.array([dt.date(2024, 1, 1)] * 3),
+                "won": pa.array([True, False, None]),
+                "owner": pa.array([7, 8, 9]),  # not in this spec: dropped (unknown_columns: ignore)
+            }
+        ),
+        batch_file,
+    )
+    text = messages(
+        schema_msg("deals", HINT),
+        {
+            "type": "BATCH",
+            "stream": "deals",
+            "encoding": {"format": "parquet"},
+            "manifest": [batch_file.as_uri()],
+        },
+    )
+    no_owner = SPEC.replace("    - {name: owner, type: string}\n", "").replace(
+        '    - {column: owner, transform: "truncate[2]"}\n', ""
+    )
+    run_target(
+        text, streams={"deals": {"asset_spec": _spec(tmp_path, no_owner)}}, unknown_columns="ignore"
+    )
+    rows = sorted(
+        catalog.load_table("acme.deals").scan().to_arrow().to_pylist(), key=lambda r: r["deal_id"]
+    )
+    assert [(r["deal_id"], r["amount"], r["won"]) for r in rows] == [
+        (1, Decimal("1.50"), True),
+        (2, Decimal("2.25"), False),
+    ]
+    rejected = catalog.load_table("acme.deals__rejected").scan().to_arrow().to_pylist()
+    assert [r["columns"] for r in rejected] == [["amount"]]
+    assert json.loads(rejected[0]["raw"])["deal_id"] == 3
