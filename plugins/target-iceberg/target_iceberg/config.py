@@ -99,6 +99,15 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=25000,
+        description=(
+            "Records coerced together as one Arrow block (memory grows with it; the Parquet "
+            "files do not depend on it)."
+        ),
+    ),
+    th.Property(
         "target_file_size_mb",
         th.NumberType,
         default=128,
@@ -157,6 +166,7 @@ class LoaderConfig(BaseModel):
     max_rejected_rows: int | None = Field(default=None, ge=0, description="Reject limit.")
     max_rejected_ratio: float | None = Field(default=None, ge=0, le=1, description="Reject ratio.")
     target_file_size_mb: float = Field(default=128, gt=0, description="File size on disk, MB.")
+    batch_size_rows: int = Field(default=25_000, ge=1, description="Records per Arrow block.")
     run_id: str = Field(default="", validate_default=True, description="Run id.")
     run_summary_path: str | None = Field(default=None, description="Summary JSON path.")
     commit_mode: Literal["per_table", "multi_table"] = Field(

@@ -62,8 +62,10 @@ class RunContext:
         unknown: str,
         settings: WriterSettings,
         create_tables_first: bool = False,
+        block_records: int = BLOCK_RECORDS,
     ) -> None:
         self.catalog = catalog
+        self.block_records = block_records
         self.create_tables_first = create_tables_first
         self.namespace = namespace
         self.run_id = run_id
@@ -157,7 +159,7 @@ class StreamSink:
     def add_raw(self, raw: bytes) -> None:
         """Buffer one record given as bare JSON (e.g. a line of a JSONL BATCH file)."""
         self.buffer.append(b'{"type":"RECORD","record":' + raw + b"}\n")
-        if len(self.buffer) >= BLOCK_RECORDS:
+        if len(self.buffer) >= self.ctx.block_records:
             self.flush()
 
     def flush(self) -> None:
@@ -205,7 +207,7 @@ class StreamSink:
             path = _local_path(url)
             if fmt == "parquet":
                 with pq.ParquetFile(path) as parquet:
-                    for batch in parquet.iter_batches(batch_size=BLOCK_RECORDS):
+                    for batch in parquet.iter_batches(batch_size=self.ctx.block_records):
                         self.add_arrow(pa.Table.from_batches([batch]))
             elif fmt == "jsonl":
                 with (

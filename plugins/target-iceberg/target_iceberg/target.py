@@ -45,7 +45,7 @@ from target_iceberg.contract.jsonschema import contract_from_schema, extra_colum
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import ConfigError, ContractError, LoaderError, RejectThresholdError
 from target_iceberg.reader import FastSingerReader
-from target_iceberg.sinks import BLOCK_RECORDS, RunContext, StreamSink
+from target_iceberg.sinks import RunContext, StreamSink
 from target_iceberg.spec import AssetSpec
 from target_iceberg.summary import RunSummary
 from target_iceberg.writer import MB, WriterSettings
@@ -74,7 +74,7 @@ class TargetIceberg(Target):
         reader = t.cast("FastSingerReader", self.message_reader)
         reader.router = self
         self.buffers: dict[str, list[t.Any]] = {}
-        self.block_records = BLOCK_RECORDS
+        self.block_records = self.settings.batch_size_rows
         self.sinks: dict[str, StreamSink] = {}
         self.summary = RunSummary(
             run_id=self.settings.run_id,
@@ -118,6 +118,7 @@ class TargetIceberg(Target):
                 # A multi-table REST commit takes existing tables only: create missing ones
                 # (empty) first; the data still becomes visible in the one commit.
                 create_tables_first=cfg.commit_mode == "multi_table",
+                block_records=cfg.batch_size_rows,
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),

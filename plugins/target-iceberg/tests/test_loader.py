@@ -110,16 +110,13 @@ def test_spec_contract_lands_good_rows_and_quarantines_bad(
     assert json.loads(snapshot.summary[STATE] or "") == {"bookmarks": {"orders_src": 7}}
 
 
-def test_one_snapshot_per_table_for_many_blocks(
-    run_target: RunTarget, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr("target_iceberg.sinks.BLOCK_RECORDS", 100)
+def test_one_snapshot_per_table_for_many_blocks(run_target: RunTarget, catalog: Catalog) -> None:
     rows = [{"id": i, "v": f"row {i}"} for i in range(1050)]
     text = messages(
         schema_msg("events", {"id": {"type": "integer"}, "v": {"type": "string"}}),
         *records("events", rows),
     )
-    target, _ = run_target(text)
+    target, _ = run_target(text, batch_size_rows=100)  # 11 blocks, still one snapshot
     table = catalog.load_table("acme.events")
     assert len(table.snapshots()) == 1
     assert table.scan().to_arrow().num_rows == 1050

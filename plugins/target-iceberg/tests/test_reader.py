@@ -22,7 +22,6 @@ def test_chunked_reading_keeps_every_record(
     run_target: RunTarget, catalog: Catalog, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     monkeypatch.setattr("target_iceberg.reader._CHUNK", chunk)
-    monkeypatch.setattr("target_iceberg.target.BLOCK_RECORDS", 50)
     tricky = json.dumps(
         {
             "type": "RECORD",
@@ -46,7 +45,7 @@ def test_chunked_reading_keeps_every_record(
     lines.append(tricky)
     text = "\r\n".join(lines[:100]) + "\r\n" + "\n".join(lines[100:])  # no final line break
 
-    target, out = run_target(text)
+    target, out = run_target(text, batch_size_rows=50)
     ids_a = sorted(r["id"] for r in catalog.load_table("acme.a").scan().to_arrow().to_pylist())
     ids_b = sorted(r["id"] for r in catalog.load_table("acme.b").scan().to_arrow().to_pylist())
     assert ids_a == [*range(300), 9999]
