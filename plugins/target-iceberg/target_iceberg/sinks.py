@@ -31,6 +31,7 @@ from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_blo
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
+from target_iceberg.errors import RejectThresholdError
 from target_iceberg.summary import StreamSummary
 from target_iceberg.tables import TableHandle
 from target_iceberg.writer import RollingWriter, WriterSettings
@@ -63,8 +64,12 @@ class RunContext:
         settings: WriterSettings,
         create_tables_first: bool = False,
         block_records: int = BLOCK_RECORDS,
+        max_rejected_rows: int | None = None,
     ) -> None:
         self.catalog = catalog
+        self.max_rejected_rows = max_rejected_rows
+        self.rejected = 0
+        """Records rejected so far over all streams (counted on the worker)."""
         self.block_records = block_records
         self.create_tables_first = create_tables_first
         self.namespace = namespace
@@ -234,11 +239,16 @@ class StreamSink:
 
     def _quarantine(self, rejects: list[quarantine.Reject]) -> None:
         self.summary.rows_rejected += len(rejects)
+        self.ctx.rejected += len(rejects)
         room = _SAMPLE_REJECTS - len(self.summary.sample_rejects)
         for reject in rejects[: max(room, 0)]:
             self.summary.sample_rejects.append(
                 {"columns": list(reject.columns), "reason": reject.reason, "raw": reject.raw[:500]}
             )
+        limit = self.ctx.max_rejected_rows
+        if limit is not None and self.ctx.rejected > limit:
+            # No need to read the rest: the run fails whatever comes.
+            raise RejectThresholdError(threshold_message(self.ctx.rejected, limit))
         if self._rejected is None:
             name = self._table_name + quarantine.SUFFIX
             handle = TableHandle(
@@ -309,6 +319,15 @@ class StreamSink:
                 # The commit of this table went through before the failure: its files are live.
                 continue
             output.writer.abort()
+
+
+def threshold_message(rejected: int, limit: int) -> str:
+    """The failure message of `max_rejected_rows`."""
+    return (
+        f"more than max_rejected_rows={limit} record(s) broke the contract (at least "
+        f"{rejected}); nothing was committed. See sample_rejects in the run summary, fix the "
+        "source or the spec, or raise max_rejected_rows"
+    )
 
 
 def _local_path(url: str) -> str:

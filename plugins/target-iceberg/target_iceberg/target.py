@@ -45,7 +45,7 @@ from target_iceberg.contract.jsonschema import contract_from_schema, extra_colum
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import ConfigError, ContractError, LoaderError, RejectThresholdError
 from target_iceberg.reader import FastSingerReader
-from target_iceberg.sinks import RunContext, StreamSink
+from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
 from target_iceberg.summary import RunSummary
 from target_iceberg.writer import MB, WriterSettings
@@ -119,6 +119,7 @@ class TargetIceberg(Target):
                 # (empty) first; the data still becomes visible in the one commit.
                 create_tables_first=cfg.commit_mode == "multi_table",
                 block_records=cfg.batch_size_rows,
+                max_rejected_rows=cfg.max_rejected_rows,
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -280,11 +281,7 @@ class TargetIceberg(Target):
         cfg = self.settings
         total = sum(s.summary.rows_rejected for s in self.sinks.values())
         if cfg.max_rejected_rows is not None and total > cfg.max_rejected_rows:
-            raise RejectThresholdError(
-                f"{total} record(s) broke the contract, more than max_rejected_rows="
-                f"{cfg.max_rejected_rows}; nothing was committed. See sample_rejects in the run "
-                "summary, fix the source or the spec, or raise max_rejected_rows"
-            )
+            raise RejectThresholdError(threshold_message(total, cfg.max_rejected_rows))
         if cfg.max_rejected_ratio is None:
             return
         for stream, sink in sorted(self.sinks.items()):

@@ -89,6 +89,7 @@ def test_failed_multi_table_commit_commits_no_table(
         catalog.load_table(f"{namespace}.places")
 
 
+@pytest.mark.nessie
 def test_one_nessie_commit_per_run(nessie_server: NessieServer) -> None:
     client = NessieClient(nessie_server.api_uri)
     branch = f"t{uuid.uuid4().hex[:8]}"
