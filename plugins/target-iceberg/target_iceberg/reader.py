@@ -182,8 +182,10 @@ class FastSingerReader(GenericSingerReader[str]):
         if isinstance(source.read(0), bytes):
             # Binary input (standard input in production): large chunks, split only when
             # needed.
+            # read1: what is there, up to a chunk (a pipe does not wait for a full chunk).
+            read = getattr(source, "read1", source.read)
             rest = b""
-            while chunk := source.read(_CHUNK):
+            while chunk := read(_CHUNK):
                 first = chunk.find(b"\n")
                 if first < 0:
                     rest += chunk

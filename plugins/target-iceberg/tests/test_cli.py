@@ -4,8 +4,10 @@ its messages and the run summary file."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pyiceberg.catalog import Catalog
@@ -85,3 +87,35 @@ def test_bad_spec_names_the_file(tmp_path: Path, lake: Path) -> None:
     assert done.returncode == 2
     assert "broken.yaml" in done.stderr
     assert "unknown type 'money'" in done.stderr
+
+
+def test_sigterm_commits_nothing_and_deletes_its_files(
+    tmp_path: Path, lake: Path, catalog: Catalog
+) -> None:
+    config = tmp_path / "config.json"
+    config.write_text(
+        json.dumps(
+            {"namespace": "acme", "catalog_properties": catalog_props(lake), "batch_size_rows": 100}
+        )
+    )
+    with subprocess.Popen(
+        [EXE, "--config", str(config)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdin is not None
+        rows = [{"id": i} for i in range(5000)]
+        head = messages(schema_msg("nums", PROPS), *records("nums", rows))
+        proc.stdin.write((head + messages({"type": "STATE", "value": {"n": 5000}})).encode())
+        proc.stdin.flush()  # the input stays open: the run is still going
+        deadline = time.monotonic() + 60
+        while not list(lake.rglob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # wait until the run has data files open
+        assert list(lake.rglob("*.parquet"))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM, err.decode()[-2000:]
+    assert out == b""  # no STATE
+    assert list(lake.rglob("*.parquet")) == []
+    assert catalog.list_tables("acme") == []
