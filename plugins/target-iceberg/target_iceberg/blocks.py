@@ -112,14 +112,25 @@ def read_json_block(data: bytes, count: int, shape: BlockShape) -> Landed:
         pyarrow.ArrowInvalid: (or `Rejected`) some row is doubtful; use `rows_block`.
     """
     assert shape.read_schema is not None
-    table = pj.read_json(
-        io.BytesIO(data),
-        read_options=pj.ReadOptions(use_threads=True, block_size=max(_MB, len(data) // 4 + 1)),
-        parse_options=pj.ParseOptions(
-            explicit_schema=shape.read_schema,
-            unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
-        ),
+    parse = pj.ParseOptions(
+        explicit_schema=shape.read_schema,
+        unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
     )
+    try:
+        # A few parallel parse blocks; a line longer than a block cannot be parsed that way.
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=max(_MB, len(data) // 4 + 1)),
+            parse_options=parse,
+        )
+    except pa.ArrowInvalid as exc:
+        if "straddling" not in str(exc):
+            raise
+        table = pj.read_json(
+            io.BytesIO(data),
+            read_options=pj.ReadOptions(block_size=len(data) + 1),
+            parse_options=parse,
+        )
     if table.num_rows != count:
         raise pa.ArrowInvalid("row count differs from the number of records")
     record = table.column("record")

@@ -56,3 +56,19 @@ def test_chunked_reading_keeps_every_record(
     assert notes[9999] == '\n{"type": "RECORD", "stream": "b"'
     assert out == [json.dumps({"at": 250})]
     assert target.summary.streams["a"].rows_read == 301
+
+
+def test_a_line_longer_than_a_parse_block_stays_on_the_fast_path() -> None:
+    from target_iceberg.blocks import BlockShape, read_json_block
+    from target_iceberg.contract.evolution import plan_schema
+    from target_iceberg.contract.model import Contract, ContractColumn
+    from target_iceberg.types import Primitive
+
+    contract = Contract(columns=(ContractColumn("s", Primitive("string")),))
+    plan = plan_schema(None, 0, contract)
+    shape = BlockShape(plan.columns, plan.arrow_schema(), contract, "reject")
+    big = {"type": "RECORD", "stream": "x", "record": {"s": "a" * 3_000_000}}
+    small = {"type": "RECORD", "stream": "x", "record": {"s": "b"}}
+    lines = [json.dumps(big).encode()] + [json.dumps(small).encode()] * 10
+    landed = read_json_block(b"\n".join(lines), len(lines), shape)
+    assert landed.table.column("s").to_pylist() == ["a" * 3_000_000] + ["b"] * 10
