@@ -14,6 +14,7 @@ from pyiceberg.catalog import Catalog
 from target_iceberg.commit import JOB, RUN_ID, STATE, TENANT
 
 from .conftest import RunTarget, messages, records, schema_msg
+from .readback import duckdb_rows
 
 SPEC = """
 asset: orders
@@ -96,6 +97,12 @@ def test_spec_contract_lands_good_rows_and_quarantines_bad(
     assert by_id[6]["columns"] == ["day"]
     assert "colour" in by_id[7]["reason"] and "unknown_columns" in by_id[7]["reason"]
     assert all(r["stream"] == "orders_src" and r["spec_version"] == "1.0" for r in rejected)
+    # Users query the quarantine like any table, with any engine.
+    _, found, _ = duckdb_rows(
+        catalog.load_table("acme.orders__rejected"),
+        "select columns, raw from t where list_contains(columns, 'amount')",
+    )
+    assert [(cols, json.loads(raw)["id"]) for cols, raw in found] == [(["amount"], 3)]
 
     summary = target.summary.to_dict()
     assert summary["status"] == "partial" and summary["exit_code"] == 1
