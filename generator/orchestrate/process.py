@@ -2,7 +2,8 @@
 
 The instance folder (``DAGSTER_HOME``) holds Dagster's run, event and schedule storage (SQLite);
 its ``dagster.yaml`` is overwritten from the rendered ``projects/_dagster/dagster.yaml`` at every
-start, so the run queue always matches the runner config. Each process is started in its own
+start, so the run queue always matches the runner config, and its storage is created before the
+processes start. Each process is started in its own
 session and stopped with its process group (the code-location servers it spawned go with it).
 
 Never listens beyond the host given (loopback by default) and never edits the rendered workspace.
@@ -17,19 +18,13 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ingestgen.errors import UserError
-from ingestgen.orchestrate.graphql import DagsterApiError, location_status
 from ingestgen.orchestrate.render import WORKSPACE_DIR
 
 BIN = Path(sys.executable).parent
-
-
-class OrchestratorFailed(UserError):
-    """A Dagster process exited, or a code location failed to load (its log says why)."""
 
 
 @dataclass
@@ -40,34 +35,10 @@ class DagsterProcesses:
     home: Path
     webserver: subprocess.Popen[bytes]
     daemon: subprocess.Popen[bytes]
-    logs: list[Path] = field(default_factory=list)
 
     def alive(self) -> bool:
         """Both processes are still running."""
         return self.webserver.poll() is None and self.daemon.poll() is None
-
-    def wait_ready(self, timeout: float = 240.0) -> dict[str, str]:
-        """Wait until every code location has loaded; return their states.
-
-        Raises:
-            OrchestratorFailed: a process exited, a location failed, or ``timeout`` passed.
-        """
-        deadline = time.monotonic() + timeout
-        status: dict[str, str] = {}
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise OrchestratorFailed(f"a Dagster process exited early{self._log_hint()}")
-            with contextlib.suppress(DagsterApiError):
-                status = location_status(self.url)
-                failed = {k: v for k, v in status.items() if v.startswith("error")}
-                if failed:
-                    raise OrchestratorFailed(f"code locations failed to load: {failed}")
-                if status and all(v == "LOADED" for v in status.values()):
-                    return status
-            time.sleep(1.0)
-        raise OrchestratorFailed(
-            f"code locations not loaded after {timeout:.0f} s: {status}{self._log_hint()}"
-        )
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop both processes and everything they started (SIGTERM, then SIGKILL)."""
@@ -87,9 +58,6 @@ class DagsterProcesses:
         for proc in (self.daemon, self.webserver):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-
-    def _log_hint(self) -> str:
-        return f"; see {', '.join(str(p) for p in self.logs)}" if self.logs else ""
 
 
 def executable(name: str) -> str:
@@ -134,10 +102,14 @@ def ensure_system_db(project: Path, env: dict[str, str] | None = None) -> None:
 
 
 def prepare_home(root: Path, home: Path) -> Path:
-    """Create the instance folder and copy the rendered instance settings into it.
+    """Create the instance folder, copy the rendered instance settings in, create its storage.
+
+    The storage is created (or migrated after a Dagster upgrade) by one `dagster instance
+    migrate` before anything else starts: the webserver, the daemon and their code servers each
+    create missing SQLite storage on start, and doing it at once breaks Alembic's version table.
 
     Raises:
-        UserError: nothing rendered; says how to render it.
+        UserError: nothing rendered (says how to render it), or Dagster could not set up storage.
     """
     rendered = root / WORKSPACE_DIR / "dagster.yaml"
     if not rendered.is_file():
@@ -147,6 +119,15 @@ def prepare_home(root: Path, home: Path) -> Path:
         )
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(rendered, home / "dagster.yaml")
+    done = subprocess.run(
+        [executable("dagster"), "instance", "migrate"],
+        env=process_env(home),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise UserError(f"Dagster could not set up its storage in {home}: {done.stderr[-2000:]}")
     return home
 
 
@@ -164,22 +145,16 @@ def process_env(home: Path) -> dict[str, str]:
     }
 
 
-def start(
-    root: Path,
-    home: Path,
-    *,
-    host: str = "127.0.0.1",
-    port: int = 3000,
-    log_dir: Path | None = None,
-) -> DagsterProcesses:
+def start(root: Path, home: Path, *, host: str = "127.0.0.1", port: int = 3000) -> DagsterProcesses:
     """Start ``dagster-webserver`` and ``dagster-daemon`` on ``projects/_dagster/workspace.yaml``.
+
+    Both write to this process's stdout and stderr.
 
     Args:
         root: the repository root.
         home: the Dagster instance folder (DAGSTER_HOME).
         host: the address the webserver listens on.
         port: the webserver's port.
-        log_dir: write each process's output to a file there; default: inherit the terminal.
     """
     workspace = root / WORKSPACE_DIR / "workspace.yaml"
     if not workspace.is_file():
@@ -191,38 +166,11 @@ def start(
     env = process_env(home)
     for location in sorted((root / WORKSPACE_DIR).glob("*.py")):
         ensure_system_db(root / "projects" / location.stem, env)
-    commands = {
-        "webserver": [
-            executable("dagster-webserver"),
-            "-w",
-            str(workspace),
-            "-h",
-            host,
-            "-p",
-            str(port),
-        ],
-        "daemon": [executable("dagster-daemon"), "run", "-w", str(workspace)],
-    }
-    logs: list[Path] = []
-    procs: dict[str, subprocess.Popen[bytes]] = {}
-    for name, command in commands.items():
-        out: IO[bytes] | None = None
-        if log_dir is not None:
-            log_dir.mkdir(parents=True, exist_ok=True)
-            logs.append(log_dir / f"dagster-{name}.log")
-            out = logs[-1].open("ab")
-        try:
-            procs[name] = subprocess.Popen(
-                command,
-                cwd=root,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT if out else None,
-                start_new_session=True,
-            )
-        finally:
-            if out is not None:
-                out.close()
+    webserver = [executable("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)]
+    daemon = [executable("dagster-daemon"), "run", "-w", str(workspace)]
     return DagsterProcesses(
-        f"http://{host}:{port}", home, procs["webserver"], procs["daemon"], logs
+        f"http://{host}:{port}",
+        home,
+        subprocess.Popen(webserver, cwd=root, env=env, start_new_session=True),
+        subprocess.Popen(daemon, cwd=root, env=env, start_new_session=True),
     )

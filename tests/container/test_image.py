@@ -185,6 +185,8 @@ def test_orchestrated_serves_the_committed_workspace(image: str) -> None:
         status: dict[str, str] = {}
         deadline = time.monotonic() + 420
         while time.monotonic() < deadline and status != {"globex": "LOADED"}:
+            state = podman("inspect", "--format", "{{.State.Running}}", name).stdout.strip()
+            assert state == "true", podman("logs", name).stderr[-3000:]
             with contextlib.suppress(DagsterApiError):
                 status = location_status(f"http://127.0.0.1:{port}")
             time.sleep(2)
