@@ -136,8 +136,14 @@ class TableHandle:
         plan = plan_schema(self.plan.schema, self.plan.last_column_id, contract)
         changed = plan.schema != self.plan.schema or plan.columns != self.plan.columns
         if plan.changed:
+            # However many SCHEMA messages change it, the run adds one schema to the table.
+            schema = Schema(
+                *plan.schema.fields,
+                schema_id=self.base_schema.schema_id + 1,
+                identifier_field_ids=list(plan.schema.identifier_field_ids),
+            )
             plan = SchemaPlan(
-                plan.schema,
+                schema,
                 plan.columns,
                 plan.last_column_id,
                 True,

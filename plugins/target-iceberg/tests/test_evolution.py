@@ -196,3 +196,34 @@ def test_unknown_columns_ignore_drops_fields(
     assert "colour" not in table.schema().column_names
     assert table.scan().to_arrow().to_pylist()[0]["dims"] == {"w": 1}
     assert target.summary.status == "success"
+
+
+def test_schema_message_changes_within_and_across_runs(
+    run_target: RunTarget, catalog: Catalog
+) -> None:
+    base = {"id": {"type": "integer"}}
+    run_target(messages(schema_msg("s", base), *records("s", [{"id": 1}])))
+    wider = {**base, "a": {"type": "string"}}
+    widest = {**wider, "b": {"type": "boolean"}}
+    target, _ = run_target(
+        messages(
+            schema_msg("s", wider),
+            *records("s", [{"id": 2, "a": "x"}]),
+            schema_msg("s", widest),
+            *records("s", [{"id": 3, "a": "y", "b": True}]),
+        )
+    )
+    table = catalog.load_table("acme.s")
+    assert table.schema().column_names == ["id", "a", "b"]
+    assert [s.schema_id for s in table.schemas().values()] == [0, 1]
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 1, "a": None, "b": None},
+        {"id": 2, "a": "x", "b": None},
+        {"id": 3, "a": "y", "b": True},
+    ]
+    assert len(table.snapshots()) == 2
+    assert target.summary.streams["s"].schema_changes == [
+        "add column a: string",
+        "add column b: boolean",
+    ]
