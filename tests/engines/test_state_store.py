@@ -119,6 +119,40 @@ def test_a_failed_run_never_advances_the_bookmark(
     assert len(project.rows("deals_daily")) == 3 + 5
 
 
+def test_a_tap_crash_never_advances_the_crashing_files_bookmark(
+    make_project: Callable[..., Any], sandbox: Path
+) -> None:
+    folder = sandbox / "data" / "acme"
+    write_csv(folder / "a.csv", 1, 2)
+    b_md5 = write_csv(folder / "b.csv", 10, 1)
+    project = make_project("acme", {"deals": deals_job("acme", ["a.csv", "b.csv"])})
+    state_id = "dev:tap-gdrive-csv--deals-to-target-iceberg--deals"
+    project.run("deals")
+
+    # Both files change; b.csv breaks after its first megabytes (past the header the tap
+    # checks at discovery), so the tap dies mid-file after a.csv's bookmark went out.
+    a_md5 = write_csv(folder / "a.csv", 1, 3)
+    write_csv(folder / "b.csv", 10, 30_000)
+    with (folder / "b.csv").open("a") as out:
+        out.write("99999,2026-11-24,ragged\n")
+    crashed = project.meltano("run", "deals")
+    assert crashed.returncode == 1, crashed.stderr[-3000:]
+    # Meltano relays the tap's stderr asynchronously, so either line may be the one logged last.
+    log = crashed.stderr
+    assert "Extractor failed" in log or "cannot parse a row of file 'b.csv'" in log, log[-5000:]
+    # The loader saw only an end of input, committed what it had and echoed the last STATE:
+    # a.csv (read whole) moved on, b.csv's bookmark did not.
+    assert bookmarked_md5s(project.state(state_id)) == {"a.csv": a_md5, "b.csv": b_md5}
+
+    # Fixed, b.csv is read again whole: every one of its rows is in the table afterwards
+    # (rows committed before the crash appear twice; the primary key tells them apart).
+    fixed_md5 = write_csv(folder / "b.csv", 10, 30_000)
+    project.run("deals")
+    assert bookmarked_md5s(project.state(state_id)) == {"a.csv": a_md5, "b.csv": fixed_md5}
+    ids = {r["deal_id"] for r in project.rows("deals_daily")}
+    assert ids == set(range(1, 4)) | set(range(10, 30_010))
+
+
 def test_s3_state_backend_keeps_state_in_the_bucket(
     make_project: Callable[..., Any], sandbox: Path, s3_server: S3Server
 ) -> None:
