@@ -7,6 +7,9 @@ bookmark is each file's modified time and MD5, so what the state holds is checka
   job name keep separate state, each in its own project's ``file://`` backend;
 - a run the loader fails (``max_rejected_ratio`` exceeded) commits nothing and leaves the
   bookmark where it was, so the next good run reads the file again;
+- a tap that crashes mid-file leaves that file's bookmark where it was (the loader, seeing only
+  the end of its input, commits the rows it got and the last STATE it got: files read whole
+  before the crash do move on);
 - with ``MELTANO_STATE_BACKEND_URI=s3://...`` (production) the state lives in the bucket and a
   second run resumes from it.
 """
