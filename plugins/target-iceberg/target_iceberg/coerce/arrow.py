@@ -161,9 +161,46 @@ def column_from_values(
     the cast fails) they are coerced one by one by the row rules.
     """
     try:
+        if isinstance(node, MapType):
+            return _map_from_values(values, node, target, path, ignore_unknown=ignore_unknown), {}
         return _fast_cast(pa.array(values), node, target), {}
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
         return coerce_values(values, node, target, path, ignore_unknown=ignore_unknown)
+
+
+def _map_from_values(
+    values: list[Any], node: MapType, target: pa.DataType, path: str, *, ignore_unknown: bool
+) -> pa.Array:
+    """JSON objects as a map column: keys and values coerced as two flat columns.
+
+    Raises:
+        pyarrow.ArrowInvalid: any value or entry breaks the rules (the caller then coerces
+            value by value, which names the entry).
+    """
+    offsets, keys, items, valid = [0], [], [], []
+    for value in values:
+        if value is None:
+            valid.append(False)
+        elif isinstance(value, dict):
+            keys.extend(value.keys())
+            items.extend(value.values())
+            valid.append(True)
+        else:
+            raise pa.ArrowInvalid("not an object")
+        offsets.append(len(keys))
+    key_field, item_field = target.key_field, target.item_field
+    key_array, key_errors = column_from_values(
+        keys, node.key, key_field.type, path, ignore_unknown=ignore_unknown
+    )
+    item_array, item_errors = column_from_values(
+        items, node.value, item_field.type, path, ignore_unknown=ignore_unknown
+    )
+    if key_errors or item_errors or key_array.null_count:
+        raise pa.ArrowInvalid("an entry breaks the rules")
+    mask = pa.array([not ok for ok in valid])
+    return pa.MapArray.from_arrays(
+        pa.array(offsets, pa.int32()), key_array, item_array, type=target, mask=mask
+    )
 
 
 def coerce_column(
