@@ -100,8 +100,9 @@ def orchestrated(
     # initech's schedule ticks once, a few minutes from now (UTC): long enough for Dagster to
     # start, soon enough to keep the test short. acme's ticks at 03:17 UTC only (were the test
     # running then, one more acme run would change no assertion).
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=120)
-    tick = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)  # in 2-3 minutes
+    # Dagster is up 45-70 s after this point here; a tick before the daemon starts would be lost.
+    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90)
+    tick = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)  # in 90-150 s
     tick_cron = f"{tick.minute} {tick.hour} * * *"
     (root / "configs" / "runner.yaml").write_text(f"""\
 runner:
