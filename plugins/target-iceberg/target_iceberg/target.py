@@ -27,8 +27,9 @@ import msgspec
 import yaml
 from pydantic import ValidationError
 from singer_sdk import Target
-from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_iceberg.catalog import ensure_namespace, open_catalog
 from target_iceberg.commit import (
@@ -311,12 +312,21 @@ class TargetIceberg(Target):
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the target; a `LoaderError` exits with status 2 and its message, no traceback."""
+        """Run the target.
+
+        A `LoaderError`, or a Singer stream the tap broke, exits with status 2 and one message
+        (no traceback); the run summary says ``failed``.
+        """
         # Parsing is done; most objects alive now live for the whole run.
         gc.freeze()
         try:
             super().invoke(*args, **kwargs)
-        except LoaderError as exc:
+        except (
+            LoaderError,
+            InvalidInputLine,
+            RecordsWithoutSchemaException,
+            MissingKeyPropertiesError,
+        ) as exc:
             logging.getLogger(cls.name).error("target-iceberg failed: %s", exc)
             sys.stderr.write(f"target-iceberg: {exc}\n")
             sys.exit(2)

@@ -119,3 +119,12 @@ def test_sigterm_commits_nothing_and_deletes_its_files(
     assert out == b""  # no STATE
     assert list(lake.rglob("*.parquet")) == []
     assert catalog.list_tables("acme") == []
+
+
+def test_broken_singer_stream_exits_two_without_traceback(tmp_path: Path, lake: Path) -> None:
+    text = messages(*records("nums", [{"id": 1}]))  # no SCHEMA first
+    done = _run(tmp_path, lake, text)
+    assert done.returncode == 2
+    assert "before a corresponding schema" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "failed"
