@@ -177,7 +177,10 @@ def _map_from_values(
         pyarrow.ArrowInvalid: any value or entry breaks the rules (the caller then coerces
             value by value, which names the entry).
     """
-    offsets, keys, items, valid = [0], [], [], []
+    offsets: list[int] = [0]
+    keys: list[Any] = []
+    items: list[Any] = []
+    valid: list[bool] = []
     for value in values:
         if value is None:
             valid.append(False)
