@@ -4,8 +4,10 @@ of a run one Nessie commit."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Sequence
+from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -37,9 +39,6 @@ def _text() -> str:
 
 
 def _run(props: dict[str, str], namespace: str, **cfg: Any) -> tuple[TargetIceberg, list[str]]:
-    import io
-    from contextlib import redirect_stdout
-
     target = TargetIceberg(
         config={"namespace": namespace, "catalog_properties": props, "job": "j", **cfg}
     )
@@ -115,3 +114,28 @@ def test_per_table_commits_on_a_rest_catalog(iceberg_rest_server: IcebergRestSer
     assert people.scan().to_arrow().num_rows == 5
     assert people.location().startswith("s3://")
     assert target.summary.streams["people"].snapshot_id == people.current_snapshot().snapshot_id
+
+
+def test_multi_table_commit_carries_schema_evolution(
+    iceberg_rest_server: IcebergRestServer,
+) -> None:
+    props = iceberg_rest_server.catalog_properties()
+    namespace = f"ns_{uuid.uuid4().hex[:8]}"
+    _run(props, namespace, commit_mode="multi_table")
+    wider = {**PROPS, "score": {"type": ["number", "null"]}}
+    text = messages(
+        schema_msg("people", wider),
+        *records("people", [{"id": 100, "name": "w", "score": 1.5}]),
+    )
+    target = TargetIceberg(
+        config={"namespace": namespace, "catalog_properties": props, "commit_mode": "multi_table"}
+    )
+    with redirect_stdout(io.StringIO()):
+        target.process_lines(io.StringIO(text))
+        target.process_endofpipe()
+    table = load_catalog("check", **props).load_table(f"{namespace}.people")
+    assert table.schema().column_names == ["id", "name", "score"]
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows[-1] == {"id": 100, "name": "w", "score": 1.5}
+    assert rows[0]["score"] is None
+    assert len(table.snapshots()) == 2
