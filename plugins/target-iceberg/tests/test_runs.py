@@ -7,11 +7,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
 
-from target_iceberg.commit import PerTableCommitter, TableChange
+from target_iceberg.commit import RUN_ID, PerTableCommitter, TableChange
 from target_iceberg.errors import CommitError, RejectThresholdError
 
 from .conftest import RunTarget, messages, records, schema_msg
@@ -145,3 +146,25 @@ def test_summary_file_of_a_clean_run(
     assert stream["bytes"] == sum(
         f.file_size_in_bytes for f in table.scan().plan_files() for f in [f.file]
     )
+
+
+def test_concurrent_append_is_kept_and_the_run_lands_on_top(
+    run_target: RunTarget, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pyiceberg's commit retry stages the fast append again on top of the other writer's.
+    run_target(_text(ROWS), run_id="first")
+    original = PerTableCommitter.commit
+
+    def racing(self: PerTableCommitter, changes: Sequence[TableChange]) -> dict[str, int]:
+        # Another writer appends to the table after this run staged its change.
+        other = catalog.load_table("acme.people")
+        other.append(pa.table({"id": [999], "name": ["other"]}, schema=other.schema().as_arrow()))
+        return original(self, changes)
+
+    monkeypatch.setattr(PerTableCommitter, "commit", racing)
+    target, _ = run_target(_text(ROWS), run_id="second")
+    table = catalog.load_table("acme.people")
+    ids = sorted(r["id"] for r in table.scan().to_arrow().to_pylist())
+    assert ids == sorted([*range(10), *range(10), 999])
+    assert table.current_snapshot().summary[RUN_ID] == "second"
+    assert target.summary.status == "success"
