@@ -93,10 +93,12 @@ class RunContext:
             self._pending.popleft().result()
 
     def cancel(self) -> None:
-        """Wait for running blocks without raising (used when the run fails)."""
-        while self._pending:
-            future = self._pending.popleft()
-            future.cancel() or future.exception()
+        """Stop the worker: drop waiting blocks, wait for the running one (run failed).
+
+        Afterwards no file is written any more, so deleting the run's files is final.
+        """
+        self._pending.clear()
+        self._worker.shutdown(wait=True, cancel_futures=True)
 
 
 class _Output:
