@@ -130,7 +130,11 @@ def orchestrate(
 )
 @click.pass_context
 def run_(
-    ctx: click.Context, job_file: Path, root: Path | None, fmt: str, no_install: bool,
+    ctx: click.Context,
+    job_file: Path,
+    root: Path | None,
+    fmt: str,
+    no_install: bool,
     record_dir: Path | None,
 ) -> None:
     """Run one job now: render or check, install, `meltano run`, record.
@@ -143,8 +147,9 @@ def run_(
     from ingestgen.run.report import text_report
 
     base = _run(ctx, fmt, lambda: find_root(root))
-    result = _run(ctx, fmt, lambda: run_job(base, job_file, record_dir=record_dir,
-                                            install=not no_install))
+    result = _run(
+        ctx, fmt, lambda: run_job(base, job_file, record_dir=record_dir, install=not no_install)
+    )
     output.emit(result.record, text_report(result.record), fmt)
     ctx.exit(result.exit_code)
 

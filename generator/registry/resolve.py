@@ -280,7 +280,7 @@ def _catalog(job: JobFile) -> dict[str, Any]:
         branch = target.branch or tenant
         properties: dict[str, Any] = {
             "type": "rest",
-            "uri": "${NESSIE_URI}/iceberg/" + branch,
+            "uri": "${NESSIE_ICEBERG_URI}/" + branch,
             "warehouse": target.warehouse,
             "s3.endpoint": "${S3_ENDPOINT}",
             "s3.region": "${AWS_REGION}",
@@ -288,7 +288,13 @@ def _catalog(job: JobFile) -> dict[str, Any]:
             "s3.secret-access-key": "${AWS_SECRET_ACCESS_KEY}",
             "s3.path-style-access": "true",
         }
-        return {"name": f"{tenant}_nessie", "properties": properties, "branch": branch}
+        # All tables of a run in one Iceberg REST transactions/commit: one Nessie commit.
+        return {
+            "name": f"{tenant}_nessie",
+            "properties": properties,
+            "branch": branch,
+            "commit_mode": "multi_table",
+        }
     warehouse = target.warehouse or f"file://{LAKE}/warehouse"
     properties = {"type": "sql", "uri": f"sqlite:///{LAKE}/catalog.db", "warehouse": warehouse}
     return {"name": f"{tenant}_embedded", "properties": properties, "branch": None}

@@ -240,7 +240,7 @@ def test_unreachable_catalog_exits_2_with_the_loaders_reason(repo: Path) -> None
     code, record, err = run_json(
         repo,
         "lake_down",
-        NESSIE_URI=f"http://127.0.0.1:{port}",
+        NESSIE_ICEBERG_URI=f"http://127.0.0.1:{port}/iceberg",
         S3_ENDPOINT=f"http://127.0.0.1:{port}",
         AWS_REGION="us-east-1",
         AWS_ACCESS_KEY_ID="test-key-id",
