@@ -5,8 +5,13 @@ The CLI prints a `UserError` without a traceback (``--debug`` shows one); anythi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ExitCode(IntEnum):
@@ -69,6 +74,20 @@ class ConfigError(UserError):
         count = len(self.problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} found:\n{lines}")
+
+
+def each_or_all_problems(items: Iterable[T], step: Callable[[T], R]) -> list[R]:
+    """Apply ``step`` to every item; if any raised `ConfigError`, raise one with all problems."""
+    out: list[R] = []
+    problems: list[Problem] = []
+    for item in items:
+        try:
+            out.append(step(item))
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return out
 
 
 class DriftError(IngestgenError):

@@ -22,44 +22,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceEngine(_Strict):
-    """Override of the registry's default extraction engine for this job."""
-
-    type: SourceEngineType = Field(description="airbyte, singer, native or jdbc.")
+class _Engine(_Strict):
     options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Options keyed by engine type, e.g. {airbyte: {docker_image: ...}}.",
     )
 
     @model_validator(mode="after")
-    def _options_match_type(self) -> SourceEngine:
-        other = sorted(set(self.options) - {self.type})
+    def _options_match_type(self) -> _Engine:
+        engine = str(getattr(self, "type", ""))
+        other = sorted(set(self.options) - {engine})
         if other:
             raise ValueError(
-                f"options given for {', '.join(other)} but engine.type is {self.type!r}; "
-                f"put them under options.{self.type} or change the type"
+                f"options given for {', '.join(other)} but engine.type is {engine!r}; "
+                f"put them under options.{engine} or change the type"
             )
         return self
 
 
-class TargetEngine(_Strict):
+class SourceEngine(_Engine):
+    """Override of the registry's default extraction engine for this job."""
+
+    type: SourceEngineType = Field(description="airbyte, singer, native or jdbc.")
+
+
+class TargetEngine(_Engine):
     """Override of the registry's default loading engine for this job."""
 
     type: TargetEngineType = Field(description="native, spark or meltano.")
-    options: dict[str, dict[str, Any]] = Field(
-        default_factory=dict,
-        description="Options keyed by engine type, e.g. {native: {batch_size_rows: 50000}}.",
-    )
-
-    @model_validator(mode="after")
-    def _options_match_type(self) -> TargetEngine:
-        other = sorted(set(self.options) - {self.type})
-        if other:
-            raise ValueError(
-                f"options given for {', '.join(other)} but engine.type is {self.type!r}; "
-                f"put them under options.{self.type} or change the type"
-            )
-        return self
 
 
 class Incremental(_Strict):

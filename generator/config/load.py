@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems
 from ingestgen.paths import display, spec_relpath
 from target_iceberg.spec import AssetSpec
 
@@ -35,16 +35,7 @@ class JobFile:
 
 def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
     """Validate every file; raise one `ConfigError` listing all problems of all files."""
-    jobs: list[JobFile] = []
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            jobs.append(load_job(path, root))
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    return jobs
+    return each_or_all_problems(files, lambda path: load_job(path, root))
 
 
 def load_job(path: Path, root: Path) -> JobFile:

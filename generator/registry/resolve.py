@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestgen.config.load import JobFile
-from ingestgen.errors import ConfigError, Problem
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
 from ingestgen.registry.references import fill, lookup, option_names
@@ -61,16 +61,7 @@ class ResolvedJob:
 
 def resolve_jobs(jobs: list[JobFile], loaded: LoadedRegistry) -> list[ResolvedJob]:
     """Resolve every job; raise one `ConfigError` listing all problems."""
-    out: list[ResolvedJob] = []
-    problems: list[Problem] = []
-    for job in jobs:
-        try:
-            out.append(resolve_job(job, loaded))
-        except ConfigError as exc:
-            problems += exc.problems
-    if problems:
-        raise ConfigError(problems)
-    return out
+    return each_or_all_problems(jobs, lambda job: resolve_job(job, loaded))
 
 
 def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
