@@ -61,7 +61,7 @@ def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], s
             for p in report.drifted
         ]
     lines += [
-        f"stale {p}: no job file renders it any more; delete the folder or restore its jobs"
+        f"stale {p}: no job or runner config renders it any more; delete it or restore its config"
         for p in report.stale
     ]
     return data, "\n".join(lines)

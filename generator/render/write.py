@@ -63,13 +63,22 @@ def apply(files: list[RenderedFile], root: Path, *, check: bool, tenants_all: bo
         path.write_text(item.text, encoding="utf-8")
         report.written.append(item.path)
     if tenants_all:
-        rendered = {Path(f.path).parent.name for f in files}
-        projects = root / "projects"
-        if projects.is_dir():
-            report.stale = sorted(
-                f"projects/{p.name}/meltano.yml"
-                for p in projects.iterdir()
-                if (p / "meltano.yml").exists() and p.name not in rendered
-            )
+        report.stale = _stale(root / "projects", {f.path for f in files}, root)
     report.diff = "".join(diffs)
     return report
+
+
+def _stale(projects: Path, rendered: set[str], root: Path) -> list[str]:
+    """Rendered-kind files under ``projects/`` that no job or runner config renders any more."""
+    if not projects.is_dir():
+        return []
+    candidates = list(projects.glob("*/meltano.yml"))
+    workspace = projects / "_dagster"
+    if workspace.is_dir():
+        candidates += [
+            p
+            for p in workspace.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and not p.name.startswith(".")
+        ]
+    relative = (p.relative_to(root).as_posix() for p in candidates)
+    return sorted(path for path in relative if path not in rendered)

@@ -66,7 +66,10 @@ def test_stale_project_is_reported_not_deleted(sandbox: Path) -> None:
     shutil.rmtree(root / "configs" / "initech")
     result = CliRunner().invoke(cli, ["render", "--root", str(root), "--check"])
     assert result.exit_code == 1
-    assert "stale projects/initech/meltano.yml: no job file renders it any more" in result.stdout
+    assert (
+        "stale projects/initech/meltano.yml: no job or runner config renders it any more"
+        in result.stdout
+    )
     assert (root / "projects" / "initech" / "meltano.yml").exists()
 
 
@@ -143,3 +146,20 @@ def test_registry_missing(sandbox: Path) -> None:
     result = CliRunner().invoke(cli, ["validate", "--root", str(sandbox)])
     assert result.exit_code == 2
     assert "registry/connectors.yaml: the connector registry is missing" in result.stderr
+
+
+def test_stale_dagster_workspace_is_reported(sandbox: Path, repo_root: Path) -> None:
+    root = _case(sandbox, "two_tenants")
+    shutil.copy(
+        repo_root / "configs" / "examples" / "runner.yaml", root / "configs" / "runner.yaml"
+    )
+    (root / "configs" / "examples").mkdir()
+    shutil.copy(repo_root / "configs" / "examples" / "stripe.yaml", root / "configs" / "examples")
+    assert CliRunner().invoke(cli, ["render", "--root", str(root)]).exit_code == 0
+    assert (root / "projects" / "_dagster" / "workspace.yaml").exists()
+    (root / "configs" / "runner.yaml").unlink()
+    result = CliRunner().invoke(cli, ["render", "--root", str(root), "--check"])
+    assert result.exit_code == 1
+    assert "stale projects/_dagster/workspace.yaml: no job or runner config renders it" in (
+        result.stdout
+    )
