@@ -132,6 +132,19 @@ def _shape(node: TypeNode, required: bool = False) -> BlockShape:
     return BlockShape(plan.columns, plan.arrow_schema(), contract, "reject")
 
 
+def _fast_path_agrees_with_rules(raws: list[bytes], shape: BlockShape) -> None:
+    """The JSON-reader path may refuse a block, but never accept more than the row rules."""
+    slow = rows_block(raws, shape)
+    try:
+        fast = read_json_block(b"\n".join(raws), len(raws), shape)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
+        event("fast path refused the block")
+        return
+    event("fast path accepted the block")
+    assert not slow.rejects, f"fast path accepted what the rules reject: {slow.rejects}"
+    assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
+
+
 SCALAR_TYPES = [
     "boolean",
     "int",
@@ -199,15 +212,7 @@ def test_fast_json_path_never_accepts_more_than_the_rules(
     raws = [
         json.dumps({"type": "RECORD", "stream": "s", "record": {"c": v}}).encode() for v in values
     ]
-    slow = rows_block(raws, shape)
-    try:
-        fast = read_json_block(b"\n".join(raws), len(raws), shape)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
-        event("fast path refused the block")
-        return
-    event("fast path accepted the block")
-    assert not slow.rejects, f"fast path accepted what the rules reject: {slow.rejects}"
-    assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
+    _fast_path_agrees_with_rules(raws, shape)
 
 
 @given(
@@ -321,15 +326,7 @@ def test_fast_json_path_equals_the_rules_on_plausible_input(case: tuple[str, lis
     type_text, raws = case
     shape = _shape(parse_type(type_text))
     assume(shape.fast)  # maps have no JSON-reader path
-    slow = rows_block(raws, shape)
-    try:
-        fast = read_json_block(b"\n".join(raws), len(raws), shape)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
-        event("fast path refused the block")
-        return
-    event("fast path accepted the block")
-    assert not slow.rejects, f"fast path accepted what the rules reject: {slow.rejects}"
-    assert fast.table.equals(slow.table), (fast.table.to_pylist(), slow.table.to_pylist())
+    _fast_path_agrees_with_rules(raws, shape)
 
 
 @given(
