@@ -43,16 +43,26 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-def spec_relpath(asset_definition: str) -> PurePosixPath | str:
-    """The repository-relative path of an asset definition, or an error message saying why not."""
-    path = PurePosixPath(asset_definition)
+def repo_relpath(text: str, folder: str, example: str) -> PurePosixPath | str:
+    """``text`` as a path inside the repository's ``folder``, or a message saying why not.
+
+    The one rule for paths written in configs: repository-relative, or the same under ``/app/``
+    (the repository's place in the runner image); either way it must stay inside ``folder``.
+    """
+    path = PurePosixPath(text)
     if path.is_absolute():
         if not path.is_relative_to(IMAGE_ROOT):
-            return f"absolute paths must start with {IMAGE_ROOT}/specs/ (the image's specs folder)"
+            return f"absolute paths must start with {IMAGE_ROOT}/{folder}/ (the image's {folder})"
         path = path.relative_to(IMAGE_ROOT)
-    if ".." in path.parts or not path.parts or path.parts[0] != "specs":
-        return "the path must stay inside specs/ (e.g. specs/gdrive_csv/v1.0/deals_daily.yaml)"
-    if path.suffix != ".yaml":
+    if ".." in path.parts or not path.parts or path.parts[0] != folder:
+        return f"the path must stay inside {folder}/ (e.g. {folder}/{example})"
+    return path
+
+
+def spec_relpath(asset_definition: str) -> PurePosixPath | str:
+    """The repository-relative path of an asset definition, or an error message saying why not."""
+    path = repo_relpath(asset_definition, "specs", "gdrive_csv/v1.0/deals_daily.yaml")
+    if isinstance(path, PurePosixPath) and path.suffix != ".yaml":
         return "an asset definition is a .yaml file"
     return path
 

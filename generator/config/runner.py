@@ -29,7 +29,7 @@ from ingestgen.config.load import load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem
-from ingestgen.paths import IMAGE_ROOT, RUNNER_FILE, display
+from ingestgen.paths import RUNNER_FILE, display, repo_relpath
 
 ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 """A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
@@ -254,14 +254,8 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
 
 def config_relpath(config: str) -> PurePosixPath | str:
     """The repository-relative path of a scheduled job file, or an error message saying why not."""
-    path = PurePosixPath(config)
-    if path.is_absolute():
-        if not path.is_relative_to(IMAGE_ROOT):
-            return f"absolute paths must start with {IMAGE_ROOT}/configs/ (the image's configs)"
-        path = path.relative_to(IMAGE_ROOT)
-    if ".." in path.parts or not path.parts or path.parts[0] != "configs":
-        return "the path must stay inside configs/ (e.g. configs/acme/deals_daily.yaml)"
-    if path.suffix != ".yaml" or path.name == RUNNER_FILE:
+    path = repo_relpath(config, "configs", "acme/deals_daily.yaml")
+    if isinstance(path, PurePosixPath) and (path.suffix != ".yaml" or path.name == RUNNER_FILE):
         return "a schedule runs a job file: a .yaml file other than runner.yaml"
     return path
 
