@@ -80,16 +80,17 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
             for item in sorted(names):
                 tbl = catalog.load_table((namespace, item))
                 snap = tbl.current_snapshot()
-                arrow = tbl.scan().to_arrow() if snap else None
+                summary = dict(snap.summary.additional_properties) if snap and snap.summary else {}
+                # The count comes from the snapshot summary and only `limit` rows are read: a
+                # preview must not scan a whole table.
+                head = tbl.scan(limit=limit).to_arrow().to_pylist() if snap else []
                 found.append(
                     TablePreview(
                         name=f"{namespace}.{item}",
-                        rows=arrow.num_rows if arrow is not None else 0,
+                        rows=int(summary.get("total-records", 0)),
                         snapshot_id=snap.snapshot_id if snap else None,
-                        summary=dict(snap.summary.additional_properties)
-                        if snap and snap.summary
-                        else {},
-                        head=arrow.slice(0, limit).to_pylist() if arrow is not None else [],
+                        summary=summary,
+                        head=head,
                     )
                 )
         except (NoSuchNamespaceError, NoSuchTableError) as exc:
