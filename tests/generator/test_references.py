@@ -1,4 +1,4 @@
-"""The registry's reference language (generator/registry/references.py)."""
+"""The registry's reference language (generator/ingestgen/registry/references.py)."""
 
 from __future__ import annotations
 
