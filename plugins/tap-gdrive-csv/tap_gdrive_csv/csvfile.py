@@ -26,8 +26,25 @@ HEAD_BYTES = 64 << 10
 MAX_HEAD_BYTES = 16 << 20
 
 
-def _read_options(options: CsvOptions, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
-    return pacsv.ReadOptions(encoding=options.encoding, block_size=block_size)
+def _read_options(
+    options: CsvOptions, block_size: int = BLOCK_SIZE, *, use_threads: bool = True
+) -> pacsv.ReadOptions:
+    return pacsv.ReadOptions(
+        encoding=options.encoding, block_size=block_size, use_threads=use_threads
+    )
+
+
+def _header_names(source: pa.NativeFile | Path, options: CsvOptions, block_size: int) -> list[str]:
+    # A header needs one block and no read-ahead: a streaming reader's background read still
+    # running when the process exits aborts it inside Arrow's thread pool ("terminate called
+    # without an active exception", seen under load at the end of discovery). So no threads,
+    # and the reader is closed before returning.
+    with pacsv.open_csv(
+        source,
+        read_options=_read_options(options, block_size, use_threads=False),
+        parse_options=_parse_options(options),
+    ) as reader:
+        return list(reader.schema.names)
 
 
 def _parse_options(options: CsvOptions) -> pacsv.ParseOptions:
@@ -65,12 +82,7 @@ def check_header(names: Sequence[str], version: FileVersion) -> list[str]:
 
 
 def _names_from_bytes(data: bytes, options: CsvOptions) -> list[str]:
-    reader = pacsv.open_csv(
-        pa.BufferReader(data),
-        read_options=_read_options(options, max(BLOCK_SIZE, len(data) + 1)),
-        parse_options=_parse_options(options),
-    )
-    return list(reader.schema.names)
+    return _header_names(pa.BufferReader(data), options, max(BLOCK_SIZE, len(data) + 1))
 
 
 def read_header(source: FileSource, version: FileVersion, options: CsvOptions) -> list[str]:
@@ -107,9 +119,7 @@ def read_header(source: FileSource, version: FileVersion, options: CsvOptions) -
 def header_of(path: Path, version: FileVersion, options: CsvOptions) -> list[str]:
     """Return the header of a file already on local disk."""
     try:
-        reader = pacsv.open_csv(
-            path, read_options=_read_options(options), parse_options=_parse_options(options)
-        )
+        names = _header_names(path, options, BLOCK_SIZE)
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if "Empty CSV file" in str(exc):
             msg = (
@@ -118,8 +128,6 @@ def header_of(path: Path, version: FileVersion, options: CsvOptions) -> list[str
             )
             raise CsvFormatError(msg, file_id=version.file_id) from exc
         raise _format_error(version, "the header", exc) from exc
-    names = list(reader.schema.names)
-    reader.close()
     return check_header(names, version)
 
 
