@@ -25,7 +25,7 @@ from ingestgen.errors import UserError
 from ingestgen.meltano.project import project_dir, system_database
 from ingestgen.meltano.tool import Meltano, environment
 from ingestgen.meltano.tool import executable as find_executable
-from ingestgen.orchestrate.render import WORKSPACE_DIR
+from ingestgen.render.workspace import WORKSPACE_DIR
 
 INSTALL_ORCHESTRATE = "install it with: pip install 'ingestgen[orchestrate]'"
 

@@ -13,13 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from ingestgen import api
 from ingestgen.config.runner import find_runner
 from ingestgen.errors import UserError
 from ingestgen.meltano.project import project_dir
 from ingestgen.meltano.tool import Meltano
 from ingestgen.orchestrate.graphql import DagsterApiError, location_status
 from ingestgen.orchestrate.process import DagsterProcesses, process_env, start
+from ingestgen.render import repository
 
 
 def check_workspace(root: Path) -> list[str]:
@@ -34,7 +34,7 @@ def check_workspace(root: Path) -> list[str]:
             "no runner config with mode: orchestrated under configs/; add "
             "configs/runner.yaml (see configs/examples/runner.yaml)"
         )
-    report = api.render(root, check=True)
+    report = repository.render(root, check=True)
     if not report.clean:
         changed = ", ".join(report.drifted + report.stale)
         raise UserError(f"projects/ differ from configs/ ({changed}); run `ingestgen render`")

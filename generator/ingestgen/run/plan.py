@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestgen import api
 from ingestgen.errors import UserError
 from ingestgen.meltano.project import FILE, PROJECTS, Job, Project, project_dir
 from ingestgen.meltano.tool import env_var_name, environment
 from ingestgen.paths import display
+from ingestgen.render import repository
 
 
 class RenderDriftError(UserError):
@@ -73,14 +73,14 @@ def plan(root: Path, job_file: Path) -> RunPlan:
     job_file = job_file.resolve()
     if not job_file.is_file():
         raise UserError(f"{job_file}: no such job file; give configs/<tenant>/<job>.yaml")
-    (resolved,) = api.validate(root, [job_file])
+    (resolved,) = repository.validate(root, [job_file])
     folder = project_dir(root, resolved.tenant)
     name = f"{PROJECTS}/{resolved.tenant}/{FILE}"
     if not (folder / FILE).exists():
-        api.render(root, [job_file])
+        repository.render(root, [job_file])
         rendered = f"rendered {name}"
     else:
-        report = api.render(root, [job_file], check=True)
+        report = repository.render(root, [job_file], check=True)
         if name in report.drifted:
             raise RenderDriftError(
                 f"{name} differs from a fresh render of the job files of tenant "
