@@ -9,9 +9,9 @@ are imported when their command is called, so the CLI starts fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from ingestgen.render import repository
 
@@ -41,21 +41,19 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
 
 
 def run(
-    root: Path,
-    job_file: Path,
-    *,
-    record_dir: Path | None = None,
-    install: bool = True,
-    environ: Mapping[str, str] | None = None,
-    out: TextIO | None = None,
-    tty: bool | None = None,
+    root: Path, job_file: Path, *, record_dir: Path | None = None, install: bool = True
 ) -> RunResult:
-    """``ingestgen run``: run one job now and record it (see `ingestgen.run.oneshot.run_job`)."""
+    """``ingestgen run``: run one job now, in this process's environment, and record it.
+
+    `ingestgen.run.oneshot.run_job` takes another environment or output stream.
+
+    Raises:
+        ConfigError: invalid job file (nothing run, no record).
+        UserError: drifted render, or plugins missing with ``install=False``.
+    """
     from ingestgen.run.oneshot import run_job
 
-    return run_job(
-        root, job_file, record_dir=record_dir, install=install, environ=environ, out=out, tty=tty
-    )
+    return run_job(root, job_file, record_dir=record_dir, install=install)
 
 
 def show(root: Path, tenant: str, table: str | None = None, limit: int = 5) -> list[TablePreview]:
