@@ -1,58 +1,87 @@
-"""Library entry points behind the CLI: validate and render. Tests call these directly."""
+"""The library's front door: one function per ``ingestgen`` command.
+
+The CLI calls only these (and prints their results with `ingestgen.cli.output`); tests and other
+programs may call them too. Each is a thin call into its stage: `ingestgen.render.repository`
+(validate, render), `ingestgen.run` (run), `ingestgen.lake` (show), `ingestgen.orchestrate`
+(orchestrate). No stage imports this module. Stages that need pyiceberg, OpenLineage or Dagster
+are imported when their command is called, so the CLI starts fast.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
+from ingestgen.render import repository
 
-from ingestgen.config.load import load_jobs
-from ingestgen.config.runner import find_runner
-from ingestgen.orchestrate.render import meltano_schedules, render_workspace
-from ingestgen.paths import job_files
-from ingestgen.registry.load import load_registry
-from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
-from ingestgen.render.project import render_projects
-from ingestgen.render.write import RenderReport, apply
+if TYPE_CHECKING:
+    from ingestgen.lake import TablePreview
+    from ingestgen.registry.resolve import ResolvedJob
+    from ingestgen.render.write import RenderReport
+    from ingestgen.run.oneshot import RunResult
 
 
 def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob]:
-    """Validate and resolve the selected job files (all under ``configs/`` by default).
+    """``ingestgen validate``: check job files (all under ``configs/`` by default).
 
     Raises:
         ConfigError: every problem found, located.
     """
-    loaded = load_registry(root)
-    jobs = load_jobs(job_files(root, selected), root)
-    resolved = resolve_jobs(jobs, loaded)
-    if not selected:
-        find_runner(root)  # the runner config is validated with the whole repository
-    return resolved
+    return repository.validate(root, selected)
 
 
 def render(root: Path, selected: list[Path] | None = None, *, check: bool = False) -> RenderReport:
-    """Render the projects of every tenant that a selected job belongs to.
+    """``ingestgen render``: render (or with ``check``, compare) the selected tenants' projects.
 
-    A tenant's project always holds all of that tenant's jobs, so rendering one job re-renders its
-    tenant from every job file of that tenant under ``configs/``.
+    Raises:
+        ConfigError: every problem found, located.
     """
-    loaded = load_registry(root)
-    everything = job_files(root)
-    chosen = job_files(root, selected) if selected else everything
-    tenants = {_peek_tenant(path) for path in chosen}
-    files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
-    resolved = resolve_jobs(load_jobs(files, root), loaded)
-    runner = find_runner(root)
-    rendered = render_projects(resolved, loaded, root, meltano_schedules(runner))
-    rendered += render_workspace(runner, root)
-    return apply(rendered, root, check=check, tenants_all=not selected)
+    return repository.render(root, selected, check=check)
 
 
-def _peek_tenant(path: Path) -> str | None:
-    # Only to group files by tenant; full validation happens in load_jobs.
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
-        return None
-    tenant = data.get("tenant_id") if isinstance(data, dict) else None
-    return tenant if isinstance(tenant, str) else None
+def run(
+    root: Path, job_file: Path, *, record_dir: Path | None = None, install: bool = True
+) -> RunResult:
+    """``ingestgen run``: run one job now, in this process's environment, and record it.
+
+    `ingestgen.run.oneshot.run_job` takes another environment or output stream.
+
+    Raises:
+        ConfigError: invalid job file (nothing run, no record).
+        UserError: drifted render, or plugins missing with ``install=False``.
+    """
+    from ingestgen.run.oneshot import run_job
+
+    return run_job(root, job_file, record_dir=record_dir, install=install)
+
+
+def show(root: Path, tenant: str, table: str | None = None, limit: int = 5) -> list[TablePreview]:
+    """``ingestgen show``: a tenant's tables as its jobs landed them.
+
+    Raises:
+        UserError: not a tenant id, no rendered project, or no catalog could be read.
+    """
+    from ingestgen import lake
+    from ingestgen.meltano.project import project_dir
+
+    return lake.preview(project_dir(root, tenant), tenant, table, limit)
+
+
+def orchestrate(
+    root: Path,
+    home: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 3000,
+    install: bool = False,
+    say: Callable[[str], None] = print,
+) -> None:
+    """``ingestgen orchestrate``: run the Dagster webserver and daemon until stopped.
+
+    Raises:
+        UserError: nothing to orchestrate, drifted projects, or a Dagster process failed.
+    """
+    from ingestgen.orchestrate.serve import serve
+
+    serve(root, home, host=host, port=port, install=install, say=say)

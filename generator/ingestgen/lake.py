@@ -7,16 +7,13 @@ shows is what the jobs wrote. Read-only: never creates, alters or commits anythi
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ingestgen.errors import UserError
-
-_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from ingestgen.meltano.project import Project
+from ingestgen.meltano.tool import expand, references
 
 
 @dataclass(frozen=True)
@@ -38,23 +35,17 @@ def catalogs(project: Path) -> dict[str, dict[str, str] | str]:
     Raises:
         UserError: no rendered project there.
     """
-    path = project / "meltano.yml"
-    if not path.is_file():
-        raise UserError(f"{path} does not exist; run `ingestgen render` first")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
     env = {**os.environ, "MELTANO_PROJECT_ROOT": str(project.resolve())}
     out: dict[str, dict[str, str] | str] = {}
-    for loader in data.get("plugins", {}).get("loaders", []):
-        config = loader.get("config") or {}
-        props = config.get("catalog_properties")
-        if not props:
+    for loader in Project.read(project).of_kind("loaders"):
+        catalog = loader.catalog
+        if catalog is None:
             continue
-        missing = sorted({m for v in props.values() for m in _REF.findall(str(v))} - set(env))
-        name = config.get("catalog_name", "default")
-        out[name] = (
-            f"{loader['name']} needs the environment variable(s) {', '.join(missing)}; set them"
+        missing = sorted(references(dict(catalog.properties)) - set(env))
+        out[catalog.name] = (
+            f"{loader.name} needs the environment variable(s) {', '.join(missing)}; set them"
             if missing
-            else {k: _REF.sub(lambda m: env[m.group(1)], str(v)) for k, v in props.items()}
+            else {k: expand(str(v), env) for k, v in catalog.properties.items()}
         )
     return out
 

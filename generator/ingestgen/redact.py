@@ -23,11 +23,11 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-import yaml
+from ingestgen.meltano.project import Project
+from ingestgen.meltano.tool import references
 
 MASK = "***"
 MIN_SECRET_LENGTH = 6
@@ -41,7 +41,6 @@ SECRET_NAME = re.compile(
 )
 # Keys inside JSON secrets (service-account keys) whose values are themselves secret.
 _SECRET_LEAF = re.compile(r"(key|secret|token|password)", re.IGNORECASE)
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 _SHAPES: list[tuple[re.Pattern[str], str]] = [
     # scheme://user:password@host  (keep the user: it says which account, not how to use it)
@@ -152,44 +151,19 @@ def _url_password(value: str) -> str | None:
     return unquote(password) if password else None
 
 
-def env_var_name(plugin: str, setting: str) -> str:
-    """Meltano's environment variable for a plugin setting.
-
-    ``tap-x--job`` and ``oauth_token`` give ``TAP_X__JOB_OAUTH_TOKEN``.
-    """
-    return re.sub(r"[^A-Za-z0-9]", "_", f"{plugin}_{setting}").upper()
-
-
-def project_secret_values(meltano_yml: Path, environ: Mapping[str, str]) -> set[str]:
+def project_secret_values(project: Project, environ: Mapping[str, str]) -> set[str]:
     """Secret values a Meltano project's plugins may receive from ``environ``.
 
     For every setting marked ``sensitive`` (on a plugin or the plugin it inherits from): the
     values of Meltano's variables for it under every plugin name and namespace, and of the
     ``${VAR}`` references in its configured value.
     """
-    data = yaml.safe_load(meltano_yml.read_text(encoding="utf-8")) or {}
-    plugins = [p for kind in (data.get("plugins") or {}).values() for p in kind or []]
-    by_name = {p["name"]: p for p in plugins if isinstance(p, dict) and "name" in p}
     found: set[str] = set()
-    for plugin in by_name.values():
-        chain = [plugin]
-        while chain[-1].get("inherit_from") in by_name and len(chain) < 10:
-            chain.append(by_name[chain[-1]["inherit_from"]])
-        sensitive = {
-            s["name"]
-            for p in chain
-            for s in p.get("settings") or []
-            if isinstance(s, dict) and s.get("sensitive")
-        }
-        prefixes = {p["name"] for p in chain}
-        prefixes |= {p["namespace"] for p in chain if p.get("namespace")}
-        config = plugin.get("config") or {}
-        for setting in sensitive:
-            for prefix in prefixes:
-                found.add(environ.get(env_var_name(prefix, setting), ""))
-            configured = config.get(setting)
-            if isinstance(configured, str):
-                found.update(environ.get(var, "") for var in _ENV_REF.findall(configured))
+    for plugin in project.plugins.values():
+        config = plugin.config
+        for setting in plugin.sensitive:
+            found.update(environ.get(var, "") for var in plugin.setting_env_vars(setting))
+            found.update(environ.get(var, "") for var in references(config.get(setting)))
     return {v for v in found if v}
 
 
@@ -204,13 +178,13 @@ def environment_secret_values(environ: Mapping[str, str]) -> set[str]:
 
 
 def for_project(
-    meltano_yml: Path | None, environ: Mapping[str, str], *, enabled: bool = True
+    project: Project | None, environ: Mapping[str, str], *, enabled: bool = True
 ) -> Redactor:
     """The redactor for a run of a project in ``environ`` (see the module docstring)."""
     redactor = Redactor(enabled=enabled)
     values = environment_secret_values(environ)
-    if meltano_yml is not None and meltano_yml.exists():
-        values |= project_secret_values(meltano_yml, environ)
+    if project is not None:
+        values |= project_secret_values(project, environ)
     redactor.add(values)
     return redactor
 

@@ -14,21 +14,17 @@ from pathlib import Path
 import pytest
 from pyiceberg.catalog import load_catalog
 
+from ingestgen.meltano.tool import environment, executable
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 
 def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PATH": f"{BIN}:{os.environ['PATH']}",
-    }
     return subprocess.run(
-        [str(BIN / "meltano"), *args],
+        [executable(), *args],
         cwd=project,
-        env=env,
+        env=environment(os.environ),
         capture_output=True,
         text=True,
         check=False,

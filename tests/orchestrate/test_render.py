@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from ingestgen import api
+from ingestgen.meltano.tool import environment
 
-BIN = Path(sys.executable).parent
 GOLDEN = Path(__file__).parent / "golden" / "_dagster"
 RUNNER = """\
 runner:
@@ -127,13 +127,7 @@ print(json.dumps({
 
 @pytest.mark.slow
 def test_each_location_loads_its_own_tenant(rendered: Path, tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "DAGSTER_HOME": str(tmp_path),
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+    env = environment(os.environ, DAGSTER_HOME=str(tmp_path))
     found = {}
     for tenant in ("acme", "initech"):
         done = subprocess.run(

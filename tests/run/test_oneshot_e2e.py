@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from pyiceberg.catalog import load_catalog
 
+from ingestgen.meltano.tool import environment, executable
 from tests.fixtures.openmetadata import OpenMetadataServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -81,7 +82,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rendered = run_cli(root, "render", "--root", str(root))
     assert rendered.returncode == 0, rendered.stderr
     installed = subprocess.run(
-        [str(BIN / "meltano"), "install"],
+        [executable(), "install"],
         cwd=root / "projects" / "acme",
         env=env_for(),
         capture_output=True,
@@ -95,13 +96,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def env_for(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENLINEAGE", "OPENMETADATA"))}
-    return {
-        **env,
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        **extra,
-    }
+    return environment(env, **extra)
 
 
 def run_cli(root: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ingestgen.meltano.project import Project
 from ingestgen.redact import (
     MASK,
     RedactingFilter,
     Redactor,
-    env_var_name,
     environment_secret_values,
     for_project,
     project_secret_values,
@@ -106,13 +106,6 @@ def test_redact_obj_walks_keys_values_and_lists() -> None:
     assert out["a"][1:] == [3, None]
 
 
-def test_env_var_name_follows_meltano() -> None:
-    assert env_var_name("target-iceberg--deals_daily", "run_summary_path") == (
-        "TARGET_ICEBERG__DEALS_DAILY_RUN_SUMMARY_PATH"
-    )
-    assert env_var_name("tap_gdrive_csv", "oauth_token") == "TAP_GDRIVE_CSV_OAUTH_TOKEN"
-
-
 def test_project_secrets_come_from_sensitive_settings_of_base_and_inheritors(
     tmp_path: Path,
 ) -> None:
@@ -125,7 +118,8 @@ def test_project_secrets_come_from_sensitive_settings_of_base_and_inheritors(
         "DRIVE_URL": "https://not-secret.example",  # api_base_url is not sensitive
         "TAP_GDRIVE_CSV_API_BASE_URL": "https://also-not-secret",
     }
-    assert project_secret_values(yml, env) == {"from-namespace", "from-inheritor", "from-reference"}
+    found = project_secret_values(Project.read(tmp_path), env)
+    assert found == {"from-namespace", "from-inheritor", "from-reference"}
 
 
 def test_environment_secrets_by_name_and_url_password() -> None:
@@ -140,9 +134,9 @@ def test_environment_secrets_by_name_and_url_password() -> None:
 
 
 def test_for_project_combines_both(tmp_path: Path) -> None:
-    yml = tmp_path / "meltano.yml"
-    yml.write_text(PROJECT)
-    r = for_project(yml, {"GDRIVE_KEY_JSON": "key-json-value", "MY_PASSWORD": "pw-value-9"})
+    (tmp_path / "meltano.yml").write_text(PROJECT)
+    env = {"GDRIVE_KEY_JSON": "key-json-value", "MY_PASSWORD": "pw-value-9"}
+    r = for_project(Project.read(tmp_path), env)
     assert r.redact("key-json-value pw-value-9") == f"{MASK} {MASK}"
 
 

@@ -87,10 +87,7 @@ def show(
     ctx: click.Context, tenant: str, table: str | None, limit: int, root: Path | None, fmt: str
 ) -> None:
     """Show a tenant's tables as its jobs landed them: row count, snapshot, first rows."""
-    from ingestgen import lake
-
-    project = _run(ctx, fmt, lambda: find_root(root) / "projects" / tenant)
-    tables = _run(ctx, fmt, lambda: lake.preview(project, tenant, table, limit))
+    tables = _run(ctx, fmt, lambda: api.show(find_root(root), tenant, table, limit))
     output.emit(*output.tables_summary(tables), fmt)
 
 
@@ -110,11 +107,9 @@ def orchestrate(
     ctx: click.Context, root: Path | None, home: Path | None, host: str, port: int, install: bool
 ) -> None:
     """Run the Dagster webserver and daemon on projects/_dagster/ until stopped."""
-    from ingestgen.orchestrate.serve import serve
-
     base = _run(ctx, "text", lambda: find_root(root))
     where = (home or base / ".dagster").resolve()
-    start = partial(serve, base, where, host=host, port=port, install=install)
+    start = partial(api.orchestrate, base, where, host=host, port=port, install=install)
     _run(ctx, "text", lambda: start(say=click.echo))
 
 
@@ -143,14 +138,11 @@ def run_(
     commit); 2 hard failure (bad config, drifted render, catalog unreachable, tap crashed:
     nothing committed). `--output json` prints the run record.
     """
-    from ingestgen.run.oneshot import run_job
-    from ingestgen.run.report import text_report
-
     base = _run(ctx, fmt, lambda: find_root(root))
     result = _run(
-        ctx, fmt, lambda: run_job(base, job_file, record_dir=record_dir, install=not no_install)
+        ctx, fmt, lambda: api.run(base, job_file, record_dir=record_dir, install=not no_install)
     )
-    output.emit(result.record, text_report(result.record), fmt)
+    output.emit(*output.run_summary(result.record), fmt)
     ctx.exit(result.exit_code)
 
 

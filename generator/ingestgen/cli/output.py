@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ingestgen.errors import ConfigError, IngestgenError
-from ingestgen.registry.resolve import ResolvedJob
-from ingestgen.render.write import RenderReport
+
+if TYPE_CHECKING:
+    from ingestgen.lake import TablePreview
+    from ingestgen.registry.resolve import ResolvedJob
+    from ingestgen.render.write import RenderReport
 
 
 def emit(data: dict[str, Any], text: str, fmt: str) -> None:
@@ -67,7 +70,7 @@ def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], s
     return data, "\n".join(lines)
 
 
-def tables_summary(tables: list[Any]) -> tuple[dict[str, Any], str]:
+def tables_summary(tables: list[TablePreview]) -> tuple[dict[str, Any], str]:
     """What `show` prints."""
     data = {
         "tables": [
@@ -86,6 +89,39 @@ def tables_summary(tables: list[Any]) -> tuple[dict[str, Any], str]:
         lines.append(f"{t.name}: {t.rows} rows, snapshot {t.snapshot_id}")
         lines += [f"  {json.dumps(row, default=str, sort_keys=False)}" for row in t.head]
     return json.loads(json.dumps(data, default=str)), "\n".join(lines)
+
+
+def run_summary(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """What `run` prints: the run record as JSON, or a person's summary of it."""
+    totals, usage = record["totals"], record["usage"]
+    seconds = record["durations"]["total_s"]
+    loader_s = record["durations"].get("loader_s") or seconds
+    rate = totals["rows_landed"] / loader_s if loader_s else 0.0
+    lines = [
+        f"{record['status']} (exit {record['exit_code']}): {record['reason']}",
+        f"run {record['run_id']} of {record['tenant']}/{record['job']} in {seconds:.1f} s: "
+        f"{totals['rows_read']:,} rows read, {totals['rows_landed']:,} landed, "
+        f"{totals['rows_rejected']:,} rejected ({rate:,.0f} rows/s in the loader)",
+    ]
+    for stream in record["streams"]:
+        snapshot = stream["snapshot_id"] if stream["snapshot_id"] is not None else "none"
+        line = (
+            f"  {stream['name']}: {stream['status']}, table {stream['table'] or '-'}, "
+            f"snapshot {snapshot}, {stream['files']} files, {stream['bytes']:,} bytes"
+        )
+        if stream["rejected_table"]:
+            line += f"; rejects in {stream['rejected_table']}"
+        lines.append(line)
+    lines.append(
+        f"usage: {usage['cpu_s']} CPU s, peak {usage['max_rss_mb']} MB, "
+        f"{usage['bytes_written']:,} bytes in {usage['files_committed']} files committed"
+    )
+    if record.get("error"):
+        lines.append(f"error: {record['error']}")
+    for service, result in sorted((record.get("emitted") or {}).items()):
+        lines.append(f"{service}: {result}")
+    lines.append(f"record: {record['files']['record']}")
+    return record, "\n".join(lines)
 
 
 def error_payload(exc: IngestgenError) -> dict[str, Any]:

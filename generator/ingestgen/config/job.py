@@ -7,19 +7,28 @@ is an error, never a silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+from target_iceberg.strict import Hint
+from target_iceberg.strict import StrictModel as _Strict
+
+TenantId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"),
+    Hint("tenant id", "use 1-40 lower-case letters, digits or '_', starting with a letter"),
+]
 """A tenant id: safe as an Iceberg namespace, a Nessie branch, a folder and a Meltano name."""
 
 SourceEngineType = Literal["airbyte", "singer", "native", "jdbc"]
 TargetEngineType = Literal["native", "spark", "meltano"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+def one_of(choices: Any) -> str:
+    """A literal type's values in words: ``native, spark or meltano``."""
+    *most, last = get_args(choices)
+    return f"{', '.join(most)} or {last}" if most else str(last)
 
 
 class _Engine(_Strict):
@@ -43,13 +52,13 @@ class _Engine(_Strict):
 class SourceEngine(_Engine):
     """Override of the registry's default extraction engine for this job."""
 
-    type: SourceEngineType = Field(description="airbyte, singer, native or jdbc.")
+    type: SourceEngineType = Field(description=f"{one_of(SourceEngineType)}.")
 
 
 class TargetEngine(_Engine):
     """Override of the registry's default loading engine for this job."""
 
-    type: TargetEngineType = Field(description="native, spark or meltano.")
+    type: TargetEngineType = Field(description=f"{one_of(TargetEngineType)}.")
 
 
 class Incremental(_Strict):

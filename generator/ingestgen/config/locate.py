@@ -11,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from ingestgen.config.yamlsource import Loc, Located
 from ingestgen.errors import Problem
+from target_iceberg.strict import Hint
 
 
 def problems_from(
@@ -56,8 +57,10 @@ def _describe(err: Any, model: type[BaseModel], loc: Loc) -> tuple[str, str]:
         text = str(ctx.get("error", err["msg"]))
         return text, ""
     if kind == "string_pattern_mismatch":
-        label, hint = _pattern_hint(str(ctx.get("pattern", "")))
-        return f"{value!r} is not a valid {label}", hint
+        found = _hint(model, loc)
+        if found is None:
+            return f"{value!r} is not a valid value", f"it must match {ctx.get('pattern', '')}"
+        return f"{value!r} is not a valid {found.label}", found.fix
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}", ""
     return err["msg"][0].lower() + err["msg"][1:], ""
@@ -79,50 +82,53 @@ def _kind_name(kind: str) -> str:
     return names.get(kind, kind.replace("_", " "))
 
 
-def _pattern_hint(pattern: str) -> tuple[str, str]:
-    known = {
-        "^[a-z][a-z0-9_]{0,39}$": (
-            "tenant id",
-            "use 1-40 lower-case letters, digits or '_', starting with a letter",
-        ),
-        "^[a-z_][a-z0-9_]{0,62}$": (
-            "identifier",
-            "use lower-case letters, digits or '_', not starting with a digit",
-        ),
-    }
-    return known.get(pattern, ("value", f"it must match {pattern}"))
+def _hint(model: type[BaseModel], loc: Loc) -> Hint | None:
+    """The `Hint` the constrained type at ``loc`` carries (see `target_iceberg.strict.Hint`)."""
+    found = _walk(model, loc)
+    metadata = found[1] if found else []
+    return next((m for m in metadata if isinstance(m, Hint)), None)
 
 
 def allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
     """The keys a mapping at ``loc`` (relative to ``model``) may hold, by their YAML names."""
-    current: Any = model
-    for part in loc:
-        current = _step(current, part)
-        if current is None:
-            return []
+    found = _walk(model, loc)
+    current = found[0] if found else None
     if isinstance(current, type) and issubclass(current, BaseModel):
         return [f.alias or name for name, f in current.model_fields.items()]
     return []
 
 
-def _step(current: Any, part: str | int) -> Any:
-    current = _unwrap(current)
+def _walk(model: type[BaseModel], loc: Loc) -> tuple[Any, list[Any]] | None:
+    """The type at ``loc`` inside ``model`` and its ``Annotated`` metadata, or None."""
+    current: tuple[Any, list[Any]] = (model, [])
+    for part in loc:
+        step = _step(current[0], part)
+        if step is None:
+            return None
+        current = step
+    return current
+
+
+def _step(current: Any, part: str | int) -> tuple[Any, list[Any]] | None:
     if isinstance(part, int):
         args = typing.get_args(current)
         return _unwrap(args[0]) if args else None
     if isinstance(current, type) and issubclass(current, BaseModel):
         for name, info in current.model_fields.items():
             if part in {name, info.alias}:
-                return _unwrap(info.annotation)
+                inner, metadata = _unwrap(info.annotation)
+                # pydantic moves a field's own Annotated metadata onto the field.
+                return inner, [*info.metadata, *metadata]
     return None
 
 
-def _unwrap(annotation: Any) -> Any:
-    # Optional[X] / X | None -> X; Annotated[X, ...] -> X.
+def _unwrap(annotation: Any) -> tuple[Any, list[Any]]:
+    # Optional[X] / X | None -> X; Annotated[X, ...] -> X, keeping what Annotated carried.
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
+        inner, metadata = _unwrap(typing.get_args(annotation)[0])
+        return inner, [*annotation.__metadata__, *metadata]
     if origin in {typing.Union, types.UnionType}:
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return _unwrap(args[0]) if len(args) == 1 else annotation
-    return annotation
+        return _unwrap(args[0]) if len(args) == 1 else (annotation, [])
+    return annotation, []

@@ -14,25 +14,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
+from pydantic import Field, ValidationError, field_validator
 
 from ingestgen.config.load import load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.paths import RUNNER_FILE, display, repo_relpath
+from target_iceberg.spec import Identifier
+from target_iceberg.strict import StrictModel as _Strict
 
-ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
-"""A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
+ScheduleName = Identifier
+"""A schedule name: an identifier like a table's, safe as Meltano and Dagster schedule names."""
 
 # 7 is Sunday too, as in Vixie cron and Dagster.
 _CRON_FIELDS = (
@@ -72,10 +67,6 @@ def cron_problem(cron: str) -> str | None:
         if "-" in head and numbers[0] > numbers[1]:
             return f"{cron!r}: the {label} range {head!r} runs backwards"
     return None
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Schedule(_Strict):

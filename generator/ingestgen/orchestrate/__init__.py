@@ -1,7 +1,8 @@
 """Orchestrated mode: the runner config run by Dagster through dagster-meltano.
 
-`render` turns the runner config into Meltano schedules and a Dagster workspace, `definitions`
-builds one tenant's Dagster definitions, `process` starts the Dagster webserver and daemon.
-Dagster and dagster-meltano are optional (``pip install 'ingestgen[orchestrate]'``); rendering
-never imports them.
+The runner config is rendered into Meltano schedules and a Dagster workspace by
+`ingestgen.render.workspace`; here `definitions` builds one tenant's Dagster definitions, `process`
+starts the Dagster webserver and daemon, `serve` runs them (``ingestgen orchestrate``) and
+`graphql` talks to the webserver. Dagster and dagster-meltano are optional
+(``pip install 'ingestgen[orchestrate]'``); rendering never imports them.
 """

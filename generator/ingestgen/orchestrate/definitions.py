@@ -12,13 +12,11 @@ Never runs a job here: loading only lists the project's jobs and schedules.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from ingestgen.errors import UserError
+from ingestgen.meltano.project import Execution, Project, project_dir
+from ingestgen.meltano.tool import executable
 from ingestgen.orchestrate.process import ensure_system_db
 
 try:
@@ -49,19 +47,18 @@ def tenant_definitions(location_file: str, tenant: str) -> Definitions:
     Raises:
         UserError: the project is not rendered, or the ``meltano`` command is not on PATH.
     """
-    project = Path(location_file).resolve().parents[1] / tenant
-    if not (project / "meltano.yml").is_file():
-        raise UserError(f"{project / 'meltano.yml'} does not exist; run `ingestgen render`")
-    if shutil.which("meltano") is None:
-        raise UserError(
-            "the meltano command is not on PATH; install 'ingestgen[orchestrate]' "
-            "and start Dagster from that environment (`ingestgen orchestrate`)"
-        )
-    ensure_system_db(project)
-    loaded = list(load_jobs_from_meltano_project(str(project)))
+    # The workspace folder sits beside the tenants' projects: projects/_dagster/<tenant>.py.
+    project = Project.read(project_dir(Path(location_file).resolve().parents[2], tenant))
+    executable(
+        path_only=True,
+        fix="install 'ingestgen[orchestrate]' and start Dagster from that environment "
+        "(`ingestgen orchestrate`)",
+    )
+    ensure_system_db(project.folder)
+    loaded = list(load_jobs_from_meltano_project(str(project.folder)))
     execution = job_execution(project)
     jobs = [
-        _tagged(item, tenant, execution.get(item.name, {}))
+        _tagged(item, tenant, execution.get(item.name, Execution()))
         for item in loaded
         if isinstance(item, JobDefinition)
     ]
@@ -69,29 +66,26 @@ def tenant_definitions(location_file: str, tenant: str) -> Definitions:
     return Definitions(jobs=jobs, schedules=schedules)
 
 
-def job_execution(project: Path) -> dict[str, dict[str, Any]]:
+def job_execution(project: Project) -> dict[str, Execution]:
     """Each job's execution settings (retries, backoff), by job name.
 
     They are rendered from the registry's connector template into the job's extractor, under
     ``annotations.ingestgen.execution``.
     """
-    data = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8")) or {}
-    out: dict[str, dict[str, Any]] = {}
-    for extractor in (data.get("plugins") or {}).get("extractors") or []:
-        ours = (extractor.get("annotations") or {}).get("ingestgen") or {}
-        if "job" in ours:
-            out[str(ours["job"])] = dict(ours.get("execution") or {})
-    return out
+    return {
+        name: job.extractor.annotation.execution
+        for name, job in project.jobs.items()
+        if job.extractor.annotation is not None
+    }
 
 
-def _tagged(job: JobDefinition, tenant: str, execution: dict[str, Any]) -> JobDefinition:
+def _tagged(job: JobDefinition, tenant: str, execution: Execution) -> JobDefinition:
     # dagster-meltano builds its jobs without tags and with one retry count for the whole
     # project; rebuilding from the same graph keeps the ops and the meltano resource. A job is one
     # `meltano run` task: running it in the run worker itself spares a second process that would
     # list the Meltano project again. A retried `meltano run` is safe: a failed run advances no
     # bookmark and target-iceberg commits once, at the end.
-    retries = int(execution.get("retries") or 0)
-    backoff = execution.get("retry_backoff_seconds")
+    retries, backoff = execution.retries, execution.retry_backoff_seconds
     return job.graph.to_job(
         name=job.name,
         description=job.description,

@@ -16,15 +16,18 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingestgen.errors import UserError
-from ingestgen.orchestrate.render import WORKSPACE_DIR
+from ingestgen.meltano.project import project_dir, system_database
+from ingestgen.meltano.tool import Meltano, environment
+from ingestgen.meltano.tool import executable as find_executable
+from ingestgen.render.workspace import WORKSPACE_DIR
 
-BIN = Path(sys.executable).parent
+INSTALL_ORCHESTRATE = "install it with: pip install 'ingestgen[orchestrate]'"
 
 
 @dataclass
@@ -66,18 +69,10 @@ def executable(name: str) -> str:
     Raises:
         UserError: not installed; names the extra to install.
     """
-    found = BIN / name
-    if found.is_file():
-        return str(found)
-    on_path = shutil.which(name)
-    if on_path is None:
-        raise UserError(
-            f"{name} is not installed; install it with: pip install 'ingestgen[orchestrate]'"
-        )
-    return on_path
+    return find_executable(name, fix=INSTALL_ORCHESTRATE)
 
 
-def ensure_system_db(project: Path, env: dict[str, str] | None = None) -> None:
+def ensure_system_db(project: Path, env: Mapping[str, str] | None = None) -> None:
     """Create a Meltano project's system database if it is missing, with one Meltano command.
 
     dagster-meltano lists jobs and schedules with two concurrent Meltano commands; on a project
@@ -87,16 +82,11 @@ def ensure_system_db(project: Path, env: dict[str, str] | None = None) -> None:
     Raises:
         UserError: Meltano failed; its output says why.
     """
-    if (project / ".meltano" / "meltano.db").exists() or os.environ.get("MELTANO_DATABASE_URI"):
+    meltano = Meltano.quiet(project) if env is None else Meltano(project, env)
+    database = system_database(project, meltano.env)
+    if database is None or database.exists():
         return
-    done = subprocess.run(
-        [executable("meltano"), "job", "list", "--format=json"],
-        cwd=project,
-        env=env if env is not None else {**os.environ, "MELTANO_CLI_DISABLE_VERSION_CHECK": "true"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = meltano.capture("job", "list", "--format=json")
     if done.returncode != 0:
         raise UserError(f"meltano failed in {project}: {done.stderr[-2000:]}")
 
@@ -132,17 +122,11 @@ def prepare_home(root: Path, home: Path) -> Path:
 
 
 def process_env(home: Path) -> dict[str, str]:
-    """The environment of the Dagster processes and of the Meltano runs they start."""
-    path = os.environ.get("PATH", "")
-    return {
-        **os.environ,
-        "DAGSTER_HOME": str(home),
-        # dagster-meltano calls `meltano` by name: this environment's comes first.
-        "PATH": f"{BIN}{os.pathsep}{path}" if path else str(BIN),
-        "MELTANO_CLI_DISABLE_VERSION_CHECK": "true",
-        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "PYTHONUNBUFFERED": "1",
-    }
+    """The environment of the Dagster processes and of the Meltano runs they start.
+
+    dagster-meltano calls ``meltano`` by name: this environment's comes first on PATH.
+    """
+    return environment(os.environ, DAGSTER_HOME=str(home), PYTHONUNBUFFERED="1")
 
 
 def start(root: Path, home: Path, *, host: str = "127.0.0.1", port: int = 3000) -> DagsterProcesses:
@@ -165,7 +149,7 @@ def start(root: Path, home: Path, *, host: str = "127.0.0.1", port: int = 3000) 
     prepare_home(root, home)
     env = process_env(home)
     for location in sorted((root / WORKSPACE_DIR).glob("*.py")):
-        ensure_system_db(root / "projects" / location.stem, env)
+        ensure_system_db(project_dir(root, location.stem), env)
     webserver = [executable("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)]
     daemon = [executable("dagster-daemon"), "run", "-w", str(workspace)]
     return DagsterProcesses(

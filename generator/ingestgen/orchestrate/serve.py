@@ -8,17 +8,18 @@ never schedules jobs the configs no longer describe. Stops both processes on SIG
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from ingestgen import api
 from ingestgen.config.runner import find_runner
 from ingestgen.errors import UserError
+from ingestgen.meltano.project import project_dir
+from ingestgen.meltano.tool import Meltano
 from ingestgen.orchestrate.graphql import DagsterApiError, location_status
-from ingestgen.orchestrate.process import DagsterProcesses, executable, process_env, start
+from ingestgen.orchestrate.process import DagsterProcesses, process_env, start
+from ingestgen.render import repository
 
 
 def check_workspace(root: Path) -> list[str]:
@@ -33,7 +34,7 @@ def check_workspace(root: Path) -> list[str]:
             "no runner config with mode: orchestrated under configs/; add "
             "configs/runner.yaml (see configs/examples/runner.yaml)"
         )
-    report = api.render(root, check=True)
+    report = repository.render(root, check=True)
     if not report.clean:
         changed = ", ".join(report.drifted + report.stale)
         raise UserError(f"projects/ differ from configs/ ({changed}); run `ingestgen render`")
@@ -46,14 +47,11 @@ def install_plugins(root: Path, tenants: list[str], home: Path) -> None:
     Raises:
         UserError: an install failed; names the project.
     """
-    meltano = executable("meltano")
     for tenant in tenants:
-        project = root / "projects" / tenant
-        done = subprocess.run([meltano, "install"], cwd=project, env=process_env(home), check=False)
-        if done.returncode != 0:
+        code = Meltano(project_dir(root, tenant), process_env(home)).call("install")
+        if code != 0:
             raise UserError(
-                f"`meltano install` failed in projects/{tenant} (exit "
-                f"{done.returncode}); see its output above"
+                f"`meltano install` failed in projects/{tenant} (exit {code}); see its output above"
             )
 
 

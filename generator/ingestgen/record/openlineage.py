@@ -15,13 +15,12 @@ Events carry only the record's redacted values. Failing to send never changes th
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Mapping
-from pathlib import Path
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import attr
-import yaml
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import error_message_run, processing_engine_run
@@ -34,7 +33,7 @@ from ingestgen import __version__
 
 PRODUCER = f"urn:ingestgen:{__version__}"
 DEFAULT_NAMESPACE = "ingestgen"
-_DYNAMIC = "OPENLINEAGE__"
+_PREFIX = "OPENLINEAGE"
 
 
 @attr.define
@@ -66,43 +65,29 @@ def configured(environ: Mapping[str, str]) -> bool:
 
 
 def client(environ: Mapping[str, str]) -> OpenLineageClient:
-    """A client configured from ``environ`` the way the client reads ``os.environ``."""
-    return OpenLineageClient(config=client_config(environ))
+    """A client that configures itself the OpenLineage way, from ``environ``.
 
-
-def client_config(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The client's configuration from a config file, ``OPENLINEAGE__*`` and ``OPENLINEAGE_URL``.
-
-    Built here rather than left to the client so that the runner's environment, not only
-    ``os.environ``, decides (the two are the same in a real run).
+    The client reads its configuration (a config file, ``OPENLINEAGE__*`` variables,
+    ``OPENLINEAGE_URL``) from ``os.environ`` while it is built, so for that moment
+    ``os.environ`` holds ``environ``'s OpenLineage variables (the same ones in a real run), and
+    afterwards what it held before: the aliases the client writes there are dropped too.
     """
-    config: dict[str, Any] = {}
-    if environ.get("OPENLINEAGE_CONFIG"):
-        loaded = yaml.safe_load(Path(environ["OPENLINEAGE_CONFIG"]).read_text(encoding="utf-8"))
-        config = loaded if isinstance(loaded, dict) else {}
-    # Reverse order puts a parent key before its children, as the client does.
-    for key, value in sorted(environ.items(), reverse=True):
-        if not key.startswith(_DYNAMIC) or not value:
-            continue
-        try:
-            parsed: Any = json.loads(value)
-        except ValueError:
-            parsed = value
-        node = config
-        *parents, leaf = [part.lower() for part in key[len(_DYNAMIC) :].split("__")]
-        for part in parents:
-            node = node.setdefault(part, {}) if isinstance(node.get(part, {}), dict) else {}
-        node[leaf] = parsed
-    if not (config.get("transport") or {}).get("type") and environ.get("OPENLINEAGE_URL"):
-        transport: dict[str, Any] = {
-            "type": "http",
-            "url": environ["OPENLINEAGE_URL"],
-            "endpoint": environ.get("OPENLINEAGE_ENDPOINT") or "api/v1/lineage",
-        }
-        if environ.get("OPENLINEAGE_API_KEY"):
-            transport["auth"] = {"type": "api_key", "apiKey": environ["OPENLINEAGE_API_KEY"]}
-        config["transport"] = transport
-    return config
+    with _lineage_variables(environ):
+        return OpenLineageClient()
+
+
+@contextmanager
+def _lineage_variables(environ: Mapping[str, str]) -> Iterator[None]:
+    saved = {k: v for k, v in os.environ.items() if k.startswith(_PREFIX)}
+    try:
+        for key in saved:
+            del os.environ[key]
+        os.environ.update({k: v for k, v in environ.items() if k.startswith(_PREFIX)})
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith(_PREFIX)]:
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def start_event(

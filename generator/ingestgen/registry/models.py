@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from ingestgen.config.job import SourceEngineType, TargetEngineType
+from target_iceberg.strict import StrictModel as _Strict
 
 PluginType = Literal["extractor", "loader"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PluginSetting(_Strict):
@@ -56,8 +55,8 @@ class SourceConnector(_Strict):
     """A source connector."""
 
     description: str = Field(description="What the connector reads.")
-    default_engine: Literal["airbyte", "singer", "native", "jdbc"]
-    engines_supported: list[Literal["airbyte", "singer", "native", "jdbc"]]
+    default_engine: SourceEngineType
+    engines_supported: list[SourceEngineType]
     incremental_strategies: list[str] = Field(
         description="Strategies a job may name in source.incremental.strategy."
     )
@@ -93,8 +92,8 @@ class TargetConnector(_Strict):
     """A target connector."""
 
     description: str
-    default_engine: Literal["native", "spark", "meltano"]
-    engines_supported: list[Literal["native", "spark", "meltano"]]
+    default_engine: TargetEngineType
+    engines_supported: list[TargetEngineType]
     engines: dict[str, EngineBinding]
 
 

@@ -24,12 +24,13 @@ from typing import Any, TextIO
 from openlineage.client.uuid import generate_new_uuid
 
 from ingestgen.errors import UserError
+from ingestgen.meltano.tool import Meltano
 from ingestgen.paths import display
 from ingestgen.record.emit import Emitters
 from ingestgen.record.model import Outcome, RunFacts, Usage, build_record
 from ingestgen.record.store import default_record_dir, read_json, write_json
 from ingestgen.redact import RedactingFilter, Redactor, for_project
-from ingestgen.run import meltano, systemdb
+from ingestgen.run import systemdb
 from ingestgen.run.outcome import judge
 from ingestgen.run.plan import RunPlan, plan
 from ingestgen.run.progress import Console, Progress
@@ -79,27 +80,28 @@ def run_job(
     clock = time.monotonic()
     the_plan = plan(root, job_file)
     durations = {"render_s": time.monotonic() - clock}
-    if not install and not meltano.plugins_installed(the_plan):
+    folder, job = the_plan.project.folder, the_plan.job
+    if not install and not the_plan.installed:
         raise UserError(
-            f"the plugins of {display(the_plan.project, root)} are not installed: run without "
-            f"--no-install, or run `meltano install` in {display(the_plan.project, root)}"
+            f"the plugins of {display(folder, root)} are not installed: run without "
+            f"--no-install, or run `meltano install` in {display(folder, root)}"
         )
-    redactor = for_project(the_plan.meltano_yml, env, enabled=the_plan.redaction)
+    redactor = for_project(the_plan.project, env, enabled=the_plan.redaction)
     run_id = str(generate_new_uuid())
-    folder = record_dir or default_record_dir(the_plan.project, the_plan.job)
-    folder.mkdir(parents=True, exist_ok=True)
+    records = record_dir or default_record_dir(folder, job.name)
+    records.mkdir(parents=True, exist_ok=True)
     paths = {
-        kind: folder / f"{run_id}{suffix}"
+        kind: records / f"{run_id}{suffix}"
         for kind, suffix in (("record", ".json"), ("log", ".log"), ("summary", ".summary.json"))
     }
     emitters = Emitters(
         environ=env,
         tenant=the_plan.tenant,
-        job=the_plan.job,
+        job=job.name,
         source_type=the_plan.source_type,
         redactor=redactor,
     )
-    progress = Progress(f"{the_plan.tenant}/{the_plan.job}", the_plan.streams)
+    progress = Progress(f"{the_plan.tenant}/{job.name}", the_plan.streams)
     stream = out or sys.stderr
     with (
         paths["log"].open("w", encoding="utf-8") as log,
@@ -113,7 +115,7 @@ def run_job(
             console.line(clean)
 
         show(
-            f"ingestgen: run {run_id} of {the_plan.tenant}/{the_plan.job} "
+            f"ingestgen: run {run_id} of {the_plan.tenant}/{job.name} "
             f"({the_plan.rendered}; state id {the_plan.state_id})"
         )
         installed = _install(the_plan, env, show, durations)
@@ -121,15 +123,11 @@ def run_job(
         usage = Usage()
         if installed is None:
             emitters.start(run_id, the_plan.streams, time.time())
-            done = meltano.execute(
-                meltano.run_command(the_plan),
-                the_plan.project,
-                meltano.run_env(the_plan, env, run_id, paths["summary"]),
-                show,
-            )
+            meltano = Meltano(folder, the_plan.run_env(env, run_id, paths["summary"]))
+            done = meltano.stream(*the_plan.run_args(), on_line=show)
             durations["meltano_s"] = done.seconds
             meltano_code, usage = done.exit_code, done.usage
-            systemdb.redact_run(the_plan.project, env, run_id, redactor)
+            systemdb.redact_run(folder, env, run_id, redactor)
     summary = read_json(paths["summary"])
     if summary is not None:
         # The loader writes its summary as it is; keep only a redacted copy next to the record.
@@ -138,11 +136,11 @@ def run_job(
     outcome = installed or judge(summary, meltano_code if meltano_code is not None else 2)
     facts = RunFacts(
         tenant=the_plan.tenant,
-        job=the_plan.job,
+        job=job.name,
         run_id=run_id,
         state_id=the_plan.state_id,
-        extractor=the_plan.extractor,
-        loader=the_plan.loader,
+        extractor=job.extractor.name,
+        loader=job.loader.name,
         streams=the_plan.streams,
         source_type=the_plan.source_type,
         catalog=the_plan.catalog,
@@ -168,12 +166,10 @@ def _install(
     durations: dict[str, float],
 ) -> Outcome | None:
     """Install the project's plugins if their venvs are missing; an Outcome if that failed."""
-    if meltano.plugins_installed(the_plan):
+    if the_plan.installed:
         return None
     show(f"ingestgen: installing the plugins of projects/{the_plan.tenant} (meltano install)")
-    done = meltano.execute(
-        meltano.install_command(), the_plan.project, {**env, **meltano.QUIET}, show
-    )
+    done = Meltano.quiet(the_plan.project.folder, env).stream("install", on_line=show)
     durations["install_s"] = done.seconds
     if done.exit_code == 0:
         return None

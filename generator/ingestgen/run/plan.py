@@ -6,15 +6,15 @@ differs from a fresh render is an error, never silently rewritten. Planning neve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from ingestgen import api
 from ingestgen.errors import UserError
+from ingestgen.meltano.project import FILE, PROJECTS, Job, Project, project_dir
+from ingestgen.meltano.tool import env_var_name, environment
 from ingestgen.paths import display
+from ingestgen.render import repository
 
 
 class RenderDriftError(UserError):
@@ -23,34 +23,44 @@ class RenderDriftError(UserError):
 
 @dataclass(frozen=True)
 class RunPlan:
-    """One job, ready to run."""
+    """One job, ready to run: its rendered project and Meltano job, and what the job file says."""
 
     root: Path
     job_file: Path
     tenant: str
-    job: str
-    project: Path
-    extractor: str
-    loader: str
-    extractor_base: str
-    loader_base: str
+    project: Project
+    job: Job
     streams: list[str]
     source_type: str
-    catalog: str
     redaction: bool
-    environment: str
-    timeout_s: int | None
     rendered: str
 
     @property
-    def meltano_yml(self) -> Path:
-        """The project file."""
-        return self.project / "meltano.yml"
+    def state_id(self) -> str:
+        """Meltano's state id for the job's extract-load pair."""
+        return self.job.state_id(self.project.default_environment)
 
     @property
-    def state_id(self) -> str:
-        """Meltano's state id for the job's single extract-load pair."""
-        return f"{self.environment}:{self.extractor}-to-{self.loader}"
+    def catalog(self) -> str:
+        """The name of the catalog the job's loader writes to."""
+        catalog = self.job.loader.catalog
+        return catalog.name if catalog else ""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the job's plugin venvs exist."""
+        return self.project.installed(self.job.extractor, self.job.loader)
+
+    def run_args(self) -> list[str]:
+        """``run <job>``, bounded by the connector's execution timeout when it has one."""
+        annotation = self.job.extractor.annotation
+        timeout = annotation.execution.timeout_seconds if annotation else None
+        return ["run", self.job.name, *(["--timeout", str(int(timeout))] if timeout else [])]
+
+    def run_env(self, environ: Mapping[str, str], run_id: str, summary: Path) -> dict[str, str]:
+        """The environment of ``meltano run``: Meltano's run id, the loader's summary path."""
+        summary_var = env_var_name(self.job.loader.name, "run_summary_path")
+        return environment(environ, MELTANO_RUN_ID=run_id, **{summary_var: str(summary)})
 
 
 def plan(root: Path, job_file: Path) -> RunPlan:
@@ -63,14 +73,14 @@ def plan(root: Path, job_file: Path) -> RunPlan:
     job_file = job_file.resolve()
     if not job_file.is_file():
         raise UserError(f"{job_file}: no such job file; give configs/<tenant>/<job>.yaml")
-    (resolved,) = api.validate(root, [job_file])
-    project = root / "projects" / resolved.tenant
-    name = f"projects/{resolved.tenant}/meltano.yml"
-    if not (project / "meltano.yml").exists():
-        api.render(root, [job_file])
+    (resolved,) = repository.validate(root, [job_file])
+    folder = project_dir(root, resolved.tenant)
+    name = f"{PROJECTS}/{resolved.tenant}/{FILE}"
+    if not (folder / FILE).exists():
+        repository.render(root, [job_file])
         rendered = f"rendered {name}"
     else:
-        report = api.render(root, [job_file], check=True)
+        report = repository.render(root, [job_file], check=True)
         if name in report.drifted:
             raise RenderDriftError(
                 f"{name} differs from a fresh render of the job files of tenant "
@@ -78,24 +88,15 @@ def plan(root: Path, job_file: Path) -> RunPlan:
                 "review and commit the result, then run again"
             )
         rendered = f"{name} is current"
-    data: dict[str, Any] = yaml.safe_load((project / "meltano.yml").read_text(encoding="utf-8"))
-    execution = resolved.extractor.annotations.get("ingestgen", {}).get("execution", {})
-    timeout = execution.get("timeout_seconds")
+    project = Project.read(folder)
     return RunPlan(
         root=root,
         job_file=job_file,
         tenant=resolved.tenant,
-        job=resolved.name,
         project=project,
-        extractor=resolved.extractor.name,
-        loader=resolved.loader.name,
-        extractor_base=resolved.extractor.base,
-        loader_base=resolved.loader.base,
+        job=project.job(resolved.name),
         streams=list(resolved.streams),
         source_type=resolved.job.config.source.type,
-        catalog=str(resolved.loader.config.get("catalog_name", "")),
         redaction=resolved.job.config.logging.redaction,
-        environment=str(data.get("default_environment") or "dev"),
-        timeout_s=int(timeout) if isinstance(timeout, int | float) and timeout > 0 else None,
         rendered=rendered,
     )

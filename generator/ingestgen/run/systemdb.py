@@ -15,28 +15,16 @@ from collections.abc import Mapping
 from contextlib import closing
 from pathlib import Path
 
+from ingestgen.meltano.project import system_database
 from ingestgen.redact import Redactor
-
-
-def database_path(project: Path, environ: Mapping[str, str]) -> Path | None:
-    """The project's SQLite system database, or None if it is elsewhere or absent."""
-    uri = environ.get("MELTANO_DATABASE_URI", "")
-    if not uri:
-        path = project / ".meltano" / "meltano.db"
-    elif uri.startswith("sqlite:///"):
-        path = Path(uri.removeprefix("sqlite:///"))
-        path = path if path.is_absolute() else project / path
-    else:
-        return None
-    return path if path.exists() else None
 
 
 def redact_run(project: Path, environ: Mapping[str, str], run_id: str, redactor: Redactor) -> int:
     """Redact the ``payload`` of the run's rows; return how many rows changed."""
     if not redactor.enabled:
         return 0
-    path = database_path(project, environ)
-    if path is None:
+    path = system_database(project, environ)
+    if path is None or not path.exists():
         return 0
     ids = {run_id, uuid.UUID(run_id).hex}
     changed = 0

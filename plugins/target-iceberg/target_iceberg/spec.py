@@ -10,15 +10,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from target_iceberg.strict import Hint, StrictModel
 from target_iceberg.types import (
     DecimalType,
     ListType,
@@ -30,18 +24,18 @@ from target_iceberg.types import (
     parse_type,
 )
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$"),
+    Hint("identifier", "use lower-case letters, digits or '_', not starting with a digit"),
+]
 """Lower-case SQL-safe name: letters, digits and underscores, not starting with a digit."""
 
 TRANSFORM = re.compile(r"^(identity|year|month|day|hour|bucket\[(\d+)\]|truncate\[(\d+)\])$")
 _TEMPORAL = {"date", "timestamp", "timestamptz"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Column(_Strict):
+class Column(StrictModel):
     """One column of the asset."""
 
     name: Identifier = Field(description="Column name; also the Singer property it is read from.")
@@ -67,7 +61,7 @@ class Column(_Strict):
         return parse_type(self.type)
 
 
-class PartitionField(_Strict):
+class PartitionField(StrictModel):
     """One partition field: a transform of a column."""
 
     column: Identifier = Field(description="Source column.")
@@ -90,7 +84,7 @@ class PartitionField(_Strict):
         return value
 
 
-class AssetSchema(_Strict):
+class AssetSchema(StrictModel):
     """The columns, key and partitioning of the asset."""
 
     columns: list[Column] = Field(min_length=1, description="The asset's columns, in order.")
@@ -139,7 +133,7 @@ def _check_transform(part: PartitionField, typ: TypeNode) -> None:
         raise ValueError(f"transform 'truncate' does not apply to {part.column!r} of type {name}")
 
 
-class AssetSpec(_Strict):
+class AssetSpec(StrictModel):
     """An asset definition file."""
 
     asset: Identifier = Field(description="Asset name; the default table name.")
