@@ -19,6 +19,10 @@ from singer_sdk import typing as th
 from target_iceberg.errors import ConfigError
 
 UnknownColumns = Literal["reject", "ignore", "evolve"]
+MAX_NAME = 200
+TABLE_NAME = re.compile(rf"[a-z0-9_]{{1,{MAX_NAME}}}")
+"""Table names: they become folder names in the warehouse, so nothing else is allowed."""
+NAMESPACE_NAME = rf"^[A-Za-z0-9_][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}$"
 
 SETTINGS = th.PropertiesList(
     th.Property(
@@ -133,6 +137,14 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "batch_root",
+        th.StringType,
+        description=(
+            "BATCH messages may name only files inside this folder (symlinks resolved). "
+            "Default: any local file the loader can read."
+        ),
+    ),
+    th.Property(
         "run_summary_path",
         th.StringType,
         description="Write the machine-readable run summary JSON here (default: only logged).",
@@ -144,7 +156,11 @@ class StreamSettings(BaseModel):
     """One entry of `streams`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    table: str | None = Field(default=None, description="Table name; default: the stream name.")
+    table: str | None = Field(
+        default=None,
+        pattern=TABLE_NAME.pattern.join("^$"),
+        description="Table name; default: the stream name.",
+    )
     asset_spec: str | None = Field(default=None, description="Path to the asset spec YAML.")
 
 
@@ -152,7 +168,7 @@ class LoaderConfig(BaseModel):
     """The settings the loader uses, validated."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    namespace: str = Field(min_length=1, description="Iceberg namespace (tenant id).")
+    namespace: str = Field(pattern=NAMESPACE_NAME, description="Iceberg namespace (tenant id).")
     tenant: str | None = Field(default=None, description="Tenant id.")
     job: str | None = Field(default=None, description="Job name.")
     catalog_name: str = Field(default="default", description="pyiceberg catalog name.")
@@ -169,6 +185,7 @@ class LoaderConfig(BaseModel):
     batch_size_rows: int = Field(default=25_000, ge=1, description="Records per Arrow block.")
     run_id: str = Field(default="", validate_default=True, description="Run id.")
     run_summary_path: str | None = Field(default=None, description="Summary JSON path.")
+    batch_root: str | None = Field(default=None, description="Folder of BATCH files.")
     commit_mode: Literal["per_table", "multi_table"] = Field(
         default="per_table", description="How the run's tables are committed."
     )
@@ -187,7 +204,7 @@ class LoaderConfig(BaseModel):
         configured = self.stream(stream).table
         if configured:
             return configured
-        return re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_") or "stream"
+        return re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_")[:MAX_NAME] or "stream"
 
     def spec_path(self, stream: str) -> Path | None:
         """The asset spec of a stream, if it has one."""
