@@ -267,8 +267,9 @@ def decode_record(line: bytes) -> tuple[bytes, Any]:
 
     - nested deeper than the decoder goes, or text that is not UTF-8: the record is bad,
       not the stream (`Rejected`, with the line kept as raw, bad bytes as ``\xNN``);
-    - ``NaN``/``Infinity`` tokens (not JSON, but what Python's json module writes): read with
-      the standard library, NaN and infinities as floats;
+    - ``NaN``/``Infinity`` tokens (not JSON, but what Python's json module writes), or an
+      integer too long for msgspec: read with the standard library, NaN and infinities as
+      floats, numbers as Decimal;
     - anything else (truncated, not JSON): the tap is broken.
 
     Raises:
@@ -285,25 +286,24 @@ def decode_record(line: bytes) -> tuple[bytes, Any]:
         ) from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         first: Exception = exc
+    bad_at: int | None = None
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as bad:
-        fixed = escape_bad_utf8(line)
-        try:
-            ENVELOPE.decode(fixed)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            raise _unparsable(line, first) from first
-        raise _BadRecord(
-            f"the record holds bytes that are not UTF-8 (the first at byte {bad.start} of "
-            "its line); raw keeps them as \\x escapes. The tap must write UTF-8",
-            fixed,
-        ) from None
+        bad_at, text = bad.start, escape_bad_utf8(line).decode()
     try:
-        message = json.loads(text, parse_float=Decimal, parse_constant=float)
+        # Integers as Decimal too: Python refuses int() of more than 4,300 digits.
+        message = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=float)
     except (ValueError, RecursionError):
         raise _unparsable(line, first) from first
     if not isinstance(message, dict) or "record" not in message:
         raise _unparsable(line, first)
+    if bad_at is not None:
+        raise _BadRecord(
+            f"the record holds bytes that are not UTF-8 (the first at byte {bad_at} of its "
+            "line); raw keeps them as \\x escapes. The tap must write UTF-8",
+            text.encode(),
+        )
     return line, message["record"]
 
 

@@ -19,7 +19,7 @@ from singer_sdk import typing as th
 from target_iceberg.errors import ConfigError
 
 UnknownColumns = Literal["reject", "ignore", "evolve"]
-MAX_NAME = 200
+MAX_NAME = 120  # data file names add ~70 characters; file systems allow 255
 TABLE_NAME = re.compile(rf"[a-z0-9_]{{1,{MAX_NAME}}}")
 """Table names: they become folder names in the warehouse, so nothing else is allowed."""
 NAMESPACE_NAME = rf"^[A-Za-z0-9_][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}$"

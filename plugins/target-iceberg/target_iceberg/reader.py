@@ -11,10 +11,12 @@ contents.
 from __future__ import annotations
 
 import codecs
+import json
 import re
 import sys
 import typing as t
 from collections import Counter
+from decimal import Decimal
 
 import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader, SingerMessageType
@@ -183,9 +185,9 @@ def _too_deep(line: str | bytes) -> str:
 def _envelope(line: bytes) -> Envelope:
     """The envelope of a line outside the fast lane.
 
-    A RECORD whose text is not UTF-8 still names its stream: its record is quarantined later
-    (by `blocks.decode_record`), so the envelope is read from the line with the bad bytes
-    escaped.
+    A RECORD that msgspec refuses only for its record's sake (text that is not UTF-8, NaN or
+    Infinity tokens, an integer too long) still names its stream: it goes to the stream's
+    buffer, and `blocks.decode_record` lands or quarantines the record.
 
     Raises:
         InvalidInputLine: the line is not a JSON message.
@@ -197,15 +199,18 @@ def _envelope(line: bytes) -> Envelope:
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         error = exc
     try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        try:
-            envelope = ENVELOPE.decode(escape_bad_utf8(line))
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-            pass
-        else:
-            if envelope.type == "RECORD":
-                return envelope
+        message = json.loads(
+            escape_bad_utf8(line), parse_float=Decimal, parse_int=Decimal, parse_constant=float
+        )
+    except (ValueError, RecursionError):
+        message = None
+    if (
+        isinstance(message, dict)
+        and message.get("type") == "RECORD"
+        and isinstance(message.get("stream"), str)
+        and "record" in message
+    ):
+        return Envelope(type="RECORD", stream=message["stream"], record=msgspec.Raw(b"{}"))
     raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {error}") from error
 
 
@@ -221,6 +226,13 @@ class FastSingerReader(GenericSingerReader[str]):
     def default_input(self) -> t.IO[str]:
         """Standard input, read as bytes (decoding text first would cost time for nothing)."""
         return t.cast("t.IO[str]", sys.stdin.buffer)
+
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+        """A message type Singer does not define: it may carry data, so never skip it."""
+        raise InvalidInputLine(
+            f"unknown Singer message type {str(message_dict.get('type'))[:80]!r}; the loader "
+            "reads SCHEMA, RECORD, STATE, BATCH and ACTIVATE_VERSION"
+        )
 
     def deserialize_json(self, line: str | bytes) -> dict[str, t.Any]:
         """Decode one whole message."""
