@@ -91,7 +91,7 @@ class RunSummary(_Model):
     error_kind: ErrorKind | None = Field(
         default=None, description="terminal, transient or internal when the run failed."
     )
-    started_at: float = Field(default_factory=time.time, description="Start, epoch seconds.")
+    started_at: float | None = Field(default=None, description="Start, epoch seconds.")
     duration_s: float = Field(default=0.0, description="Wall seconds of the whole run.")
     commit_s: float = Field(default=0.0, description="Wall seconds of staging and commit.")
     streams: dict[str, StreamSummary] = Field(default_factory=dict, description="Per stream.")
@@ -119,7 +119,8 @@ class RunSummary(_Model):
 
     def finish(self, path: str | None) -> None:
         """Stamp the duration, log the summary and write it to ``path`` if given."""
-        self.duration_s = round(time.time() - self.started_at, 3)
+        if self.started_at is not None:
+            self.duration_s = round(time.time() - self.started_at, 3)
         data = self.to_dict()
         logger.info("run summary: %s", json.dumps(data))
         if path:

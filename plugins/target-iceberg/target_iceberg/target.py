@@ -88,6 +88,7 @@ class TargetIceberg(Target):
             namespace=self.settings.namespace,
             tenant=self.settings.tenant,
             job=self.settings.job,
+            started_at=time.time(),
         )
         self._context: RunContext | None = None
         self._committer: Committer | None = None
