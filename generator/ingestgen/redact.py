@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,10 +187,21 @@ def project_secret_values(meltano_yml: Path, environ: Mapping[str, str]) -> set[
         for setting in sensitive:
             for prefix in prefixes:
                 found.add(environ.get(env_var_name(prefix, setting), ""))
-            configured = config.get(setting)
-            if isinstance(configured, str):
-                found.update(environ.get(var, "") for var in _ENV_REF.findall(configured))
+            # Nested too: a sensitive object (catalog_properties) holds its secrets inside.
+            for text in _strings(config.get(setting)):
+                found.update(environ.get(var, "") for var in _ENV_REF.findall(text))
     return {v for v in found if v}
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def environment_secret_values(environ: Mapping[str, str]) -> set[str]:
