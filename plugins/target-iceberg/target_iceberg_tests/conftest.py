@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -71,14 +71,6 @@ def run_target(lake: Path) -> RunTarget:
     return run
 
 
-@pytest.fixture
-def run_cli(
-    tmp_path: Path,
-    lake: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> Iterator[Any]:
-    """Run the real CLI in-process on Singer bytes; see `hostile.Outcome`."""
-    from .hostile import run_cli_fixture
 
-    yield from run_cli_fixture(tmp_path, lake, monkeypatch, capsys)
+# Last: hostile.py imports the helpers above.
+from .hostile import run_cli  # noqa: E402, F401  (the fixture, re-exported)

@@ -69,13 +69,14 @@ def _read_back(lake: Path) -> dict[str, list[dict[str, Any]]]:
     return {name[-1]: catalog.load_table(name).scan().to_arrow().to_pylist() for name in names}
 
 
-def run_cli_fixture(
+@pytest.fixture
+def run_cli(
     tmp_path: Path,
     lake: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> Iterator[Any]:
-    """The ``run_cli`` fixture: ``run_cli(data: bytes, **settings) -> Outcome``."""
+    """``run_cli(data: bytes, **settings) -> Outcome`` (re-exported by conftest)."""
     handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     count = 0
