@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import logging
 import uuid
 import zlib
@@ -35,6 +36,7 @@ from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import RejectThresholdError, StreamError
+from target_iceberg.reader import escape_bad_utf8
 from target_iceberg.summary import RejectSample, StreamSummary
 from target_iceberg.tables import TableHandle
 from target_iceberg.writer import RollingWriter, WriterSettings
@@ -396,19 +398,23 @@ _VALUE = msgspec.json.Decoder(msgspec.Raw)
 def _check_json_value(line: bytes) -> None:
     """A JSONL line must be exactly one JSON value: it is wrapped in a RECORD envelope.
 
-    A value too deep to decode, or with text that is not UTF-8, is the record's fault, not
-    the file's: the row path quarantines it.
+    What the row path reads as a bad record (too deep, text that is not UTF-8) or keeps (NaN
+    and Infinity tokens) is the record's business, not the file's.
+
+    Raises:
+        msgspec.DecodeError: the line is not one JSON value (two glued, truncated, garbage).
     """
     try:
         _VALUE.decode(line)
     except RecursionError:
         return
-    except msgspec.DecodeError:
+    except msgspec.DecodeError as exc:
         try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
+            json.loads(escape_bad_utf8(line), parse_int=str, parse_float=str)
+        except RecursionError:
             return
-        raise
+        except ValueError:
+            raise exc from None
 
 
 def _local_path(url: str, root: Path | None) -> Path:

@@ -578,17 +578,23 @@ CASES = [
     ),
     Case(
         "stream: BATCH oddities",
-        "Parquet and JSONL files with bad rows: quarantined",
+        "Parquet and JSONL files with bad rows (quarantined) and a NaN token (kept)",
         lambda tmp: (
             schema()
             + _batch("s", "parquet", [_parquet(tmp)])
             + _batch(
                 "s",
                 "jsonl",
-                [_batch_file(tmp, "y.jsonl", b'{"id":7}\n{"id":"no"}\n{"id":1,"name":"\xff"}\n')],
+                [
+                    _batch_file(
+                        tmp,
+                        "y.jsonl",
+                        b'{"id":7}\n{"id":"no"}\n{"id":1,"name":"\xff"}\n{"id":8,"amount":NaN}\n',
+                    )
+                ],
             )
         ),
-        Commit(3, 3),
+        Commit(4, 3),
         lambda tmp: {"batch_root": str(tmp / "batches")},
     ),
     # Table names.
