@@ -502,6 +502,34 @@ CASES = [
         lambda _: schema(key_properties="id"),
         Fail("key_properties"),
     ),
+    Case(
+        "stream: schema changes",
+        "property schemas JSON Schema does not allow (type 7, anyOf 5, required 5)",
+        lambda _: (
+            line(
+                {
+                    "type": "SCHEMA",
+                    "stream": "s",
+                    "schema": {
+                        "properties": {
+                            "id": {"type": 7},
+                            "x": {"anyOf": 5},
+                            "y": {"type": ["string", 5]},
+                        },
+                        "required": 5,
+                    },
+                }
+            )
+            + rec({"id": [1], "x": {"a": 1}, "y": "ok"})
+        ),
+        Commit(1, 0),
+    ),
+    Case(
+        "stream: unknown streams",
+        "a stream name that is a number",
+        lambda _: schema() + b'{"type":"RECORD","stream":5,"record":{"id":1}}\n',
+        Fail("Expected `str`, got `int`"),
+    ),
     # Garbage STATE.
     Case(
         "stream: garbage STATE",
