@@ -396,13 +396,28 @@ def _short(value: t.Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
+class _SpecLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (a spec never needs one; a few can expand into gigabytes)."""
+
+    def compose_node(self, parent: t.Any, index: t.Any) -> t.Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in an asset spec")
+        return super().compose_node(parent, index)
+
+
+_MAX_SPEC_BYTES = 1024 * 1024
+
+
 def _load_spec(path: Path) -> Contract:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        if path.stat().st_size > _MAX_SPEC_BYTES:
+            raise ValueError(f"larger than {_MAX_SPEC_BYTES // 1024} KB; no spec is that big")
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)  # noqa: S506
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ConfigError(
-            f"cannot read asset spec {path}: {exc}; check `streams.*.asset_spec`"
-        ) from exc
+            f"cannot read asset spec {path}: {reason[:300]}; check `streams.*.asset_spec`"
+        ) from None
     try:
         spec = AssetSpec.model_validate(data)
     except ValidationError as exc:

@@ -132,6 +132,11 @@ def _spec(tmp: Path) -> dict[str, Any]:
     return {"streams": {"s": {"asset_spec": str(tmp / "typed.yaml")}}}
 
 
+def _spec_file(tmp: Path, content: bytes) -> dict[str, Any]:
+    (tmp / "hostile.yaml").write_bytes(content)
+    return {"streams": {"s": {"asset_spec": str(tmp / "hostile.yaml")}}}
+
+
 def _batch_file(tmp: Path, name: str, content: bytes) -> str:
     path = tmp / "batches" / name
     path.parent.mkdir(exist_ok=True)
@@ -624,6 +629,26 @@ CASES = [
         ),
         Commit(4, 3),
         lambda tmp: {"batch_root": str(tmp / "batches")},
+    ),
+    # The asset spec the loader reads again at run time (the render checked it once).
+    *(
+        Case(
+            "loader: asset spec",
+            f"asset spec {what}",
+            lambda _: schema("s", {}) + GOOD,
+            Fail(message),
+            lambda tmp, content=content: _spec_file(tmp, content),
+        )
+        for what, content, message in [
+            ("that is binary, not UTF-8 text", b"\xff\xfe\x00", "cannot read asset spec"),
+            (
+                "with an alias bomb (a few hundred bytes)",
+                b"a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+                b"c: [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n",
+                "aliases (*name) are not allowed",
+            ),
+            ("nested 5,000 levels deep", b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+        ]
     ),
     # Table names.
     Case(
