@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import io
-import json
 import logging
 import signal
 import sys
@@ -26,7 +25,7 @@ from pyiceberg.exceptions import NoSuchNamespaceError
 from target_iceberg.summary import RunSummary
 from target_iceberg.target import TargetIceberg
 
-from .conftest import catalog_props
+from .conftest import catalog_props, write_config
 
 
 @dataclass
@@ -84,18 +83,8 @@ def run_cli(
     def run(data: bytes, **settings: Any) -> Outcome:
         nonlocal count
         count += 1
-        config = tmp_path / f"config-{count}.json"
         summary = tmp_path / f"summary-{count}.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "namespace": "acme",
-                    "catalog_properties": catalog_props(lake),
-                    "run_summary_path": str(summary),
-                    **settings,
-                }
-            )
-        )
+        config = write_config(tmp_path / f"config-{count}.json", lake, summary, **settings)
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
         capsys.readouterr()
         _log_to_current_stderr()

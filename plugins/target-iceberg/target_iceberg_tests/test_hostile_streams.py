@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import catalog_props
+from .conftest import catalog_props, write_config
 from .hostile import Outcome
 
 pytestmark = pytest.mark.hostile
@@ -736,17 +736,8 @@ def test_200k_records_a_third_bad(
             row = bad[i // 3 % 3] if i % 3 == 0 else {"id": i, "name": f"n{i}", "amount": i / 7}
             handle.write(rec(row, stream))
         handle.write(STATE)
-    config = tmp_path / "config.json"
     summary_path = tmp_path / "summary.json"
-    config.write_text(
-        json.dumps(
-            {
-                "namespace": "acme",
-                "catalog_properties": catalog_props(lake),
-                "run_summary_path": str(summary_path),
-            }
-        )
-    )
+    config = write_config(tmp_path / "config.json", lake, summary_path)
     started = time.perf_counter()
     with data.open("rb") as stdin:
         proc = subprocess.Popen(
