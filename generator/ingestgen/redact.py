@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -165,6 +165,17 @@ def project_secret_values(project: Project, environ: Mapping[str, str]) -> set[s
             found.update(environ.get(var, "") for var in plugin.setting_env_vars(setting))
             found.update(environ.get(var, "") for var in references(config.get(setting)))
     return {v for v in found if v}
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def environment_secret_values(environ: Mapping[str, str]) -> set[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ingestgen.record.emit import Emitters
-from ingestgen.record.model import RunFacts, Usage, build_record
+from ingestgen.record.model import RunFacts, Usage, build_record, parse_summary
 from ingestgen.record.openmetadata import OpenMetadataError, OpenMetadataTarget, send_status
 from ingestgen.redact import Redactor
 from ingestgen.run.outcome import judge
@@ -69,7 +69,7 @@ def facts(loader_summary: dict[str, Any] | None, meltano_rc: int = 0) -> RunFact
         ended_at=now,
         durations={"meltano_s": 12.0},
         meltano_exit_code=meltano_rc,
-        summary=loader_summary,
+        summary=parse_summary(loader_summary),
         usage=Usage(
             cpu_user_s=6.5,
             cpu_system_s=0.5,
@@ -82,7 +82,7 @@ def facts(loader_summary: dict[str, Any] | None, meltano_rc: int = 0) -> RunFact
 
 def record_for(loader_summary: dict[str, Any] | None, meltano_rc: int = 0) -> dict[str, Any]:
     f = facts(loader_summary, meltano_rc)
-    return build_record(f, judge(loader_summary, meltano_rc))
+    return build_record(f, judge(parse_summary(loader_summary), meltano_rc))
 
 
 # The judgement ----------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def record_for(loader_summary: dict[str, Any] | None, meltano_rc: int = 0) -> di
 def test_exit_code_comes_from_the_summary_and_meltano_code(
     loader_summary: dict[str, Any] | None, rc: int, expected: int, words: str
 ) -> None:
-    outcome = judge(loader_summary, rc)
+    outcome = judge(parse_summary(loader_summary), rc)
     assert outcome.exit_code == expected
     assert words in outcome.reason
 
@@ -293,3 +293,41 @@ def test_unreachable_services_are_reported_not_raised() -> None:
     results = emitters.finish(record_for(summary()))
     assert results["openmetadata"].startswith("failed: cannot reach OpenMetadata")
     assert results["openlineage"] == "not configured"
+
+
+# The loader's summary, read through its published model --------------------------------------
+
+
+def test_the_nessie_block_reads_what_the_loader_writes() -> None:
+    from target_iceberg.summary import NessieCommit, RunSummary, StreamSummary
+
+    written = RunSummary(
+        run_id="r",
+        namespace="acme",
+        status="success",
+        streams={"deals_daily": StreamSummary(table="acme.deals_daily", rows_read=1)},
+        nessie=NessieCommit(branch="acme", commit_hash="2e1cfa82b035c26cbbbdae632cea070514eb8b77"),
+    )
+    rec = record_for(written.to_dict())
+    assert rec["nessie"] == {
+        "branch": "acme",
+        "commit_hash": "2e1cfa82b035c26cbbbdae632cea070514eb8b77",
+    }
+    assert record_for(summary())["nessie"] == {"branch": None, "commit_hash": None}
+
+
+def test_a_summary_that_drifted_from_the_model_fails_the_run() -> None:
+    drifted = {**summary(), "nessie_branch": "acme"}  # a key the model does not know
+    rec = record_for(drifted)
+    assert rec["exit_code"] == 2
+    assert "does not match its model" in rec["reason"]
+    assert "nessie_branch" in rec["reason"]
+    assert rec["streams"][0]["status"] == "failed"
+
+
+def test_a_failed_summary_names_the_error_kind() -> None:
+    failed = {**summary("failed", error="commit conflict", snapshot=None)}
+    failed["error_kind"] = "transient"
+    outcome = judge(parse_summary(failed), 1)
+    assert outcome.exit_code == 2
+    assert "(transient): commit conflict" in outcome.reason

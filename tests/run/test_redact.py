@@ -158,3 +158,16 @@ def test_logging_filter_redacts_message_args_and_traceback(
         caplog.handler.filters.clear()
     assert "sekret-XYZ" not in caplog.text
     assert "token *** used" in caplog.text and "ValueError: bad ***" in caplog.text
+
+
+def test_secrets_nested_in_a_sensitive_object_setting_are_found(tmp_path: Path) -> None:
+    # catalog_properties is sensitive in target-iceberg (generated from the plugin's settings).
+    yml = tmp_path / "meltano.yml"
+    yml.write_text(
+        "plugins:\n  loaders:\n  - name: target-iceberg\n    namespace: target_iceberg\n"
+        "    settings:\n    - {name: catalog_properties, kind: object, sensitive: true}\n"
+        "    config:\n      catalog_properties:\n        uri: ${NESSIE_URI}\n"
+        '        creds: ["${LAKE_KEY_MATERIAL}"]\n'
+    )
+    env = {"LAKE_KEY_MATERIAL": "nested-sekret", "NESSIE_URI": "http://nessie:19120"}
+    assert project_secret_values(yml, env) == {"nested-sekret", "http://nessie:19120"}

@@ -9,8 +9,13 @@ sits beside it. Building a record never reads the environment and never sends an
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from target_iceberg.summary import RunSummary, StreamSummary
 
 RECORD_VERSION = 1
 Status = Literal["success", "partial", "failed"]
@@ -18,6 +23,27 @@ StreamStatus = Literal["landed", "partial", "unchanged", "failed"]
 # OpenMetadata's StatusType: Successful | Failed | Pending | Skipped.
 _OM_TASK = {"landed": "Successful", "unchanged": "Skipped", "partial": "Failed", "failed": "Failed"}
 _TOTALS = ("rows_read", "rows_landed", "rows_rejected", "files", "bytes")
+
+
+@dataclass(frozen=True)
+class InvalidSummary:
+    """A summary file that is not a `target_iceberg.summary.RunSummary` (drift or damage)."""
+
+    problem: str
+
+
+def parse_summary(data: Mapping[str, Any] | None) -> RunSummary | InvalidSummary | None:
+    """The loader's summary, validated against the loader's own model (None: none written)."""
+    if data is None:
+        return None
+    try:
+        return RunSummary.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'summary'}: {e['msg']}"
+            for e in exc.errors()[:5]
+        )
+        return InvalidSummary(f"the loader's run summary does not match its model: {problems}")
 
 
 @dataclass(frozen=True)
@@ -69,48 +95,49 @@ class RunFacts:
     ended_at: float
     durations: dict[str, float] = field(default_factory=dict)
     meltano_exit_code: int | None = None
-    summary: dict[str, Any] | None = None
+    summary: RunSummary | InvalidSummary | None = None
     usage: Usage = field(default_factory=Usage)
     files: dict[str, str] = field(default_factory=dict)
 
 
-def stream_status(stream: dict[str, Any], committed: bool) -> StreamStatus:
+def stream_status(stream: StreamSummary | None, committed: bool) -> StreamStatus:
     """How one stream of the loader's summary ended."""
     if not committed:
         return "failed"
-    if stream.get("rows_rejected"):
+    if stream is None:
+        return "unchanged"
+    if stream.rows_rejected:
         return "partial"
-    if stream.get("snapshot_id") is None and not stream.get("rows_landed"):
+    if stream.snapshot_id is None and not stream.rows_landed:
         return "unchanged"
     return "landed"
 
 
 def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
     """The run record (see the module docstring)."""
-    summary = facts.summary or {}
-    committed = summary.get("status") in ("success", "partial", "already_committed")
+    summary = facts.summary if isinstance(facts.summary, RunSummary) else None
+    error = facts.summary.problem if isinstance(facts.summary, InvalidSummary) else None
+    committed = summary is not None and summary.committed
     start_ms, end_ms = _ms(facts.started_at), _ms(facts.ended_at)
     # The loader writes every stream at once: its own window is each stream's window.
-    loader_start = summary.get("started_at")
     task_start, task_end = start_ms, end_ms
-    if isinstance(loader_start, int | float) and isinstance(summary.get("duration_s"), int | float):
-        task_start = _ms(loader_start)
-        task_end = _ms(loader_start + summary["duration_s"])
-    by_stream = summary.get("streams") or {}
+    if summary is not None and summary.started_at is not None:
+        task_start = _ms(summary.started_at)
+        task_end = _ms(summary.started_at + summary.duration_s)
+    by_stream = summary.streams if summary is not None else {}
     streams: list[dict[str, Any]] = []
     for name in sorted(set(facts.streams) | set(by_stream)):
-        figures = by_stream.get(name) or {}
-        status = stream_status(figures, committed)
+        figures = by_stream.get(name)
         streams.append(
             {
                 "name": name,
-                "status": status,
-                "table": figures.get("table"),
-                **{key: int(figures.get(key) or 0) for key in _TOTALS},
-                "snapshot_id": figures.get("snapshot_id"),
-                "rejected_table": figures.get("rejected_table"),
-                "rejected_snapshot_id": figures.get("rejected_snapshot_id"),
-                "schema_changes": list(figures.get("schema_changes") or []),
+                "status": stream_status(figures, committed),
+                "table": figures.table if figures else None,
+                **{key: getattr(figures, key) if figures else 0 for key in _TOTALS},
+                "snapshot_id": figures.snapshot_id if figures else None,
+                "rejected_table": figures.rejected_table if figures else None,
+                "rejected_snapshot_id": figures.rejected_snapshot_id if figures else None,
+                "schema_changes": list(figures.schema_changes) if figures else [],
                 "started_at_ms": task_start,
                 "ended_at_ms": task_end,
             }
@@ -130,15 +157,15 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
         "status": outcome.status,
         "exit_code": outcome.exit_code,
         "reason": outcome.reason,
-        "error": summary.get("error"),
+        "error": summary.error if summary is not None else error,
         "timestamp": start_ms,
         "started_at": _iso(facts.started_at),
         "ended_at": _iso(facts.ended_at),
         "durations": {
             "total_s": round(facts.ended_at - facts.started_at, 3),
             **{k: round(v, 3) for k, v in facts.durations.items()},
-            "loader_s": summary.get("duration_s"),
-            "commit_s": summary.get("commit_s"),
+            "loader_s": summary.duration_s if summary is not None else None,
+            "commit_s": summary.commit_s if summary is not None else None,
         },
         "totals": totals,
         "streams": streams,
@@ -158,7 +185,7 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
             "extractor": facts.extractor,
             "loader": facts.loader,
         },
-        "loader_status": summary.get("status"),
+        "loader_status": summary.status if summary is not None else None,
         "openmetadata": {"status": pipeline_status(outcome, streams, start_ms, end_ms)},
         "files": dict(facts.files),
     }
@@ -187,13 +214,12 @@ def pipeline_status(
     }
 
 
-def _nessie(summary: dict[str, Any]) -> dict[str, Any]:
-    # The loader reports these only for Nessie catalogs; absent keys stay null.
-    found = summary.get("nessie")
-    nessie: dict[str, Any] = found if isinstance(found, dict) else {}
+def _nessie(summary: RunSummary | None) -> dict[str, Any]:
+    # The loader's own `nessie` block (Nessie catalogs only); null fields otherwise.
+    nessie = summary.nessie if summary is not None else None
     return {
-        "branch": nessie.get("branch") or summary.get("nessie_branch"),
-        "commit_hash": nessie.get("commit_hash") or summary.get("nessie_commit_hash"),
+        "branch": nessie.branch if nessie else None,
+        "commit_hash": nessie.commit_hash if nessie else None,
     }
 
 

@@ -17,6 +17,13 @@ from target_iceberg.strict import StrictModel as _Strict
 PluginType = Literal["extractor", "loader"]
 
 
+class SettingOption(_Strict):
+    """One choice of an ``options`` setting."""
+
+    label: str | None = Field(default=None, description="Shown name.")
+    value: Any = Field(description="The value.")
+
+
 class PluginSetting(_Strict):
     """A Meltano plugin setting, as Meltano's ``settings:`` list declares it."""
 
@@ -26,6 +33,9 @@ class PluginSetting(_Strict):
     description: str | None = Field(default=None, description="What the setting does.")
     sensitive: bool | None = Field(default=None, description="Secret: Meltano masks it.")
     value: Any = Field(default=None, description="Default value.")
+    options: list[SettingOption] | None = Field(
+        default=None, description="The choices of an `options` setting."
+    )
 
 
 class PluginDef(_Strict):

@@ -14,9 +14,10 @@ import yaml
 from ingestgen.config.load import load_jobs
 from ingestgen.config.runner import find_runner
 from ingestgen.paths import job_files
+from ingestgen.registry import plugin_settings
 from ingestgen.registry.load import load_registry
 from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
-from ingestgen.render.project import render_projects
+from ingestgen.render.project import RenderedFile, render_projects
 from ingestgen.render.workspace import meltano_schedules, render_workspace
 from ingestgen.render.write import RenderReport, apply
 
@@ -39,18 +40,35 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     """Render the projects of every tenant that a selected job belongs to.
 
     A tenant's project always holds all of that tenant's jobs, so rendering one job re-renders its
-    tenant from every job file of that tenant under ``configs/``.
+    tenant from every job file of that tenant under ``configs/``. Rendering everything (no
+    ``selected``) also regenerates our plugins' settings in the registry from the plugins.
     """
     loaded = load_registry(root)
+    registry: list[RenderedFile] = []
+    first = RenderReport()
+    if not selected:
+        # Our plugins' settings lists come from the plugins; written first, so that the
+        # projects rendered below carry them.
+        plugins = {n: (p.pip_url, p.executable) for n, p in loaded.registry.plugins.items()}
+        registry = [
+            RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
+        ]
+        if not check:
+            first = apply(registry, root, check=False, tenants_all=False)
+            registry = []
+            if first.written:
+                loaded = load_registry(root)
     everything = job_files(root)
     chosen = job_files(root, selected) if selected else everything
     tenants = {_peek_tenant(path) for path in chosen}
     files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
     runner = find_runner(root)
-    rendered = render_projects(resolved, loaded, root, meltano_schedules(runner))
+    rendered = registry + render_projects(resolved, loaded, root, meltano_schedules(runner))
     rendered += render_workspace(runner, root)
-    return apply(rendered, root, check=check, tenants_all=not selected)
+    report = apply(rendered, root, check=check, tenants_all=not selected)
+    report.written[:0], report.unchanged[:0] = first.written, first.unchanged
+    return report
 
 
 def _peek_tenant(path: Path) -> str | None:

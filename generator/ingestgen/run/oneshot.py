@@ -27,7 +27,7 @@ from ingestgen.errors import UserError
 from ingestgen.meltano.tool import Meltano
 from ingestgen.paths import display
 from ingestgen.record.emit import Emitters
-from ingestgen.record.model import Outcome, RunFacts, Usage, build_record
+from ingestgen.record.model import Outcome, RunFacts, Usage, build_record, parse_summary
 from ingestgen.record.store import default_record_dir, read_json, write_json
 from ingestgen.redact import RedactingFilter, Redactor, for_project
 from ingestgen.run import systemdb
@@ -128,11 +128,12 @@ def run_job(
             durations["meltano_s"] = done.seconds
             meltano_code, usage = done.exit_code, done.usage
             systemdb.redact_run(folder, env, run_id, redactor)
-    summary = read_json(paths["summary"])
-    if summary is not None:
+    raw_summary = read_json(paths["summary"])
+    if raw_summary is not None:
         # The loader writes its summary as it is; keep only a redacted copy next to the record.
-        summary = redactor.redact_obj(summary)
-        write_json(paths["summary"], summary)
+        raw_summary = redactor.redact_obj(raw_summary)
+        write_json(paths["summary"], raw_summary)
+    summary = parse_summary(raw_summary)
     outcome = installed or judge(summary, meltano_code if meltano_code is not None else 2)
     facts = RunFacts(
         tenant=the_plan.tenant,

@@ -1,21 +1,22 @@
 """Judge a run: 0 everything landed, 1 partial, 2 hard failure (the seed's exit codes).
 
-The judgement reads the loader's run summary and Meltano's exit code, never log text:
+The judgement reads the loader's run summary, validated against the loader's published model
+(`target_iceberg.summary.RunSummary`, which also owns the list of committed statuses), and
+Meltano's exit code, never log text:
 Meltano exits 1 for any plugin failure and only its log says which side failed, while the
 summary says what was committed. This module never runs anything.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from ingestgen.record.model import Outcome
-
-COMMITTED = ("success", "partial", "already_committed")
+from ingestgen.record.model import InvalidSummary, Outcome
+from target_iceberg.summary import RunSummary
 
 
-def judge(summary: dict[str, Any] | None, meltano_exit_code: int) -> Outcome:
+def judge(summary: RunSummary | InvalidSummary | None, meltano_exit_code: int) -> Outcome:
     """The outcome of a run from the loader's summary (or its absence) and Meltano's exit code."""
+    if isinstance(summary, InvalidSummary):
+        return Outcome("failed", 2, f"{summary.problem}; nothing can be confirmed as committed")
     if summary is None:
         if meltano_exit_code == 0:
             return Outcome(
@@ -31,14 +32,15 @@ def judge(summary: dict[str, Any] | None, meltano_exit_code: int) -> Outcome:
             f"meltano run exited {meltano_exit_code} before the loader "
             "committed anything (the tap or the loader failed; see the log above)",
         )
-    status = summary.get("status")
-    streams = summary.get("streams") or {}
-    rejected = sum(int(s.get("rows_rejected") or 0) for s in streams.values())
-    if status not in COMMITTED:
-        error = summary.get("error") or "no reason given"
-        return Outcome("failed", 2, f"the loader committed nothing: {error}")
+    streams = summary.streams.values()
+    rejected = sum(s.rows_rejected for s in streams)
+    if not summary.committed:
+        error = summary.error or "no reason given"
+        kind = f" ({summary.error_kind})" if summary.error_kind else ""
+        return Outcome("failed", 2, f"the loader committed nothing{kind}: {error}")
+    status = summary.status
     if meltano_exit_code != 0:
-        landed = sum(int(s.get("rows_landed") or 0) for s in streams.values())
+        landed = sum(s.rows_landed for s in streams)
         if landed or status == "already_committed":
             return Outcome(
                 "partial",
@@ -53,7 +55,7 @@ def judge(summary: dict[str, Any] | None, meltano_exit_code: int) -> Outcome:
             f"meltano run exited {meltano_exit_code} and nothing was landed (see the log above)",
         )
     if status == "partial" or rejected:
-        tables = sorted({s["rejected_table"] for s in streams.values() if s.get("rejected_table")})
+        tables = sorted({s.rejected_table for s in streams if s.rejected_table})
         where = f" into {', '.join(tables)}" if tables else ""
         return Outcome(
             "partial",

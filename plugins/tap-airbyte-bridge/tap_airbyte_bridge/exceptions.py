@@ -3,26 +3,22 @@
 `SettingsError` is a mistake in the tap's own config (fix the setting it names).
 `ConnectorError` means the Airbyte connector failed or reported an error; it carries the
 connector's own message and `failure_type` so the caller can tell config errors from
-transient or system errors. Nothing here formats tracebacks: the CLI prints `str(exc)`.
+transient or system errors. Each error has the kind of the plugins' convention
+(`plugin_errors`), which decides the exit code: terminal 2, transient 75, internal 3.
+Nothing here formats tracebacks: the CLI prints the message as one line.
 """
 
 from __future__ import annotations
 
-# Exit codes of the CLI, documented in the README.
-EXIT_CONNECTOR_FAILED = 1
-EXIT_SETTINGS_INVALID = 2
+from plugin_errors import ErrorKind, PluginError
 
 
-class BridgeError(Exception):
+class BridgeError(PluginError):
     """Root of every error the bridge raises on purpose."""
-
-    exit_code = EXIT_CONNECTOR_FAILED
 
 
 class SettingsError(BridgeError):
     """The tap's config is missing or contradicts itself; the message names the setting."""
-
-    exit_code = EXIT_SETTINGS_INVALID
 
 
 class ConnectorNotFoundError(SettingsError):
@@ -30,7 +26,9 @@ class ConnectorNotFoundError(SettingsError):
 
 
 class ProtocolError(BridgeError):
-    """The connector wrote a message that breaks the Airbyte protocol."""
+    """The connector wrote a message that breaks the Airbyte protocol (a connector bug)."""
+
+    kind = ErrorKind.INTERNAL
 
 
 class ConnectorError(BridgeError):
@@ -55,8 +53,15 @@ class ConnectorError(BridgeError):
         self.connector = connector
         self.failure_type = failure_type
         self.returncode = returncode
+        if failure_type == "transient_error" or (returncode is not None and returncode < 0):
+            # Airbyte says a retry may help, or the connector was killed by a signal.
+            self.kind = ErrorKind.TRANSIENT
+        elif failure_type != "config_error":
+            # A system_error, or a crash without an Airbyte error: the connector failed in a
+            # way nobody anticipated; someone has to look.
+            self.kind = ErrorKind.INTERNAL
 
     @property
     def transient(self) -> bool:
-        """True when Airbyte marked the failure as transient, so a retry may help."""
-        return self.failure_type == "transient_error"
+        """True when a retry may help (Airbyte said so, or a signal killed the connector)."""
+        return self.kind is ErrorKind.TRANSIENT

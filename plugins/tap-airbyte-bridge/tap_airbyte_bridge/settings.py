@@ -19,6 +19,7 @@ from singer_sdk import typing as th
 from tap_airbyte_bridge.exceptions import SettingsError
 
 ENGINES = ("auto", "docker", "podman")
+DEFAULT_ENGINE = ENGINES[0]
 """Valid values of `connector.engine`; `auto` picks docker, else podman, from PATH."""
 
 CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
@@ -61,7 +62,7 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
             th.Property(
                 "engine",
                 th.StringType,
-                default="auto",
+                default=DEFAULT_ENGINE,
                 allowed_values=list(ENGINES),
                 description=(
                     "Container engine for docker_image: 'docker', 'podman', or 'auto' "
@@ -112,7 +113,7 @@ class ContainerLaunch:
     """Run a connector image through a container engine."""
 
     image: str
-    engine: str = "auto"
+    engine: str = DEFAULT_ENGINE
     run_args: tuple[str, ...] = ()
 
     @property
@@ -169,7 +170,7 @@ def parse_launch(connector: t.Mapping[str, t.Any] | None) -> Launch:
         if not isinstance(image, str):
             msg = f"connector.docker_image must be a string, got {image!r}"
             raise SettingsError(msg)
-        engine = connector.get("engine") or "auto"
+        engine = connector.get("engine") or DEFAULT_ENGINE
         if engine not in ENGINES:
             msg = f"connector.engine: {engine!r} is not one of {', '.join(ENGINES)}"
             raise SettingsError(msg)

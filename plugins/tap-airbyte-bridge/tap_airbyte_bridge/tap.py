@@ -6,20 +6,22 @@ stream first, then RECORD and STATE in the connector's order, then nothing else.
 per-record machinery is bypassed on purpose (it syncs stream by stream and keeps its own
 bookmarks); the SDK still provides the CLI, settings, catalog and selection handling.
 
-Failures exit non-zero with one line that names the connector and its message.
+Failures exit with the plugins' convention (2 terminal, 75 transient, 3 internal) and one line
+that names the connector and its message.
 """
 
 from __future__ import annotations
 
-import sys
+import contextlib
+import logging
 import typing as t
 
 from singer_sdk import Tap
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import SchemaMessage, StateMessage
 
+from plugin_errors import exit_after_signal, run_cli
 from tap_airbyte_bridge.connector import Connector
-from tap_airbyte_bridge.exceptions import BridgeError
 from tap_airbyte_bridge.protocol import configured_catalog
 from tap_airbyte_bridge.settings import CONFIG_SCHEMA, parse_launch
 from tap_airbyte_bridge.state import AirbyteState
@@ -27,10 +29,10 @@ from tap_airbyte_bridge.streams import AirbyteBridgeStream
 from tap_airbyte_bridge.translate import OutputStream, ReadTranslator
 
 if t.TYPE_CHECKING:
-    import click
+    from types import FrameType
+
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
     from singer_sdk.helpers.types import TapState
-    from singer_sdk.plugin_base import _ConfigInput
 
 
 class TapAirbyteBridge(Tap):
@@ -147,77 +149,27 @@ class TapAirbyteBridge(Tap):
             )
         self.logger.info("%d state messages from %s", translator.state_count, self.connector.label)
 
-    @classmethod
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: _ConfigInput | None = None,
-        state: t.IO[str] | None = None,
-        catalog: t.IO[str] | None = None,
-    ) -> None:
-        """Run the tap; a `BridgeError` becomes one logged line and its exit code.
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """Write the latest STATE (the SDK does), then exit 128+signum, never 0."""
+        with contextlib.suppress(SystemExit):  # the SDK's handler exits 0
+            super()._handle_termination(signum, frame)
+        exit_after_signal(signum)
 
-        Args:
-            about: Display package metadata and settings.
-            about_format: Output style for `--about`.
-            config: Config files, or ENV.
-            state: The `--state` file.
-            catalog: The `--catalog` file.
-        """
-        try:
-            super().invoke(
-                about=about,
-                about_format=about_format,
-                config=config,
-                state=state,
-                catalog=catalog,
-            )
-        except BridgeError as exc:
-            cls.logger.error("%s", exc)
-            sys.exit(exc.exit_code)
 
-    @classmethod
-    def cb_discover(
-        cls: type[TapAirbyteBridge],
-        ctx: click.Context,
-        param: click.Option,
-        value: bool,
-    ) -> None:
-        """Run `--discover`; a `BridgeError` becomes one logged line and its exit code.
+def main() -> None:
+    """Console entry point: the SDK's CLI; every failure is one line on stderr, no traceback.
 
-        Args:
-            ctx: Click context.
-            param: Click option.
-            value: Whether `--discover` was given.
-        """
-        try:
-            super().cb_discover(ctx, param, value)
-        except BridgeError as exc:
-            cls.logger.error("%s", exc)
-            ctx.exit(exc.exit_code)
-
-    @classmethod
-    def cb_test(
-        cls: type[TapAirbyteBridge],
-        ctx: click.Context,
-        param: click.Option,
-        value: str,
-    ) -> None:
-        """Run `--test`; a `BridgeError` becomes one logged line and its exit code.
-
-        Args:
-            ctx: Click context.
-            param: Click option.
-            value: The `--test` mode.
-        """
-        try:
-            super().cb_test(ctx, param, value)
-        except BridgeError as exc:
-            cls.logger.error("%s", exc)
-            ctx.exit(exc.exit_code)
+    Exit codes (`plugin_errors`): 0 success; 2 terminal (the tap's settings, the connector's
+    config_error, a connector or engine that cannot be found); 75 transient (the connector's
+    transient_error, or it was killed by a signal); 3 internal (a system_error, a crash
+    without an Airbyte error, a protocol violation, or a bug of the bridge); 143 SIGTERM.
+    """
+    run_cli(
+        TapAirbyteBridge.name,
+        lambda: TapAirbyteBridge.cli.main(prog_name=TapAirbyteBridge.name),
+        logger=logging.getLogger(TapAirbyteBridge.name),
+    )
 
 
 if __name__ == "__main__":
-    TapAirbyteBridge.cli()
+    main()

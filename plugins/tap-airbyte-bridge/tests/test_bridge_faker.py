@@ -259,7 +259,7 @@ def test_invalid_config_fails_with_the_connectors_message(
 ) -> None:
     run = run_tap(tap_config(count="abc"))
 
-    assert run.returncode == 1
+    assert run.returncode == 2  # terminal: the connector's config_error
     assert run.of_type("RECORD") == []
     assert (
         "connector source-faker failed with config_error: "

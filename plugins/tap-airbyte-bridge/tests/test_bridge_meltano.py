@@ -24,6 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 PLUGIN = Path(__file__).resolve().parents[1]
+ERRORS = PLUGIN.parent / "plugin-errors"  # the plugins' error convention, installed alongside
 
 TARGET = """\
 import json, sys
@@ -57,7 +58,7 @@ def project(root: Path, faker_version: str) -> dict[str, Any]:
                 {
                     "name": "tap-airbyte-bridge",
                     "namespace": "tap_airbyte_bridge",
-                    "pip_url": f"-e {PLUGIN} airbyte-source-faker=={faker_version}",
+                    "pip_url": f"-e {ERRORS} -e {PLUGIN} airbyte-source-faker=={faker_version}",
                     "executable": "tap-airbyte-bridge",
                     "capabilities": ["catalog", "discover", "state", "about"],
                     "settings": [

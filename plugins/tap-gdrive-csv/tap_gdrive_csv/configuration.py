@@ -135,6 +135,15 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         description="Attempts for a Drive request that fails with 429, 5xx or a rate-limit 403.",
     ),
 ).to_dict()
+DEFAULTS: dict[str, Any] = {
+    name: prop["default"] for name, prop in CONFIG_SCHEMA["properties"].items() if "default" in prop
+}
+"""Each setting's default, as declared once above (the SDK fills them in; tests may not)."""
+
+
+def _setting(config: Mapping[str, Any], name: str) -> Any:
+    value = config.get(name)
+    return DEFAULTS.get(name) if value is None else value
 
 
 @dataclass(frozen=True)
@@ -149,9 +158,9 @@ class FileRef:
 class CsvOptions:
     """How the CSV text is split into cells."""
 
-    delimiter: str = ","
-    quote_char: str = '"'
-    encoding: str = "utf-8"
+    delimiter: str = DEFAULTS["delimiter"]
+    quote_char: str = DEFAULTS["quote_char"]
+    encoding: str = DEFAULTS["encoding"]
 
 
 @dataclass(frozen=True)
@@ -193,7 +202,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     problems: list[str] = []
     files = _files(config.get("files"), problems)
     csv_options = _csv_options(config, problems)
-    strategy = config.get("incremental_strategy") or "file_modified_time"
+    strategy = config.get("incremental_strategy") or DEFAULTS["incremental_strategy"]
     if strategy not in STRATEGIES:
         problems.append(
             f"incremental_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}"
@@ -216,8 +225,8 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             "emit_activate_version_messages needs incremental_strategy: full_refresh (with "
             "file_modified_time unchanged files are skipped, so a version would drop their rows)"
         )
-    timeout = float(config.get("request_timeout", 300))
-    retries = int(config.get("max_retries", 5))
+    timeout = float(_setting(config, "request_timeout"))
+    retries = int(_setting(config, "max_retries"))
     if timeout <= 0:
         problems.append(f"request_timeout: {timeout} must be a positive number of seconds")
     if retries < 1:
@@ -227,7 +236,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     return Settings(
         files=tuple(files),
         local_folder=local_folder,
-        api_base_url=str(config.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/"),
+        api_base_url=str(config.get("api_base_url") or DEFAULTS["api_base_url"]).rstrip("/"),
         oauth_token=token,
         service_account_key=key,
         service_account_subject=config.get("service_account_subject") or None,
@@ -268,9 +277,9 @@ def _files(raw: Any, problems: list[str]) -> list[FileRef]:
 
 
 def _csv_options(config: Mapping[str, Any], problems: list[str]) -> CsvOptions:
-    delimiter = config.get("delimiter", ",")
-    quote_char = config.get("quote_char", '"')
-    encoding = config.get("encoding", "utf-8")
+    delimiter = _setting(config, "delimiter")
+    quote_char = _setting(config, "quote_char")
+    encoding = _setting(config, "encoding")
     for name, value in (("delimiter", delimiter), ("quote_char", quote_char)):
         if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
             problems.append(f"{name}: {value!r} must be exactly one character, not a newline")

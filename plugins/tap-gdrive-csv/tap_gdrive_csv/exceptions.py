@@ -1,18 +1,28 @@
 """Errors raised by tap-gdrive-csv, each naming what went wrong and how to fix it.
 
 Every error the user can act on derives from :class:`TapGDriveCsvError`; the console script
-prints those as one line without a traceback and exits with code 1. ``transient`` tells a
-caller whether running again unchanged may help (a rate limit) or not (a wrong file id).
+prints those as one line without a traceback and exits with the plugins' convention
+(`plugin_errors`): 2 when the same run would fail again (a wrong file id, a bad setting), 75
+when ``transient`` says running again unchanged may help (a rate limit, Drive unavailable).
 This module must never import the Drive client or the stream, so every stage can raise these.
 """
 
 from __future__ import annotations
+
+from plugin_errors import ErrorKind
 
 
 class TapGDriveCsvError(Exception):
     """Root of the errors this tap raises on purpose."""
 
     transient: bool = False
+
+
+def error_kind(exc: BaseException) -> ErrorKind | None:
+    """The convention's kind of one of this tap's errors (None for any other exception)."""
+    if isinstance(exc, TapGDriveCsvError):
+        return ErrorKind.TRANSIENT if exc.transient else ErrorKind.TERMINAL
+    return None
 
 
 class ConfigError(TapGDriveCsvError):

@@ -8,16 +8,19 @@ The tap only reads from Drive; it must never print a secret (tokens, keys) to an
 
 from __future__ import annotations
 
+import contextlib
 import functools
-import sys
+import logging
 from collections.abc import Sequence
+from types import FrameType
 
 from singer_sdk import Stream, Tap
 
+from plugin_errors import exit_after_signal, run_cli
 from tap_gdrive_csv.auth import ServiceAccountTokens, StaticToken, TokenProvider
 from tap_gdrive_csv.configuration import CONFIG_SCHEMA, Settings, load_settings
 from tap_gdrive_csv.csvfile import read_header
-from tap_gdrive_csv.exceptions import HeaderMismatchError, TapGDriveCsvError
+from tap_gdrive_csv.exceptions import HeaderMismatchError, error_kind
 from tap_gdrive_csv.output import FastSingerWriter
 from tap_gdrive_csv.sources.base import FileSource
 from tap_gdrive_csv.sources.drive import DriveSource
@@ -57,6 +60,12 @@ class TapGDriveCsv(Tap):
             assert settings.oauth_token is not None
             tokens = StaticToken(settings.oauth_token)
         return DriveSource(settings.api_base_url, tokens, transport)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
+        """Write the latest STATE (the SDK does), then exit 128+signum, never 0."""
+        with contextlib.suppress(SystemExit):  # the SDK's handler exits 0
+            super()._handle_termination(signum, frame)
+        exit_after_signal(signum)
 
     def discover_streams(self) -> Sequence[Stream]:
         """Return one stream per object, its schema taken from the catalog or the files.
@@ -111,17 +120,21 @@ class TapGDriveCsv(Tap):
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point: the SDK's CLI, with this tap's errors printed without a traceback.
+    """Console entry point: the SDK's CLI; every failure is one line on stderr, no traceback.
 
     Args:
         argv: Arguments (default: the process's).
 
-    Exit codes: 0 success; 1 any failure (a one-line message on stderr for a known error).
+    Exit codes (`plugin_errors`): 0 success; 2 terminal (a setting, a file id, a CSV to fix);
+    75 transient (Drive unavailable, a rate limit that outlasted the retries); 3 internal (a
+    bug); 143 SIGTERM.
     """
-    try:
-        TapGDriveCsv.cli.main(args=list(argv) if argv is not None else None,
-                              prog_name="tap-gdrive-csv")
-    except TapGDriveCsvError as exc:
-        sys.stderr.write(f"tap-gdrive-csv: error: {exc}\n")
-        sys.exit(1)
+    run_cli(
+        TapGDriveCsv.name,
+        lambda: TapGDriveCsv.cli.main(
+            args=list(argv) if argv is not None else None, prog_name=TapGDriveCsv.name
+        ),
+        logger=logging.getLogger(TapGDriveCsv.name),
+        extra=error_kind,
+    )
 

@@ -50,19 +50,19 @@ def test_sync_then_resync_with_state(data_folder: Path, tmp_path: Path) -> None:
     assert [m for m in messages(second.stdout) if m["type"] == "RECORD"] == []
 
 
-def test_missing_file_exits_1_with_one_line_error(data_folder: Path, tmp_path: Path) -> None:
+def test_missing_file_exits_2_with_one_line_error(data_folder: Path, tmp_path: Path) -> None:
     config = {
         "local_folder": str(data_folder),
         "files": [{"file_id": "nope.csv", "object": "contacts"}],
     }
     result = run(tmp_path, config=config)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "tap-gdrive-csv: error: file 'nope.csv' was not found in local_folder" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
 
-def test_header_mismatch_exits_1(data_folder: Path, tmp_path: Path) -> None:
+def test_header_mismatch_exits_2(data_folder: Path, tmp_path: Path) -> None:
     (data_folder / "deals_2024_02.csv").write_text("deal_id,region\n1,EU\n")
     config = {
         "local_folder": str(data_folder),
@@ -72,7 +72,7 @@ def test_header_mismatch_exits_1(data_folder: Path, tmp_path: Path) -> None:
         ],
     }
     result = run(tmp_path, "--discover", config=config)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "headers differ" in result.stderr
     assert "Traceback" not in result.stderr
 
@@ -84,7 +84,7 @@ def test_invalid_settings_list_every_problem(tmp_path: Path) -> None:
         "incremental_strategy": "full_refresh",
     }
     result = run(tmp_path, "--discover", config=config)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "files[0].file_id: missing or empty" in result.stderr
     assert "files[0].object: 'bad-name' is not a valid object name" in result.stderr
     assert "delimiter: ';;' must be exactly one character" in result.stderr

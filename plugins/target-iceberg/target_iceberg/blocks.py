@@ -37,7 +37,7 @@ from target_iceberg.contract.evolution import PlannedColumn
 from target_iceberg.contract.mapping import json_read_type, needs_row_path
 from target_iceberg.contract.model import Contract
 from target_iceberg.quarantine import Reject
-from target_iceberg.reader import ENVELOPE
+from target_iceberg.reader import ENVELOPE, escape_bad_utf8
 
 _DECODE = msgspec.json.Decoder(float_hook=Decimal)
 _MB = 1024 * 1024
@@ -112,6 +112,12 @@ def read_json_block(data: bytes, count: int, shape: BlockShape) -> Landed:
         pyarrow.ArrowInvalid: (or `Rejected`) some row is doubtful; use `rows_block`.
     """
     assert shape.read_schema is not None
+    if not data.isascii():
+        # The JSON reader does not check UTF-8; bad bytes would land in string columns.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise pa.ArrowInvalid("text that is not UTF-8") from exc
     parse = pj.ParseOptions(
         explicit_schema=shape.read_schema,
         unexpected_field_behavior="ignore" if shape.unknown == "ignore" else "error",
@@ -205,10 +211,10 @@ def rows_block(lines: Sequence[bytes], shape: BlockShape, *, vectorised: bool = 
     errors: dict[int, list[Rejected]] = {}
     for index, line in enumerate(lines):
         try:
-            raw = bytes(ENVELOPE.decode(line).record)
-            row = _DECODE.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
+            raw, row = decode_record(line)
+        except _BadRecord as exc:
+            raw, row = exc.raw, {}
+            errors[index] = [exc]
         raws.append(raw)
         if not isinstance(row, dict):
             errors[index] = [Rejected("", "the record is not a JSON object")]
@@ -216,7 +222,9 @@ def rows_block(lines: Sequence[bytes], shape: BlockShape, *, vectorised: bool = 
         rows.append(row)
     contract = shape.contract
     if contract.singer_derived and contract.key:
-        for row in rows:
+        for index, row in enumerate(rows):
+            if index in errors:
+                continue  # already quarantined: its keys cannot be read
             missing = [k for k in contract.key if k not in row]
             if missing:
                 raise MissingKeyPropertiesError(
@@ -238,6 +246,65 @@ def rows_block(lines: Sequence[bytes], shape: BlockShape, *, vectorised: bool = 
 
     arrays = _columns(values_of, len(rows), shape, errors)
     return _assemble(len(rows), arrays, errors, shape, lambda i: raws[i].decode())
+
+
+class _BadRecord(Rejected):
+    """A record line whose stream is known but whose record cannot be read."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        super().__init__("", reason)
+        self.raw = raw
+
+
+def _unparsable(line: bytes, exc: Exception) -> InvalidInputLine:
+    return InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}")
+
+
+def decode_record(line: bytes) -> tuple[bytes, Any]:
+    r"""The record of a RECORD line: its raw JSON and its value (numbers as Decimal).
+
+    msgspec first; for the rare line it refuses, the reason decides:
+
+    - nested deeper than the decoder goes, or text that is not UTF-8: the record is bad,
+      not the stream (`Rejected`, with the line kept as raw, bad bytes as ``\xNN``);
+    - ``NaN``/``Infinity`` tokens (not JSON, but what Python's json module writes), or an
+      integer too long for msgspec: read with the standard library, NaN and infinities as
+      floats, numbers as Decimal;
+    - anything else (truncated, not JSON): the tap is broken.
+
+    Raises:
+        _BadRecord: (a `Rejected`) the record cannot be read; ``raw`` holds the line.
+        InvalidInputLine: the line is not JSON.
+    """
+    try:
+        raw = bytes(ENVELOPE.decode(line).record)
+        return raw, _DECODE.decode(raw)
+    except RecursionError:
+        raise _BadRecord(
+            "the record is nested deeper than the loader reads (about 1,000 levels)",
+            escape_bad_utf8(line),
+        ) from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        first: Exception = exc
+    bad_at: int | None = None
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        bad_at, text = bad.start, escape_bad_utf8(line).decode()
+    try:
+        # Integers as Decimal too: Python refuses int() of more than 4,300 digits.
+        message = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=float)
+    except (ValueError, RecursionError):
+        raise _unparsable(line, first) from first
+    if not isinstance(message, dict) or "record" not in message:
+        raise _unparsable(line, first)
+    if bad_at is not None:
+        raise _BadRecord(
+            f"the record holds bytes that are not UTF-8 (the first at byte {bad_at} of its "
+            "line); raw keeps them as \\x escapes. The tap must write UTF-8",
+            text.encode(),
+        )
+    return line, message["record"]
 
 
 def arrow_block(source: pa.Table, shape: BlockShape) -> Landed:

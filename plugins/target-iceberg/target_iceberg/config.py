@@ -1,7 +1,10 @@
-"""Settings: declared for Singer/Meltano with `singer_sdk.typing`, read into a frozen model.
+"""Settings: declared once, as a frozen pydantic model; the JSON Schema for Singer is derived.
 
-Every setting is documented in the plugin README. Validation errors name the setting and the
-valid values. Never opens the catalog or reads specs (the target does, once).
+`LoaderConfig` holds every setting's name, type, default, choices and description;
+`SETTINGS` (singer-sdk's ``config_jsonschema``, printed by ``--about``, from which ingestgen
+generates the registry's Meltano ``settings:``) is derived from it, secrets marked
+``secret``/``writeOnly``. Every setting is documented in the plugin README. Validation errors
+name the setting and the valid values. Never opens the catalog or reads specs.
 """
 
 from __future__ import annotations
@@ -14,163 +17,137 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from singer_sdk import typing as th
 
 from target_iceberg.errors import ConfigError
 
 UnknownColumns = Literal["reject", "ignore", "evolve"]
+MAX_NAME = 120  # data file names add ~70 characters; file systems allow 255
+TABLE_NAME = re.compile(rf"[a-z0-9_]{{1,{MAX_NAME}}}")
+"""Table names: they become folder names in the warehouse, so nothing else is allowed."""
+NAMESPACE_NAME = rf"^[A-Za-z0-9_][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}$"
 
-SETTINGS = th.PropertiesList(
-    th.Property(
-        "namespace",
-        th.StringType,
-        required=True,
-        description="Iceberg namespace the tables land in; one per tenant (the tenant id).",
-    ),
-    th.Property(
-        "tenant", th.StringType, description="Tenant id, recorded in snapshots and the run summary."
-    ),
-    th.Property(
-        "job", th.StringType, description="Job name, recorded in snapshots and the run summary."
-    ),
-    th.Property(
-        "catalog_name",
-        th.StringType,
-        default="default",
-        description=(
-            "pyiceberg catalog name (the key in .pyiceberg.yaml and in "
-            "PYICEBERG_CATALOG__<NAME>__* variables)."
-        ),
-    ),
-    th.Property(
-        "catalog_properties",
-        th.ObjectType(additional_properties=True),
-        secret=True,
-        description=(
-            "pyiceberg catalog properties passed to load_catalog(name, **props), e.g. {type: sql, "
-            "uri: sqlite:////abs/catalog.db, warehouse: file:///abs/warehouse}. May hold "
-            "credentials (s3.secret-access-key, token). Omitted: pyiceberg's own configuration, "
-            "else an embedded SQLite catalog under .lake/."
-        ),
-    ),
-    th.Property(
-        "catalog_uri", th.StringType, description="Flat alternative to catalog_properties.uri."
-    ),
-    th.Property(
-        "warehouse", th.StringType, description="Flat alternative to catalog_properties.warehouse."
-    ),
-    th.Property(
-        "streams",
-        th.ObjectType(
-            additional_properties=th.ObjectType(
-                th.Property(
-                    "table", th.StringType, description="Table name; default: the stream name."
-                ),
-                th.Property(
-                    "asset_spec", th.StringType, description="Path to the asset spec YAML."
-                ),
-            )
-        ),
-        description=(
-            "Per stream: {table, asset_spec}. A stream with an asset spec is validated against it; "
-            "otherwise its Singer SCHEMA message is the contract."
-        ),
-    ),
-    th.Property(
-        "unknown_columns",
-        th.StringType,
-        default="reject",
-        allowed_values=["reject", "ignore", "evolve"],
-        description=(
-            "Fields not in the contract: reject (quarantine the record), ignore (drop the "
-            "field) or evolve (add columns the SCHEMA message declares to the table)."
-        ),
-    ),
-    th.Property(
-        "max_rejected_rows",
-        th.IntegerType,
-        description="Fail the run (commit nothing) if more records than this are rejected.",
-    ),
-    th.Property(
-        "max_rejected_ratio",
-        th.NumberType,
-        description=(
-            "Fail the run (commit nothing) if rejected/read of a stream exceeds this ratio (0..1)."
-        ),
-    ),
-    th.Property(
-        "batch_size_rows",
-        th.IntegerType,
-        default=25000,
-        description=(
-            "Records coerced together as one Arrow block (memory grows with it; the Parquet "
-            "files do not depend on it)."
-        ),
-    ),
-    th.Property(
-        "target_file_size_mb",
-        th.NumberType,
-        default=128,
-        description="Parquet file size on disk at which a new file is started (MB).",
-    ),
-    th.Property(
-        "run_id",
-        th.StringType,
-        description=(
-            "Run id recorded in snapshots; a re-run with the same id is detected and not committed "
-            "twice. Default: $MELTANO_RUN_ID, else a new UUID."
-        ),
-    ),
-    th.Property(
-        "commit_mode",
-        th.StringType,
-        default="per_table",
-        allowed_values=["per_table", "multi_table"],
-        description=(
-            "per_table: commit each table at the end of the run, in name order (any catalog). "
-            "multi_table: one Iceberg REST transactions/commit for all tables of the run "
-            "(Nessie: a single atomic commit)."
-        ),
-    ),
-    th.Property(
-        "run_summary_path",
-        th.StringType,
-        description="Write the machine-readable run summary JSON here (default: only logged).",
-    ),
-).to_dict()
+def _secret(description: str) -> dict[str, Any]:
+    return {"description": description, "json_schema_extra": {"secret": True, "writeOnly": True}}
 
 
 class StreamSettings(BaseModel):
     """One entry of `streams`."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    table: str | None = Field(default=None, description="Table name; default: the stream name.")
+    table: str | None = Field(
+        default=None,
+        pattern=TABLE_NAME.pattern.join("^$"),
+        description=f"Table name (1-{MAX_NAME} of a-z, 0-9, _); default: the stream name.",
+    )
     asset_spec: str | None = Field(default=None, description="Path to the asset spec YAML.")
 
 
 class LoaderConfig(BaseModel):
-    """The settings the loader uses, validated."""
+    """The loader's settings: the one declaration of names, types, defaults and choices.
+
+    `SETTINGS` (what singer-sdk validates and ``--about`` prints, and what ingestgen's registry
+    is generated from) is derived from this model.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
-    namespace: str = Field(min_length=1, description="Iceberg namespace (tenant id).")
-    tenant: str | None = Field(default=None, description="Tenant id.")
-    job: str | None = Field(default=None, description="Job name.")
-    catalog_name: str = Field(default="default", description="pyiceberg catalog name.")
-    catalog_properties: dict[str, Any] | None = Field(
-        default=None, description="Catalog properties."
+    namespace: str = Field(
+        pattern=NAMESPACE_NAME,
+        description="Iceberg namespace the tables land in; one per tenant (the tenant id).",
     )
-    catalog_uri: str | None = Field(default=None, description="Catalog URI.")
-    warehouse: str | None = Field(default=None, description="Warehouse location.")
-    streams: dict[str, StreamSettings] = Field(default_factory=dict, description="Per stream.")
-    unknown_columns: UnknownColumns = Field(default="reject", description="Unknown field policy.")
-    max_rejected_rows: int | None = Field(default=None, ge=0, description="Reject limit.")
-    max_rejected_ratio: float | None = Field(default=None, ge=0, le=1, description="Reject ratio.")
-    target_file_size_mb: float = Field(default=128, gt=0, description="File size on disk, MB.")
-    batch_size_rows: int = Field(default=25_000, ge=1, description="Records per Arrow block.")
-    run_id: str = Field(default="", validate_default=True, description="Run id.")
-    run_summary_path: str | None = Field(default=None, description="Summary JSON path.")
+    tenant: str | None = Field(
+        default=None, description="Tenant id, recorded in snapshots and the run summary."
+    )
+    job: str | None = Field(
+        default=None, description="Job name, recorded in snapshots and the run summary."
+    )
+    catalog_name: str = Field(
+        default="default",
+        description=(
+            "pyiceberg catalog name (the key in .pyiceberg.yaml and in "
+            "PYICEBERG_CATALOG__<NAME>__* variables)."
+        ),
+    )
+    catalog_properties: dict[str, Any] | None = Field(
+        default=None,
+        **_secret(
+            "pyiceberg catalog properties passed to load_catalog(name, **props), e.g. {type: "
+            "sql, uri: sqlite:////abs/catalog.db, warehouse: file:///abs/warehouse}. May hold "
+            "credentials (s3.secret-access-key, token). Omitted: pyiceberg's own "
+            "configuration, else an embedded SQLite catalog under .lake/."
+        ),
+    )
+    catalog_uri: str | None = Field(
+        default=None, description="Flat alternative to catalog_properties.uri."
+    )
+    warehouse: str | None = Field(
+        default=None, description="Flat alternative to catalog_properties.warehouse."
+    )
+    streams: dict[str, StreamSettings] = Field(
+        default_factory=dict,
+        description=(
+            "Per stream: {table, asset_spec}. A stream with an asset spec is validated against "
+            "it; otherwise its Singer SCHEMA message is the contract."
+        ),
+    )
+    unknown_columns: UnknownColumns = Field(
+        default="reject",
+        description=(
+            "Fields not in the contract: reject (quarantine the record), ignore (drop the "
+            "field) or evolve (add columns the SCHEMA message declares to the table)."
+        ),
+    )
+    max_rejected_rows: int | None = Field(
+        default=None,
+        ge=0,
+        description="Fail the run (commit nothing) if more records than this are rejected.",
+    )
+    max_rejected_ratio: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "Fail the run (commit nothing) if rejected/read of a stream exceeds this ratio (0..1)."
+        ),
+    )
+    batch_size_rows: int = Field(
+        default=25_000,
+        ge=1,
+        description=(
+            "Records coerced together as one Arrow block (memory grows with it; the Parquet "
+            "files do not depend on it)."
+        ),
+    )
+    target_file_size_mb: float = Field(
+        default=128,
+        gt=0,
+        description="Parquet file size on disk at which a new file is started (MB).",
+    )
+    run_id: str = Field(
+        default="",
+        validate_default=True,
+        description=(
+            "Run id recorded in snapshots; a re-run with the same id is detected and not "
+            "committed twice. Default: the MELTANO_RUN_ID environment variable, else a new UUID."
+        ),
+    )
     commit_mode: Literal["per_table", "multi_table"] = Field(
-        default="per_table", description="How the run's tables are committed."
+        default="per_table",
+        description=(
+            "per_table: commit each table at the end of the run, in name order (any catalog). "
+            "multi_table: one Iceberg REST transactions/commit for all tables of the run "
+            "(Nessie: a single atomic commit)."
+        ),
+    )
+    run_summary_path: str | None = Field(
+        default=None,
+        description="Write the machine-readable run summary JSON here (default: only logged).",
+    )
+    batch_root: str | None = Field(
+        default=None,
+        description=(
+            "BATCH messages may name only files inside this folder (symlinks resolved). "
+            "Default: any local file the loader can read."
+        ),
     )
 
     @field_validator("run_id", mode="after")
@@ -187,12 +164,49 @@ class LoaderConfig(BaseModel):
         configured = self.stream(stream).table
         if configured:
             return configured
-        return re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_") or "stream"
+        return re.sub(r"[^a-z0-9_]+", "_", stream.lower()).strip("_")[:MAX_NAME] or "stream"
 
     def spec_path(self, stream: str) -> Path | None:
         """The asset spec of a stream, if it has one."""
         path = self.stream(stream).asset_spec
         return Path(path) if path else None
+
+
+def _singer_schema(node: Any, defs: dict[str, Any]) -> Any:
+    """A pydantic JSON Schema made plain for singer-sdk and Meltano.
+
+    References inlined, ``anyOf [X, null]`` written as X with a nullable type, titles dropped.
+    """
+    if isinstance(node, list):
+        return [_singer_schema(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _singer_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    options = node.get("anyOf")
+    if options and {"type": "null"} in options and len(options) == 2:
+        (inner,) = (o for o in options if o != {"type": "null"})
+        merged = {**_singer_schema(inner, defs), **{k: v for k, v in node.items() if k != "anyOf"}}
+        kind = merged.get("type", "object")
+        merged["type"] = [*(kind if isinstance(kind, list) else [kind]), "null"]
+        return _singer_schema(merged, defs)
+    out = {k: _singer_schema(v, defs) for k, v in node.items() if k not in ("title", "$defs")}
+    if out.get("default", 0) is None:
+        del out["default"]
+    return out
+
+
+def _settings_schema() -> dict[str, Any]:
+    schema = LoaderConfig.model_json_schema()
+    plain: dict[str, Any] = _singer_schema(schema, schema.get("$defs", {}))
+    plain.pop("description", None)  # the class docstring, not a setting
+    plain["properties"]["streams"].pop("default", None)  # a factory: {} either way
+    plain["properties"]["run_id"].pop("default", None)  # computed at run time
+    return plain
+
+
+SETTINGS: dict[str, Any] = _settings_schema()
+"""The settings as JSON Schema: singer-sdk validates with it, ``--about`` prints it."""
 
 
 def load_config(raw: Mapping[str, Any]) -> LoaderConfig:

@@ -1,16 +1,28 @@
 """Errors of the loader. Each message says what to fix: the setting, the file or the value.
 
-`LoaderError` is the root; the CLI prints its message without a traceback. `terminal` tells a
-runner whether retrying the same input can help (it cannot for a broken contract).
+`LoaderError` is the root, a `plugin_errors.PluginError`: the CLI prints its message as one
+line without a traceback and exits with the convention's code (2 terminal, 75 transient; see
+the README). A subclass sets ``terminal = False`` when retrying unchanged may help (a commit
+conflict, a service that did not answer). `loader_kind` names the kind of the third-party
+errors the loader meets (catalog, storage).
 """
 
 from __future__ import annotations
 
+import errno
+from typing import Any, ClassVar
 
-class LoaderError(Exception):
+from plugin_errors import ErrorKind, PluginError
+
+
+class LoaderError(PluginError):
     """Root of target-iceberg's errors; the message is meant for the user."""
 
-    terminal: bool = True
+    terminal: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = ErrorKind.TERMINAL if cls.terminal else ErrorKind.TRANSIENT
 
 
 class ConfigError(LoaderError):
@@ -29,7 +41,55 @@ class RejectThresholdError(LoaderError):
     """Too many records broke the contract; the run failed and nothing was committed."""
 
 
+class StreamError(LoaderError):
+    """The Singer stream itself is broken (not one record): nothing of the run is committed.
+
+    For example a line that is not JSON, two streams landing in one table, a BATCH message
+    naming a file that does not exist.
+    """
+
+
 class CommitError(LoaderError):
     """The catalog refused the commit (e.g. a concurrent change); re-running is safe."""
 
     terminal = False
+
+
+_TRANSIENT_NAMES = frozenset(
+    {
+        # pyiceberg: the catalog service failed or a concurrent commit won.
+        "CommitFailedException",
+        "CommitStateUnknownException",
+        "ServiceUnavailableError",
+        "ServerError",
+        "TooManyRequestsError",
+        "AuthorizationExpiredError",
+        "WaitingForLockException",
+        # SQLAlchemy: the SQLite catalog is locked or its file cannot be opened right now.
+        "OperationalError",
+    }
+)
+_TERMINAL_NAMES = frozenset(
+    {"BadRequestError", "UnauthorizedError", "ForbiddenError", "OAuthError", "ValidationError"}
+)
+_TERMINAL_OS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+
+
+def loader_kind(exc: BaseException) -> ErrorKind | None:
+    """The kind of a catalog or storage error; None for anything else.
+
+    Matched by class name so that optional catalog backends need not be importable.
+    """
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & _TRANSIENT_NAMES:
+        return ErrorKind.TRANSIENT
+    if names & _TERMINAL_NAMES and "pyiceberg" in type(exc).__module__:
+        return ErrorKind.TERMINAL
+    if isinstance(exc, _TERMINAL_OS):
+        return ErrorKind.TERMINAL
+    if isinstance(exc, OSError) and (
+        exc.errno in (errno.ENOSPC, errno.EDQUOT) or exc.errno is None
+    ):
+        # Disk full, or an object store that failed mid-request (pyarrow raises OSError).
+        return ErrorKind.TRANSIENT
+    return None

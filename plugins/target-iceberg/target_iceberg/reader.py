@@ -10,10 +10,13 @@ contents.
 
 from __future__ import annotations
 
+import codecs
+import json
 import re
 import sys
 import typing as t
 from collections import Counter
+from decimal import Decimal
 
 import msgspec
 from singer_sdk.singerlib.encoding.base import GenericSingerReader, SingerMessageType
@@ -54,6 +57,15 @@ class RecordRouter(t.Protocol):
 
 
 _CHUNK = 4 * 1024 * 1024
+MAX_LINE_BYTES = 256 * 1024 * 1024
+"""A longer Singer line is refused: memory stays bounded whatever the tap sends."""
+
+
+def _too_long(line: bytes) -> str:
+    return (
+        f"a Singer line longer than {MAX_LINE_BYTES // (1024 * 1024)} MB (it starts "
+        f"{line[:80]!r}); the tap must send smaller records or BATCH files"
+    )
 
 
 class _ReadState:
@@ -85,12 +97,19 @@ class _ReadState:
     def line(self, line: bytes) -> None:
         """One line (without or with its line break)."""
         line = line.rstrip(b"\r\n")
+        if len(line) > MAX_LINE_BYTES:
+            raise InvalidInputLine(_too_long(line))
         match = _RECORD_PREFIX.match(line)
         if match is not None:
             raw_name = match.group(1)
             known = self.by_raw_name.get(raw_name)
             if known is None:
-                name = raw_name.decode()
+                try:
+                    name = raw_name.decode()
+                except UnicodeDecodeError as exc:
+                    raise InvalidInputLine(
+                        f"a RECORD names stream {raw_name[:80]!r}, which is not UTF-8 text"
+                    ) from exc
                 buffer = self.router.buffers.get(name)
                 if buffer is None:
                     buffer = self.router.unknown_stream(name)
@@ -123,10 +142,7 @@ class _ReadState:
 
     def _slow_lane(self, line: bytes) -> None:
         """A line the fast lane did not recognise."""
-        try:
-            envelope = ENVELOPE.decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
+        envelope = _envelope(line)
         if envelope.type == "RECORD":
             if not envelope.stream or not len(envelope.record):
                 raise InvalidInputLine(
@@ -147,6 +163,57 @@ class _ReadState:
         self.counts[kind] += 1
 
 
+def _escape_bad_bytes(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    # An escaped backslash: valid inside a JSON string, and it reads back as \xNN.
+    return "".join(f"\\\\x{b:02x}" for b in bad), error.end
+
+
+codecs.register_error("target_iceberg.escape", _escape_bad_bytes)
+
+
+def escape_bad_utf8(line: bytes) -> bytes:
+    r"""``line`` with every byte that is not UTF-8 written as the JSON text ``\\xNN``."""
+    return line.decode("utf-8", "target_iceberg.escape").encode()
+
+
+def _too_deep(line: str | bytes) -> str:
+    return f"a message nested deeper than the loader reads (about 1,000 levels): {line[:80]!r}"
+
+
+def _envelope(line: bytes) -> Envelope:
+    """The envelope of a line outside the fast lane.
+
+    A RECORD that msgspec refuses only for its record's sake (text that is not UTF-8, NaN or
+    Infinity tokens, an integer too long) still names its stream: it goes to the stream's
+    buffer, and `blocks.decode_record` lands or quarantines the record.
+
+    Raises:
+        InvalidInputLine: the line is not a JSON message.
+    """
+    try:
+        return ENVELOPE.decode(line)
+    except RecursionError:
+        raise InvalidInputLine(_too_deep(line)) from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        error = exc
+    try:
+        message = json.loads(
+            escape_bad_utf8(line), parse_float=Decimal, parse_int=Decimal, parse_constant=float
+        )
+    except (ValueError, RecursionError):
+        message = None
+    if (
+        isinstance(message, dict)
+        and message.get("type") == "RECORD"
+        and isinstance(message.get("stream"), str)
+        and "record" in message
+    ):
+        return Envelope(type="RECORD", stream=message["stream"], record=msgspec.Raw(b"{}"))
+    raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {error}") from error
+
+
 class FastSingerReader(GenericSingerReader[str]):
     """Reads Singer lines; RECORD lines are appended to the router's per-stream buffers."""
 
@@ -160,12 +227,21 @@ class FastSingerReader(GenericSingerReader[str]):
         """Standard input, read as bytes (decoding text first would cost time for nothing)."""
         return t.cast("t.IO[str]", sys.stdin.buffer)
 
+    def _process_unknown_message(self, message_dict: dict[str, t.Any]) -> None:
+        """A message type Singer does not define: it may carry data, so never skip it."""
+        raise InvalidInputLine(
+            f"unknown Singer message type {str(message_dict.get('type'))[:80]!r}; the loader "
+            "reads SCHEMA, RECORD, STATE, BATCH and ACTIVATE_VERSION"
+        )
+
     def deserialize_json(self, line: str | bytes) -> dict[str, t.Any]:
         """Decode one whole message."""
         try:
             value = self._full.decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise InvalidInputLine(f"Unable to parse: {line[:200]!r}: {exc}") from exc
+        except RecursionError:
+            raise InvalidInputLine(_too_deep(line)) from None
         if not isinstance(value, dict):
             raise InvalidInputLine(f"A Singer message must be a JSON object: {line[:200]!r}")
         return value
@@ -184,21 +260,28 @@ class FastSingerReader(GenericSingerReader[str]):
             # needed.
             # read1: what is there, up to a chunk (a pipe does not wait for a full chunk).
             read = getattr(source, "read1", source.read)
-            rest = b""
+            rest: list[bytes] = []  # the line cut by chunk ends, in pieces (joined once)
+            size = 0
             while chunk := read(_CHUNK):
                 first = chunk.find(b"\n")
                 if first < 0:
-                    rest += chunk
+                    rest.append(chunk)
+                    size += len(chunk)
+                    if size > MAX_LINE_BYTES:
+                        raise InvalidInputLine(_too_long(rest[0]))
                     continue
+                start = 0
                 if rest:  # the line cut by the previous chunk
-                    state.line(rest + chunk[: first + 1])
-                start = first + 1 if rest else 0
+                    rest.append(chunk[: first + 1])
+                    state.line(b"".join(rest))
+                    start = first + 1
                 cut = chunk.rfind(b"\n") + 1
                 if cut > start:
                     state.chunk(chunk, start, cut)
-                rest = chunk[cut:]
+                rest = [chunk[cut:]] if cut < len(chunk) else []
+                size = len(chunk) - cut
             if rest:
-                state.line(rest)
+                state.line(b"".join(rest))
         else:
             for line in source:
                 state.line(line.encode())

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import logging
 import uuid
+import zlib
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+from urllib.request import url2pathname
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -31,8 +35,9 @@ from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_blo
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
-from target_iceberg.errors import RejectThresholdError
-from target_iceberg.summary import StreamSummary
+from target_iceberg.errors import RejectThresholdError, StreamError
+from target_iceberg.reader import escape_bad_utf8
+from target_iceberg.summary import RejectSample, StreamSummary
 from target_iceberg.tables import TableHandle
 from target_iceberg.writer import RollingWriter, WriterSettings
 
@@ -65,8 +70,11 @@ class RunContext:
         create_tables_first: bool = False,
         block_records: int = BLOCK_RECORDS,
         max_rejected_rows: int | None = None,
+        batch_root: Path | None = None,
     ) -> None:
         self.catalog = catalog
+        self.batch_root = batch_root
+        """BATCH files must lie inside this folder, when set."""
         self.max_rejected_rows = max_rejected_rows
         self.rejected = 0
         """Records rejected so far over all streams (counted on the worker)."""
@@ -131,7 +139,7 @@ class StreamSink:
         self.ctx = ctx
         self.contract = contract
         self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
-        self._table_name = table
+        self.table_name = table
         handle = TableHandle(
             ctx.catalog, (ctx.namespace, table), contract, create_now=ctx.create_tables_first
         )
@@ -192,7 +200,7 @@ class StreamSink:
             try:
                 landed = read_json_block(data, count, shape)
                 self._fast_failures = 0
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, Rejected):
+            except (pa.ArrowException, Rejected):
                 # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
@@ -207,30 +215,67 @@ class StreamSink:
         self.ctx.submit(lambda: self._land(arrow_block(table, shape)))
 
     def process_batch_files(self, encoding: dict[str, Any], files: Sequence[str]) -> None:
-        """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip)."""
+        """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip).
+
+        Raises:
+            StreamError: a file is missing, unreadable, not of its format, or a format or
+                compression is not supported (the tap is broken: nothing is committed).
+        """
         fmt = str(encoding.get("format", "")).lower()
         compression = encoding.get("compression")
+        if fmt not in ("parquet", "jsonl"):
+            raise StreamError(
+                f"stream {self.stream}: BATCH encoding format {fmt!r} is not supported; use "
+                "parquet or jsonl"
+            )
+        if compression not in (None, "none", "gzip") or (fmt == "parquet" and compression):
+            raise StreamError(
+                f"stream {self.stream}: BATCH compression {compression!r} is not supported "
+                f"for {fmt}; use gzip for jsonl, none for parquet (its pages carry their own)"
+            )
         for url in files:
-            path = _local_path(url)
-            if fmt == "parquet":
-                with pq.ParquetFile(path) as parquet:
-                    for batch in parquet.iter_batches(batch_size=self.ctx.block_records):
-                        self.add_arrow(pa.Table.from_batches([batch]))
-            elif fmt == "jsonl":
-                with (
-                    Path(path).open("rb") as raw,
-                    gzip.open(raw)
-                    if compression == "gzip"
-                    else contextlib.nullcontext(raw) as handle,
-                ):
-                    for line in handle:
-                        if line.strip():
-                            self.add_raw(line.rstrip(b"\r\n"))
-                self.flush()
-            else:
-                raise ValueError(
-                    f"BATCH encoding format {fmt!r} is not supported; use parquet or jsonl"
-                )
+            path = _local_path(url, self.ctx.batch_root)
+            try:
+                if fmt == "parquet":
+                    self._load_parquet(path)
+                else:
+                    self._load_jsonl(path, gzipped=compression == "gzip")
+            except _BatchFileBroken as exc:
+                raise StreamError(
+                    f"stream {self.stream}: BATCH file {url!r} cannot be read as {fmt}"
+                    f"{' (gzip)' if compression == 'gzip' else ''}: {exc.__cause__}"
+                ) from exc.__cause__
+
+    def _load_parquet(self, path: Path) -> None:
+        with _reading():
+            parquet = pq.ParquetFile(path)
+        with parquet:
+            batches = parquet.iter_batches(batch_size=self.ctx.block_records)
+            while True:
+                with _reading():
+                    batch = next(batches, None)
+                    if batch is None:
+                        return
+                    table = pa.Table.from_batches([batch])
+                    # Text must be UTF-8 (a file can hold any bytes in a string column).
+                    table.validate(full=True)
+                self.add_arrow(table)
+
+    def _load_jsonl(self, path: Path, *, gzipped: bool) -> None:
+        with _reading():
+            raw = path.open("rb")
+        with raw, gzip.open(raw) if gzipped else contextlib.nullcontext(raw) as handle:
+            while True:
+                with _reading():
+                    line = handle.readline()
+                    if not line:
+                        break
+                    line = line.rstrip(b"\r\n")
+                    if not line.strip():
+                        continue
+                    _check_json_value(line)
+                self.add_raw(line)
+        self.flush()
 
     def _land(self, landed: Landed) -> None:
         if not self.output.skip:
@@ -245,14 +290,16 @@ class StreamSink:
         room = _SAMPLE_REJECTS - len(self.summary.sample_rejects)
         for reject in rejects[: max(room, 0)]:
             self.summary.sample_rejects.append(
-                {"columns": list(reject.columns), "reason": reject.reason, "raw": reject.raw[:500]}
+                RejectSample(
+                    columns=list(reject.columns), reason=reject.reason, raw=reject.raw[:500]
+                )
             )
         limit = self.ctx.max_rejected_rows
         if limit is not None and self.ctx.rejected > limit:
             # No need to read the rest: the run fails whatever comes.
             raise RejectThresholdError(threshold_message(self.ctx.rejected, limit))
         if self._rejected is None:
-            name = self._table_name + quarantine.SUFFIX
+            name = self.table_name + quarantine.SUFFIX
             handle = TableHandle(
                 self.ctx.catalog,
                 (self.ctx.namespace, name),
@@ -332,8 +379,66 @@ def threshold_message(rejected: int, limit: int) -> str:
     )
 
 
-def _local_path(url: str) -> str:
+class _BatchFileBroken(Exception):
+    """Reading a BATCH file failed; the cause says why."""
+
+
+@contextlib.contextmanager
+def _reading() -> Iterator[None]:
+    """Mark failures of the enclosed reading as the BATCH file's (not the loader's)."""
+    try:
+        yield
+    except (OSError, EOFError, zlib.error, pa.ArrowException, msgspec.DecodeError) as exc:
+        raise _BatchFileBroken from exc
+
+
+_VALUE = msgspec.json.Decoder(msgspec.Raw)
+
+
+def _check_json_value(line: bytes) -> None:
+    """A JSONL line must be exactly one JSON value: it is wrapped in a RECORD envelope.
+
+    What the row path reads as a bad record (too deep, text that is not UTF-8) or keeps (NaN
+    and Infinity tokens) is the record's business, not the file's.
+
+    Raises:
+        msgspec.DecodeError: the line is not one JSON value (two glued, truncated, garbage).
+    """
+    try:
+        _VALUE.decode(line)
+    except RecursionError:
+        return
+    except msgspec.DecodeError as exc:
+        try:
+            json.loads(escape_bad_utf8(line), parse_int=str, parse_float=str)
+        except RecursionError:
+            return
+        except ValueError:
+            raise exc from None
+
+
+def _local_path(url: str, root: Path | None) -> Path:
+    """The local file a BATCH manifest names, inside ``root`` when one is set.
+
+    Raises:
+        StreamError: not a local file, or outside ``root``.
+    """
     parsed = urlparse(url)
-    if parsed.scheme in ("", "file"):
-        return parsed.path if parsed.scheme else url
-    raise ValueError(f"BATCH file {url!r}: only local files (file:// or paths) are supported")
+    if parsed.scheme not in ("", "file") or parsed.netloc not in ("", "localhost"):
+        raise StreamError(
+            f"BATCH file {url!r}: only local files (file:///path or a path) are supported"
+        )
+    path = Path(url2pathname(parsed.path) if parsed.scheme else url)
+    if root is not None:
+        real = path.resolve()
+        if not real.is_relative_to(root.resolve()):
+            raise StreamError(
+                f"BATCH file {url!r} is outside batch_root {str(root)!r}: the loader reads "
+                "BATCH files only there; point the tap's batch_config storage root inside it"
+            )
+    if not path.is_file():
+        raise StreamError(
+            f"BATCH file {url!r} does not exist (or is not a file): the tap must keep its "
+            "BATCH files until the loader has read them"
+        )
+    return path

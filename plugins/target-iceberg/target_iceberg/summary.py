@@ -1,9 +1,10 @@
-"""The run summary: rows read, landed and rejected per stream, snapshots, status.
+"""The run summary: rows read, landed and rejected per stream, snapshots, status, error kind.
 
-The status maps to an exit code for a runner: success 0, partial 1 (rows quarantined),
-failed 2.
-
-Written as JSON to ``run_summary_path`` when set and always logged. Never decides anything.
+Published as a model, like the asset spec (`target_iceberg.spec`): the loader fills it during
+the run and writes it as JSON to ``run_summary_path`` (and always logs it); ingestgen reads
+the file back with `RunSummary.read` and never walks its keys by hand. The status maps to an
+exit code for a runner: success 0, already_committed 0, partial 1 (rows quarantined), failed
+2. Never decides anything.
 """
 
 from __future__ import annotations
@@ -11,68 +12,128 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plugin_errors import ErrorKind
 
 logger = logging.getLogger(__name__)
 
 Status = Literal["success", "partial", "failed", "already_committed"]
+COMMITTED: frozenset[Status] = frozenset({"success", "partial", "already_committed"})
+"""The statuses after which the run's data is in the tables (the one list of them)."""
+_EXIT_CODES: dict[Status, int] = {"success": 0, "already_committed": 0, "partial": 1, "failed": 2}
+_TOTALS = ("rows_read", "rows_landed", "rows_rejected", "files", "bytes")
 
 
-@dataclass
-class StreamSummary:
+class _Model(BaseModel):
+    # Mutable: the loader counts into it during the run. Unknown keys are drift, not data.
+    model_config = ConfigDict(extra="forbid")
+
+
+class RejectSample(_Model):
+    """One rejected record, as kept in the summary (the quarantine table has them all)."""
+
+    columns: list[str] = Field(description="Failing column paths.")
+    reason: str = Field(description="Why, per failing column.")
+    raw: str = Field(description="The record as received, cut to 500 characters.")
+
+
+class StreamSummary(_Model):
     """One stream's figures."""
 
-    table: str
+    table: str = Field(description="The table, as <namespace>.<table>.")
+    rows_read: int = Field(default=0, description="Records read from the tap.")
+    rows_landed: int = Field(default=0, description="Records written to the table.")
+    rows_rejected: int = Field(default=0, description="Records quarantined.")
+    rejected_table: str | None = Field(default=None, description="The quarantine table, if used.")
+    snapshot_id: int | None = Field(default=None, description="The run's snapshot of the table.")
+    rejected_snapshot_id: int | None = Field(
+        default=None, description="The run's snapshot of the quarantine table."
+    )
+    files: int = Field(default=0, description="Data files written (table and quarantine).")
+    bytes: int = Field(default=0, description="Bytes of those files.")
+    schema_changes: list[str] = Field(default_factory=list, description="Schema evolutions.")
+    sample_rejects: list[RejectSample] = Field(
+        default_factory=list, description="Up to 20 rejected records."
+    )
+
+
+class Totals(_Model):
+    """Sums over the streams."""
+
     rows_read: int = 0
     rows_landed: int = 0
     rows_rejected: int = 0
-    rejected_table: str | None = None
-    snapshot_id: int | None = None
-    rejected_snapshot_id: int | None = None
     files: int = 0
     bytes: int = 0
-    schema_changes: list[str] = field(default_factory=list)
-    sample_rejects: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class RunSummary:
+class NessieCommit(_Model):
+    """Where a Nessie run committed."""
+
+    branch: str = Field(description="The Nessie branch the run committed to.")
+    commit_hash: str | None = Field(default=None, description="The commit's hash, if known.")
+
+
+class RunSummary(_Model):
     """The whole run."""
 
-    run_id: str
-    namespace: str
-    tenant: str | None
-    job: str | None
-    status: Status = "success"
-    error: str | None = None
-    started_at: float = field(default_factory=time.time)
-    duration_s: float = 0.0
-    commit_s: float = 0.0
-    streams: dict[str, StreamSummary] = field(default_factory=dict)
+    run_id: str = Field(description="The run id recorded in every snapshot.")
+    namespace: str = Field(description="The Iceberg namespace.")
+    tenant: str | None = Field(default=None, description="Tenant id.")
+    job: str | None = Field(default=None, description="Job name.")
+    status: Status = Field(default="success", description="How the run ended.")
+    exit_code: int = Field(default=0, description="The status as a runner's exit code.")
+    error: str | None = Field(default=None, description="Why the run failed, in one line.")
+    error_kind: ErrorKind | None = Field(
+        default=None, description="terminal, transient or internal when the run failed."
+    )
+    started_at: float | None = Field(default=None, description="Start, epoch seconds.")
+    duration_s: float = Field(default=0.0, description="Wall seconds of the whole run.")
+    commit_s: float = Field(default=0.0, description="Wall seconds of staging and commit.")
+    streams: dict[str, StreamSummary] = Field(default_factory=dict, description="Per stream.")
+    totals: Totals = Field(default_factory=Totals, description="Sums over the streams.")
+    nessie: NessieCommit | None = Field(
+        default=None, description="The Nessie branch and commit, for Nessie catalogs."
+    )
 
     @property
-    def exit_code(self) -> int:
-        """0 all landed (or already committed), 1 partial (rows quarantined), 2 failed."""
-        return {"success": 0, "already_committed": 0, "partial": 1, "failed": 2}[self.status]
+    def committed(self) -> bool:
+        """Whether the run's data is in the tables."""
+        return self.status in COMMITTED
 
-    def to_dict(self) -> dict[str, Any]:
+    def seal(self) -> None:
+        """Fill the derived fields (exit code, totals) from the status and the streams."""
+        self.exit_code = _EXIT_CODES[self.status]
+        self.totals = Totals(
+            **{key: sum(getattr(s, key) for s in self.streams.values()) for key in _TOTALS}
+        )
+
+    def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
-        data = asdict(self)
-        data["exit_code"] = self.exit_code
-        data["totals"] = {
-            key: sum(getattr(s, key) for s in self.streams.values())
-            for key in ("rows_read", "rows_landed", "rows_rejected", "files", "bytes")
-        }
-        return data
+        self.seal()
+        return self.model_dump(mode="json")
 
     def finish(self, path: str | None) -> None:
         """Stamp the duration, log the summary and write it to ``path`` if given."""
-        self.duration_s = round(time.time() - self.started_at, 3)
-        text = json.dumps(self.to_dict(), indent=2, default=str)
-        logger.info("run summary: %s", json.dumps(self.to_dict(), default=str))
+        if self.started_at is not None:
+            self.duration_s = round(time.time() - self.started_at, 3)
+        data = self.to_dict()
+        logger.info("run summary: %s", json.dumps(data))
         if path:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(text + "\n", encoding="utf-8")
+            target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> RunSummary:
+        """Read a summary file the loader wrote.
+
+        Raises:
+            OSError: the file cannot be read.
+            pydantic.ValidationError: it is not a run summary of this loader.
+        """
+        return cls.model_validate_json(path.read_bytes())

@@ -18,7 +18,6 @@ import copy
 import gc
 import json
 import logging
-import sys
 import time
 import typing as t
 from pathlib import Path
@@ -27,10 +26,11 @@ import msgspec
 import yaml
 from pydantic import ValidationError
 from singer_sdk import Target
-from singer_sdk.exceptions import MissingKeyPropertiesError, RecordsWithoutSchemaException
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
-from singer_sdk.singerlib.exceptions import InvalidInputLine
 
+from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
+from target_iceberg import quarantine
 from target_iceberg.catalog import ensure_namespace, open_catalog
 from target_iceberg.commit import (
     JOB,
@@ -41,10 +41,16 @@ from target_iceberg.commit import (
     PerTableCommitter,
     TableChange,
 )
-from target_iceberg.config import SETTINGS, LoaderConfig, load_config
+from target_iceberg.config import MAX_NAME, SETTINGS, TABLE_NAME, LoaderConfig, load_config
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
 from target_iceberg.contract.model import Contract
-from target_iceberg.errors import ConfigError, ContractError, LoaderError, RejectThresholdError
+from target_iceberg.errors import (
+    ConfigError,
+    ContractError,
+    RejectThresholdError,
+    StreamError,
+    loader_kind,
+)
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
@@ -82,6 +88,7 @@ class TargetIceberg(Target):
             namespace=self.settings.namespace,
             tenant=self.settings.tenant,
             job=self.settings.job,
+            started_at=time.time(),
         )
         self._context: RunContext | None = None
         self._committer: Committer | None = None
@@ -121,6 +128,7 @@ class TargetIceberg(Target):
                 create_tables_first=cfg.commit_mode == "multi_table",
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
+                batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -166,18 +174,55 @@ class TargetIceberg(Target):
 
     def _process_schema_message(self, message_dict: dict[str, t.Any]) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "schema"})
-        self._assert_line_requires(message_dict["schema"], requires={"properties"})
         stream = message_dict["stream"]
+        if not isinstance(stream, str) or not stream:
+            raise StreamError(f"a SCHEMA message names stream {stream!r}: it must be a name")
+        schema = message_dict["schema"]
+        if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+            raise StreamError(
+                f"the SCHEMA message of stream {stream!r} has no JSON Schema object with "
+                "`properties`; the tap must describe the record's fields"
+            )
+        key = message_dict.get("key_properties")
+        if key is not None and not (isinstance(key, list) and all(isinstance(k, str) for k in key)):
+            raise StreamError(
+                f"the SCHEMA message of stream {stream!r} has key_properties {key!r}: "
+                "it must be a list of field names"
+            )
         contract = self._contract_for(stream, message_dict)
         sink = self.sinks.get(stream)
         if sink is None:
-            table = self.settings.table_name(stream)
+            table = self._table_for(stream)
             self.sinks[stream] = StreamSink(stream, table, contract, self.context)
             self.summary.streams[stream] = self.sinks[stream].summary
             self.buffers[stream] = self.sinks[stream].buffer
         elif sink.contract != contract:
             self.logger.info("stream %s: the contract changed; new rows follow it", stream)
             sink.update_contract(contract)
+
+    def _table_for(self, stream: str) -> str:
+        """The table of a new stream; two streams never share one, nor a quarantine name."""
+        table = self.settings.table_name(stream)
+        where = f"streams.{stream}.table" if stream.isidentifier() else "streams.<stream>.table"
+        if not TABLE_NAME.fullmatch(table):
+            raise StreamError(
+                f"stream {_short(stream)} gives no usable table name ({_short(table)}: "
+                f"1-{MAX_NAME} of a-z, 0-9, _); map it to a table with {where}"
+            )
+        if table.endswith(quarantine.SUFFIX):
+            raise StreamError(
+                f"stream {_short(stream)} would land in table {self.settings.namespace}.{table}, "
+                f"a name kept for quarantine tables (<table>{quarantine.SUFFIX}); map it to "
+                f"another table with {where}"
+            )
+        for other, sink in sorted(self.sinks.items()):
+            if sink.table_name == table:
+                raise StreamError(
+                    f"streams {_short(other)} and {_short(stream)} would both land in table "
+                    f"{self.settings.namespace}.{table}; give one of them its own table with "
+                    "streams.<stream>.table"
+                )
+        return table
 
     # The RecordRouter side, called by FastSingerReader.
 
@@ -205,7 +250,13 @@ class TargetIceberg(Target):
 
     def _process_state_message(self, message_dict: dict[str, t.Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
-        self._latest_state = message_dict["value"]
+        value = message_dict["value"]
+        if not isinstance(value, dict):
+            raise StreamError(
+                f"a STATE message carries {_short(value)}: a Singer state value must be a JSON "
+                "object; the tap is broken (its bookmarks would be lost)"
+            )
+        self._latest_state = value
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         self.logger.warning(
@@ -216,12 +267,20 @@ class TargetIceberg(Target):
     def _process_batch_message(self, message_dict: dict[str, t.Any]) -> None:
         self._assert_line_requires(message_dict, requires={"stream", "encoding", "manifest"})
         stream = message_dict["stream"]
-        sink = self.sinks.get(stream)
+        sink = self.sinks.get(stream) if isinstance(stream, str) else None
         if sink is None:
             raise RecordsWithoutSchemaException(
-                f"A BATCH message for stream '{stream}' came before its SCHEMA message."
+                f"A BATCH message for stream {_short(stream)} came before its SCHEMA message."
             )
-        sink.process_batch_files(message_dict["encoding"], message_dict["manifest"])
+        encoding, manifest = message_dict["encoding"], message_dict["manifest"]
+        if not isinstance(encoding, dict) or not (
+            isinstance(manifest, list) and all(isinstance(f, str) for f in manifest)
+        ):
+            raise StreamError(
+                f"a BATCH message of stream {_short(stream)} needs `encoding` as an object and "
+                "`manifest` as a list of file URLs; the tap is broken"
+            )
+        sink.process_batch_files(encoding, manifest)
 
     def _handle_max_record_age(self) -> None:
         """No time-based drains: the run commits once, at its end."""
@@ -295,11 +354,12 @@ class TargetIceberg(Target):
                     "source or the spec, or raise max_rejected_ratio"
                 )
 
-    def _abort(self, exc: BaseException) -> None:
+    def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():
             sink.abort()
         self.summary.status = "failed"
-        self.summary.error = str(exc) or type(exc).__name__
+        self.summary.error = message(exc)
+        self.summary.error_kind = kind or classify(exc, loader_kind)
         self.summary.finish(self.settings.run_summary_path)
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:  # pragma: no cover
@@ -307,38 +367,57 @@ class TargetIceberg(Target):
             "received signal %d: deleting uncommitted files, committing nothing", signum
         )
         self._finished = True
-        self._abort(RuntimeError(f"terminated by signal {signum}"))
-        sys.exit(128 + signum)
+        # Stopped from outside, not by the input: running again may well succeed.
+        self._abort(RuntimeError(f"terminated by signal {signum}"), ErrorKind.TRANSIENT)
+        exit_after_signal(signum)
 
     @classmethod
     def invoke(cls, *args: t.Any, **kwargs: t.Any) -> None:
-        """Run the target.
+        """Run the target; any failure ends it with one line and the convention's exit code.
 
-        A `LoaderError`, or a Singer stream the tap broke, exits with status 2 and one message
-        (no traceback); the run summary says ``failed``.
+        Exit codes (plugin_errors): 0 committed (also with quarantined rows), 2 terminal (a
+        setting, spec, contract or Singer stream to fix), 75 transient (a service or a commit
+        conflict: retry), 3 internal (a bug), 143 SIGTERM. The run summary says ``failed``
+        and carries the same ``error_kind``.
         """
         # Parsing is done; most objects alive now live for the whole run.
         gc.freeze()
-        try:
-            super().invoke(*args, **kwargs)
-        except (
-            LoaderError,
-            InvalidInputLine,
-            RecordsWithoutSchemaException,
-            MissingKeyPropertiesError,
-        ) as exc:
-            logging.getLogger(cls.name).error("target-iceberg failed: %s", exc)
-            sys.stderr.write(f"target-iceberg: {exc}\n")
-            sys.exit(2)
+        run_cli(
+            cls.name,
+            lambda: super(TargetIceberg, cls).invoke(*args, **kwargs),
+            logger=logging.getLogger(cls.name),
+            extra=loader_kind,
+        )
+
+
+def _short(value: t.Any) -> str:
+    """A value for a message: its repr, cut to 80 characters."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """Safe YAML without aliases (a spec never needs one; a few can expand into gigabytes)."""
+
+    def compose_node(self, parent: t.Any, index: t.Any) -> t.Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("aliases (*name) are not allowed in an asset spec")
+        return super().compose_node(parent, index)
+
+
+_MAX_SPEC_BYTES = 1024 * 1024
 
 
 def _load_spec(path: Path) -> Contract:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        if path.stat().st_size > _MAX_SPEC_BYTES:
+            raise ValueError(f"larger than {_MAX_SPEC_BYTES // 1024} KB; no spec is that big")
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)  # noqa: S506
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise ConfigError(
-            f"cannot read asset spec {path}: {exc}; check `streams.*.asset_spec`"
-        ) from exc
+            f"cannot read asset spec {path}: {reason[:300]}; check `streams.*.asset_spec`"
+        ) from None
     try:
         spec = AssetSpec.model_validate(data)
     except ValidationError as exc:

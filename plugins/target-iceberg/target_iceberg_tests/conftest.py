@@ -24,6 +24,18 @@ def catalog_props(root: Path) -> dict[str, str]:
     }
 
 
+def write_config(path: Path, lake: Path, summary: Path, **settings: Any) -> Path:
+    """Write the loader's config file for the lake's catalog, the summary going to ``summary``."""
+    config = {
+        "namespace": "acme",
+        "catalog_properties": catalog_props(lake),
+        "run_summary_path": str(summary),
+        **settings,
+    }
+    path.write_text(json.dumps(config))
+    return path
+
+
 @pytest.fixture
 def lake(tmp_path: Path) -> Path:
     return tmp_path / "lake"
@@ -69,3 +81,7 @@ def run_target(lake: Path) -> RunTarget:
         return target, [line for line in out.getvalue().splitlines() if line.strip()]
 
     return run
+
+
+# Last: hostile.py imports the helpers above.
+from .hostile import run_cli  # noqa: E402, F401  (the fixture, re-exported)

@@ -12,25 +12,14 @@ from pathlib import Path
 
 from pyiceberg.catalog import Catalog
 
-from .conftest import catalog_props, messages, records, schema_msg
+from .conftest import catalog_props, messages, records, schema_msg, write_config
 
 EXE = str(Path(sys.executable).with_name("target-iceberg"))
 PROPS = {"id": {"type": "integer"}}
 
 
 def _run(tmp_path: Path, lake: Path, text: str, **cfg: object) -> subprocess.CompletedProcess[str]:
-    config = tmp_path / "config.json"
-    summary = tmp_path / "summary.json"
-    config.write_text(
-        json.dumps(
-            {
-                "namespace": "acme",
-                "catalog_properties": catalog_props(lake),
-                "run_summary_path": str(summary),
-                **cfg,
-            }
-        )
-    )
+    config = write_config(tmp_path / "config.json", lake, tmp_path / "summary.json", **cfg)
     return subprocess.run(
         [EXE, "--config", str(config)],
         input=text,

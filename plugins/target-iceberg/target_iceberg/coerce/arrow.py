@@ -27,9 +27,53 @@ def _is_text(typ: pa.DataType) -> bool:
     return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
 
 
+# 0001-01-01T00:00:00 and 9999-12-31T23:59:59.999999 (UTC), in microseconds and in days.
+_MIN_MICROS, _MAX_MICROS = -62_135_596_800_000_000, 253_402_300_799_999_999
+_MIN_DAY, _MAX_DAY = -719_162, 2_932_896
+
+
 def _no_new_infinities(before: pa.Array, after: pa.Array) -> None:
     if pc.any(pc.and_(pc.is_inf(after), pc.invert(pc.is_inf(before)))).as_py():
         raise pa.ArrowInvalid("float overflow")
+
+
+def _has_temporal(typ: pa.DataType) -> bool:
+    if pa.types.is_timestamp(typ) or pa.types.is_date32(typ):
+        return True
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return _has_temporal(typ.value_type)
+    if pa.types.is_map(typ):
+        return _has_temporal(typ.key_type) or _has_temporal(typ.item_type)
+    if pa.types.is_struct(typ):
+        return any(_has_temporal(typ.field(i).type) for i in range(typ.num_fields))
+    return False
+
+
+def check_range(arr: pa.Array | pa.ChunkedArray) -> None:
+    """Every timestamp and date lies in 0001-01-01..9999-12-31 (what readers can represent).
+
+    Arrow parses and casts moments beyond year 9999 (``9999-12-31T23:00-05:00``); the row
+    rules reject them, so the fast paths must not let them through either.
+
+    Raises:
+        pyarrow.ArrowInvalid: a value is outside; the caller takes the row rules.
+    """
+    typ = arr.type
+    if not _has_temporal(typ) or len(arr) == arr.null_count:
+        return
+    if pa.types.is_timestamp(typ) or pa.types.is_date32(typ):
+        low, high = (_MIN_DAY, _MAX_DAY) if pa.types.is_date32(typ) else (_MIN_MICROS, _MAX_MICROS)
+        bounds = pc.min_max(arr.cast(pa.int32() if pa.types.is_date32(typ) else pa.int64()))
+        if bounds["min"].as_py() < low or bounds["max"].as_py() > high:
+            raise pa.ArrowInvalid("a date or timestamp is outside 0001-01-01..9999-12-31")
+    elif pa.types.is_struct(typ):
+        for i in range(typ.num_fields):
+            check_range(pc.struct_field(arr, [i]))
+    elif pa.types.is_map(typ):
+        check_range(pc.map_keys(arr))
+        check_range(pc.map_values(arr))
+    else:
+        check_range(pc.list_flatten(arr))
 
 
 def _python(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
@@ -45,16 +89,21 @@ def finish_json(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
     """
     if isinstance(node, Primitive) and node.name in {"time", "uuid", "binary"}:
         return _python(arr, node, target)
-    if arr.type == target:
-        return arr
-    result = pc.cast(arr, target, safe=True)
+    result = arr if arr.type == target else pc.cast(arr, target, safe=True)
     if isinstance(node, Primitive) and node.name == "float":
         _no_new_infinities(arr, result)
+    check_range(result)
     return result
 
 
 def _fast_cast(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
     """A strict vectorised cast that accepts a subset of what the row rules accept."""
+    result = _cast(arr, node, target)
+    check_range(result)
+    return result
+
+
+def _cast(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
     if arr.type == target:
         return arr
     if pa.types.is_null(arr.type):
@@ -72,8 +121,9 @@ def _fast_cast(arr: pa.Array, node: TypeNode, target: pa.DataType) -> pa.Array:
                 pc.match_substring_regex(arr, _ZONE), arr, pc.binary_join_element_wise(arr, "Z", "")
             )
         result = pc.cast(arr, target, safe=True)
-        if name == "float":
-            _no_new_infinities(pc.cast(arr, pa.float64()), result)
+        if name in {"float", "double"} and pc.any(pc.invert(pc.is_finite(result))).as_py():
+            # "1e400" casts to inf: the row rules tell an overflow from a spelled infinity.
+            raise pa.ArrowInvalid("a non-finite value from text")
         return result
     if not _castable(arr.type, node):
         raise pa.ArrowInvalid(f"no vectorised cast from {arr.type} to {node}")
@@ -164,7 +214,7 @@ def column_from_values(
         if isinstance(node, MapType):
             return _map_from_values(values, node, target, path, ignore_unknown=ignore_unknown), {}
         return _fast_cast(pa.array(values), node, target), {}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, OverflowError):
+    except (pa.ArrowException, OverflowError):
         return coerce_values(values, node, target, path, ignore_unknown=ignore_unknown)
 
 
@@ -212,5 +262,5 @@ def coerce_column(
     """Coerce an Arrow column to ``target``: vectorised if possible, else value by value."""
     try:
         return _fast_cast(arr, node, target), {}
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+    except pa.ArrowException:
         return coerce_values(arr.to_pylist(), node, target, path, ignore_unknown=ignore_unknown)

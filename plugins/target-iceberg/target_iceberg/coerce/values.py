@@ -5,13 +5,17 @@ Rules (the README repeats them):
 - boolean: JSON true/false, or the text true/false/1/0 (any case).
 - int/long: JSON integers, integral JSON numbers (``4.0``), or decimal text (``"42"``); values
   outside the type's range are rejected, fractions are rejected (never rounded).
-- float/double: numbers or numeric text; a finite value that overflows ``float`` is rejected.
+- float/double: numbers or numeric text; NaN and infinities are kept when sent as such (text
+  ``NaN``/``Infinity``/``inf``, or the tokens Python's json module writes), but a finite value
+  beyond the type's range (``1e400``, or ``1e39`` for ``float``) is rejected, never stored as
+  infinity.
 - decimal(p,s): numbers or text, exactly: more than ``s`` fractional digits (unless zeros) or
   more than ``p`` digits is a reject.
 - date ``YYYY-MM-DD``; time ``HH:MM[:SS[.ffffff]]``; timestamp/timestamptz ISO-8601 (``T`` or
   space, optional fraction up to 6 digits, ``Z`` or offsets). Offsets are normalised to UTC;
   a value without offset is taken as UTC; a date alone means midnight. More than microsecond
-  precision with non-zero digits is a reject.
+  precision with non-zero digits, or a moment outside 0001-01-01..9999-12-31 UTC once its
+  offset is applied, is a reject.
 - string: text only (JSON-text columns from JSON Schema store any value as JSON).
 - uuid: the canonical 8-4-4-4-12 hex form; binary: base64 text.
 - list/struct/map: recursively; struct fields not in the type follow ``unknown_columns``.
@@ -39,6 +43,8 @@ Coerce = Callable[[Any], Any]
 
 _INT_RANGE = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _FLOAT32_MAX = 3.4028234663852886e38
+_MAX_INT_DIGITS = 19  # no long has more; Python refuses to parse very long digit strings
+_NON_FINITE = frozenset({"nan", "inf", "infinity"})
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?$")
@@ -56,7 +62,7 @@ class Rejected(ValueError):
     """A value breaks the contract; ``column`` is the dotted path, ``reason`` says why."""
 
     def __init__(self, column: str, reason: str) -> None:
-        super().__init__(f"{column}: {reason}")
+        super().__init__(f"{column}: {reason}" if column else reason)
         self.column = column
         self.reason = reason
 
@@ -98,7 +104,10 @@ def _integer(path: str, name: str) -> Coerce:
                 raise Rejected(path, f"{_show(value)} is not a whole number; {name} never rounds")
             number = int(value)
         elif isinstance(value, str) and _INT_TEXT.match(value.strip()):
-            number = int(value.strip())
+            text = value.strip()
+            if len(text.lstrip("+-0")) > _MAX_INT_DIGITS:
+                raise Rejected(path, f"{_show(value)} overflows {name} (range {low}..{high})")
+            number = int(text)
         else:
             raise _wrong(path, value, Primitive(name))
         if not low <= number <= high:
@@ -109,20 +118,37 @@ def _integer(path: str, name: str) -> Coerce:
 
 
 def _floating(path: str, name: str) -> Coerce:
+    def overflow(value: Any) -> Rejected:
+        if name == "float":
+            return Rejected(path, f"{_show(value)} overflows float (32-bit); use double")
+        return Rejected(
+            path, f"{_show(value)} overflows double (largest 1.8e308); use a decimal or string"
+        )
+
     def coerce(value: Any) -> float:
         if isinstance(value, bool):
             raise _wrong(path, value, Primitive(name))
-        if isinstance(value, int | float | Decimal):
-            number = float(value)
-        elif isinstance(value, str):
+        if isinstance(value, float):
+            number = value  # already IEEE: NaN and infinities included, as sent
+        elif isinstance(value, int | Decimal):
             try:
-                number = float(value.strip())
+                number = float(value)
+            except OverflowError:
+                raise overflow(value) from None
+            if not math.isfinite(number) and (isinstance(value, int) or value.is_finite()):
+                raise overflow(value)
+        elif isinstance(value, str):
+            text = value.strip()
+            try:
+                number = float(text)
             except ValueError:
                 raise _wrong(path, value, Primitive(name)) from None
+            if not math.isfinite(number) and text.lower().lstrip("+-") not in _NON_FINITE:
+                raise overflow(value)
         else:
             raise _wrong(path, value, Primitive(name))
         if name == "float" and math.isfinite(number) and abs(number) > _FLOAT32_MAX:
-            raise Rejected(path, f"{_show(value)} overflows float (32-bit); use double")
+            raise overflow(value)
         return number
 
     return coerce
@@ -210,10 +236,15 @@ def _timestamp(path: str, name: str) -> Coerce:
                 moment = dt.datetime.fromisoformat(text).replace(microsecond=micros)
             except ValueError:
                 raise _wrong(path, value, Primitive(name)) from None
-        if moment.tzinfo is not None:
-            moment = moment.astimezone(dt.UTC)
-        else:
-            moment = moment.replace(tzinfo=dt.UTC)
+        try:
+            if moment.tzinfo is not None:
+                moment = moment.astimezone(dt.UTC)
+            else:
+                moment = moment.replace(tzinfo=dt.UTC)
+        except OverflowError:
+            raise Rejected(
+                path, f"{_show(value)} is outside 0001-01-01..9999-12-31 once converted to UTC"
+            ) from None
         return moment if zoned else moment.replace(tzinfo=None)
 
     return coerce
@@ -228,8 +259,27 @@ def _string(path: str) -> Coerce:
     return coerce
 
 
-def _json_text(value: Any) -> str:
-    return value if isinstance(value, str) else _JSON.encode(value).decode()
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _json_text(path: str) -> Coerce:
+    def coerce(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        text = _JSON.encode(value)
+        # The encoder writes NaN and infinities as null: never let that pass silently.
+        if b"null" in text and _non_finite(value):
+            raise Rejected(path, "NaN or Infinity cannot be kept as JSON text (JSON has none)")
+        return text.decode()
+
+    return coerce
 
 
 def _uuid(path: str) -> Coerce:
@@ -259,7 +309,7 @@ def _binary(path: str) -> Coerce:
 
 def _primitive(path: str, node: Primitive) -> Coerce:
     if isinstance(node, JsonText):
-        return _json_text
+        return _json_text(path)
     name = node.name
     if name == "boolean":
         return _boolean(path)

@@ -22,10 +22,13 @@ def _variants(schema: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], bool]
     """The non-null alternatives of ``schema`` and whether null is allowed."""
     for union in ("anyOf", "oneOf"):
         if union in schema:
+            options = schema[union]
+            if not isinstance(options, list):
+                return [], True  # not a union JSON Schema knows: any value, as JSON text
             found: list[Mapping[str, Any]] = []
             nullable = False
-            for option in schema[union]:
-                sub, sub_null = _variants(option)
+            for option in options:
+                sub, sub_null = _variants(option if isinstance(option, Mapping) else {})
                 found.extend(sub)
                 nullable = nullable or sub_null
             return found, nullable
@@ -34,8 +37,10 @@ def _variants(schema: Mapping[str, Any]) -> tuple[list[Mapping[str, Any]], bool]
         return ([schema] if schema else []), not schema
     if isinstance(kinds, str):
         kinds = [kinds]
+    if not isinstance(kinds, list):
+        return [], True  # e.g. "type": 7: any value, as JSON text
     nullable = "null" in kinds
-    return [{**schema, "type": k} for k in kinds if k != "null"], nullable
+    return [{**schema, "type": k} for k in kinds if k != "null" and isinstance(k, str)], nullable
 
 
 def to_type(schema: Mapping[str, Any]) -> tuple[TypeNode, bool]:
@@ -92,7 +97,9 @@ def contract_from_schema(
             "the SCHEMA message has no 'properties' object; fix the tap, or give the stream an "
             "asset spec in the `streams` setting"
         )
-    required = set(schema.get("required") or ()) | set(key_properties or ())
+    listed = schema.get("required")
+    names = listed if isinstance(listed, list) else []
+    required = {n for n in names if isinstance(n, str)} | set(key_properties or ())
     columns = []
     for name, sub in properties.items():
         node, _ = to_type(sub if isinstance(sub, Mapping) else {})
