@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,9 @@ import yaml
 from click.testing import CliRunner
 
 from ingestgen.cli.console import cli
+
+# pytest's record_property fixture: one row of the trust report per case.
+RecordProperty = Callable[[str, object], None]
 
 JOB = """\
 tenant_id: {tenant}
@@ -79,7 +83,7 @@ BRANCHES = [
 @pytest.mark.hostile
 @pytest.mark.parametrize(("branch", "what"), BRANCHES)
 def test_branch_escapes_are_located_errors(
-    sandbox: Path, branch: str, what: str, record_property: pytest.RecordProperty
+    sandbox: Path, branch: str, what: str, record_property: RecordProperty
 ) -> None:
     record_property("category", "config: branch escape")
     record_property("case", f"job file, tenant acme, target.branch {branch!r} ({what})")
@@ -111,7 +115,7 @@ def test_warehouse_escapes_are_located_errors(
     catalog: str,
     warehouse: str,
     what: str,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     record_property("category", "config: warehouse prefix")
     record_property("case", f"job file, {catalog}, tenant acme, warehouse {warehouse!r} ({what})")
@@ -145,7 +149,7 @@ def test_settings_a_catalog_cannot_honour_are_errors(
     target: dict[str, str],
     key: str,
     says: str,
-    record_property: pytest.RecordProperty,
+    record_property: RecordProperty,
 ) -> None:
     record_property("category", "config: catalog settings")
     record_property("case", f"job file, catalog {catalog} with {target}")
@@ -158,7 +162,7 @@ def test_settings_a_catalog_cannot_honour_are_errors(
 @pytest.mark.hostile
 @pytest.mark.parametrize("tenant", ["deadbeef", "cafe0123"])
 def test_a_tenant_id_nessie_reads_as_a_hash_needs_an_explicit_branch(
-    sandbox: Path, tenant: str, record_property: pytest.RecordProperty
+    sandbox: Path, tenant: str, record_property: RecordProperty
 ) -> None:
     record_property("category", "config: branch escape")
     record_property("case", f"tenant {tenant!r} on nessie, default branch (hash-like name)")

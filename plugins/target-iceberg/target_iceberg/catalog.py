@@ -55,19 +55,12 @@ def resolve_properties(
     return embedded_properties(Path(DEFAULT_LAKE)), f"embedded default ({DEFAULT_LAKE}/)"
 
 
-def open_catalog(
-    name: str,
-    properties: dict[str, Any] | None = None,
-    *,
-    uri: str | None = None,
-    warehouse: str | None = None,
-) -> Catalog:
-    """Load the catalog.
+def open_catalog(name: str, props: dict[str, str], origin: str) -> Catalog:
+    """Load the catalog with the properties `resolve_properties` found (from ``origin``).
 
     Raises:
         ConfigError: pyiceberg could not load it; the message says which settings to check.
     """
-    props, origin = resolve_properties(name, properties, uri, warehouse)
     if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
         Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -133,6 +133,20 @@ SETTINGS = th.PropertiesList(
         ),
     ),
     th.Property(
+        "nessie",
+        th.ObjectType(
+            th.Property("branch", th.StringType, required=True, description="The branch."),
+            th.Property(
+                "api_uri", th.StringType, required=True, description="Nessie's REST API v2 root."
+            ),
+        ),
+        description=(
+            "For a Nessie catalog: the branch the run commits to (the catalog uri names it too) "
+            "and Nessie's REST API v2 root (http://host:19120/api/v2). The branch is created from "
+            "main on first use, before any catalog call; the run summary names its commit."
+        ),
+    ),
+    th.Property(
         "run_summary_path",
         th.StringType,
         description="Write the machine-readable run summary JSON here (default: only logged).",
@@ -146,6 +160,14 @@ class StreamSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     table: str | None = Field(default=None, description="Table name; default: the stream name.")
     asset_spec: str | None = Field(default=None, description="Path to the asset spec YAML.")
+
+
+class NessieSettings(BaseModel):
+    """The `nessie` setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    branch: str = Field(min_length=1, description="The branch the run commits to.")
+    api_uri: str = Field(min_length=1, description="Nessie's REST API v2 root.")
 
 
 class LoaderConfig(BaseModel):
@@ -172,6 +194,7 @@ class LoaderConfig(BaseModel):
     commit_mode: Literal["per_table", "multi_table"] = Field(
         default="per_table", description="How the run's tables are committed."
     )
+    nessie: NessieSettings | None = Field(default=None, description="Nessie branch and API.")
 
     @field_validator("run_id", mode="after")
     @classmethod

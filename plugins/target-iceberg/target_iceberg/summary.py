@@ -51,6 +51,8 @@ class RunSummary:
     duration_s: float = 0.0
     commit_s: float = 0.0
     streams: dict[str, StreamSummary] = field(default_factory=dict)
+    nessie: dict[str, str | None] | None = None
+    """Nessie catalogs: ``{"branch": ..., "commit_hash": ...}`` (the run's commit, if any)."""
 
     @property
     def exit_code(self) -> int:

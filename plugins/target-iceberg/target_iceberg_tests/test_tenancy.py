@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from target_iceberg.tenancy import (
@@ -11,6 +13,9 @@ from target_iceberg.tenancy import (
     warehouse_prefix,
     warehouse_problem,
 )
+
+# pytest's record_property fixture: one row of the trust report per case.
+RecordProperty = Callable[[str, object], None]
 
 LAKE = "s3://lake"
 
@@ -53,7 +58,7 @@ BRANCH_ESCAPES = [
 @pytest.mark.hostile
 @pytest.mark.parametrize(("branch", "what"), BRANCH_ESCAPES)
 def test_branch_escapes_are_refused(
-    branch: str, what: str, record_property: pytest.RecordProperty
+    branch: str, what: str, record_property: RecordProperty
 ) -> None:
     record_property("category", "config: branch escape (shared rule)")
     record_property("case", f"tenant acme, branch {branch!r}: {what}")
@@ -67,7 +72,7 @@ def test_branch_escapes_are_refused(
 @pytest.mark.hostile
 @pytest.mark.parametrize("tenant", ["main", "master", "acme__x", "acme_", "Acme", "1acme", ""])
 def test_branches_of_invalid_tenants_are_refused(
-    tenant: str, record_property: pytest.RecordProperty
+    tenant: str, record_property: RecordProperty
 ) -> None:
     record_property("category", "config: branch escape (shared rule)")
     record_property("case", f"tenant id {tenant!r} as its own branch")
@@ -79,7 +84,7 @@ def test_branches_of_invalid_tenants_are_refused(
 @pytest.mark.hostile
 @pytest.mark.parametrize("tenant", ["deadbeef", "cafe1234", "head", "detached"])
 def test_tenant_ids_nessie_cannot_take_as_branch(
-    tenant: str, record_property: pytest.RecordProperty
+    tenant: str, record_property: RecordProperty
 ) -> None:
     # Valid tenant ids, but Nessie refuses them as reference names (hash-like, HEAD, DETACHED).
     record_property("category", "config: branch escape (shared rule)")
@@ -142,7 +147,7 @@ WAREHOUSE_ESCAPES = [
 @pytest.mark.hostile
 @pytest.mark.parametrize(("warehouse", "what"), WAREHOUSE_ESCAPES)
 def test_warehouse_escapes_are_refused(
-    warehouse: str, what: str, record_property: pytest.RecordProperty
+    warehouse: str, what: str, record_property: RecordProperty
 ) -> None:
     record_property("category", "config: warehouse prefix (shared rule)")
     record_property("case", f"tenant acme, warehouse {warehouse!r}: {what}")
