@@ -14,6 +14,11 @@ in-memory version store) and stop them when the session ends.
 ``iceberg_rest_server`` is Apache Iceberg's reference REST catalog (no branches) on the same S3
 server; it tests the Iceberg REST protocol paths (multi-table commits) independently of Nessie.
 
+``nessie_openapi`` is Nessie's published OpenAPI document (from the ``nessie-model`` jar, fetched
+by Maven into the cache) and ``fake_nessie`` a local server that checks every request against it
+(`ingestgen_services.nessie_api`): the Nessie client is tested against Nessie's API even where
+the server itself cannot run.
+
 ``postgres_server`` is a throw-away PostgreSQL cluster from the system's packages (the env file's
 ``PG*`` keys when ``start.sh --postgres`` started one).
 
@@ -27,6 +32,7 @@ to make that a failure too.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,6 +44,7 @@ from ingestgen_services import RunnerJarUnavailable, ServiceError
 from ingestgen_services import stack as services
 from ingestgen_services.iceberg_rest import LAUNCHER, IcebergRestService, start_iceberg_rest
 from ingestgen_services.jdk import find_java
+from ingestgen_services.nessie_api import FakeNessie, OpenApi, fetch_openapi
 from ingestgen_services.postgres import PostgresService, start_postgres, stop_postgres
 from ingestgen_services.process import http_get_json, terminate
 from ingestgen_services.s3 import S3Service
@@ -248,6 +255,26 @@ def iceberg_rest_server(_ingestgen_services: _Services, s3_server: S3Server) -> 
     except ServiceError as exc:
         failure = f"reference Iceberg REST catalog unavailable: {exc}"
     pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nessie_openapi() -> OpenApi:
+    """Nessie's REST API v2 OpenAPI document, from the nessie-model jar Maven serves."""
+    try:
+        return OpenApi(json.loads(fetch_openapi(CACHE_DIR).read_text()))
+    except ServiceError as exc:
+        failure = f"Nessie's OpenAPI document unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture
+def fake_nessie(nessie_openapi: OpenApi) -> Iterator[FakeNessie]:
+    """A local Nessie API v2 stand-in that checks every request against the OpenAPI document."""
+    server = FakeNessie(nessie_openapi)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")
