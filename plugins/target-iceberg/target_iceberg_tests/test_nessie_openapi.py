@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+from ingestgen_services.nessie_api import iceberg_rest_error, nessie_error
 
 from target_iceberg.errors import LoaderError
 from target_iceberg.nessie import BranchRun, CommitInfo, NessieClient
@@ -48,21 +49,10 @@ def test_the_tenant_branch_is_created_from_main_once(fake_nessie: FakeNessie) ->
 
 
 def test_a_branch_created_meanwhile_by_another_run_is_used(fake_nessie: FakeNessie) -> None:
-    fake_nessie.fail_next["POST /v2/trees"] = (
-        409,
-        {
-            "status": 409,
-            "reason": "Conflict",
-            "message": "exists",
-            "errorCode": "REFERENCE_ALREADY_EXISTS",
-        },
-    )
+    fake_nessie.fail_next["POST /v2/trees"] = (409, _v2(409, "REFERENCE_ALREADY_EXISTS"))
     fake_nessie.branches["acme"] = list(fake_nessie.branches["main"])  # the other run's branch
     client = NessieClient(fake_nessie.api_uri)
-    fake_nessie.fail_next["GET /v2/trees/acme"] = (
-        404,
-        {"status": 404, "reason": "Not Found", "message": "no", "errorCode": "REFERENCE_NOT_FOUND"},
-    )
+    fake_nessie.fail_next["GET /v2/trees/acme"] = (404, _v2(404, "REFERENCE_NOT_FOUND"))
     ref, created = client.ensure_branch("acme")
     assert (ref.name, created) == ("acme", False)
     assert fake_nessie.problems == []
@@ -102,70 +92,32 @@ def _answer(status: int, body: Any) -> requests.Response:
     return resp
 
 
+def _v2(status: int, code: str) -> dict[str, Any]:
+    return nessie_error(status, "x", code, "x")
+
+
+def _rest(status: int, kind: str, message: str = "x") -> dict[str, Any]:
+    return iceberg_rest_error(status, kind, message)
+
+
+NOT_FOUND, CONFLICT, UNAVAILABLE = (
+    CatalogNotFoundError,
+    CatalogConflictError,
+    CatalogUnavailableError,
+)
 ERRORS = [
     # Nessie's Iceberg REST endpoint: a missing branch is HTTP 400 (IcebergErrorMapper).
-    (
-        400,
-        {"error": {"message": "ref", "type": "NoSuchReferenceException", "code": 400}},
-        CatalogNotFoundError,
-        True,
-    ),
-    (
-        404,
-        {"status": 404, "message": "x", "errorCode": "REFERENCE_NOT_FOUND"},
-        CatalogNotFoundError,
-        True,
-    ),
-    (
-        404,
-        {"error": {"message": "t", "type": "NoSuchTableException", "code": 404}},
-        CatalogNotFoundError,
-        True,
-    ),
-    (
-        409,
-        {"status": 409, "message": "x", "errorCode": "REFERENCE_CONFLICT"},
-        CatalogConflictError,
-        False,
-    ),
-    (
-        409,
-        {"status": 409, "message": "x", "errorCode": "REFERENCE_ALREADY_EXISTS"},
-        CatalogConflictError,
-        False,
-    ),
-    (
-        409,
-        {"error": {"message": "req", "type": "CommitFailedException", "code": 409}},
-        CatalogConflictError,
-        False,
-    ),
-    (
-        429,
-        {"status": 429, "message": "x", "errorCode": "TOO_MANY_REQUESTS"},
-        CatalogUnavailableError,
-        False,
-    ),
-    (
-        503,
-        {"status": 503, "message": "x", "errorCode": "SERVICE_UNAVAILABLE"},
-        CatalogUnavailableError,
-        False,
-    ),
-    (
-        500,
-        {
-            "error": {
-                "message": "Warehouse 'x' is not known",
-                "type": "IllegalStateException",
-                "code": 500,
-            }
-        },
-        CatalogUnavailableError,
-        False,
-    ),
-    (403, {"status": 403, "message": "x", "errorCode": "FORBIDDEN"}, CatalogRequestError, True),
-    (400, {"status": 400, "message": "x", "errorCode": "BAD_REQUEST"}, CatalogRequestError, True),
+    (400, _rest(400, "NoSuchReferenceException"), NOT_FOUND, True),
+    (404, _v2(404, "REFERENCE_NOT_FOUND"), NOT_FOUND, True),
+    (404, _rest(404, "NoSuchTableException"), NOT_FOUND, True),
+    (409, _v2(409, "REFERENCE_CONFLICT"), CONFLICT, False),
+    (409, _v2(409, "REFERENCE_ALREADY_EXISTS"), CONFLICT, False),
+    (409, _rest(409, "CommitFailedException"), CONFLICT, False),
+    (429, _v2(429, "TOO_MANY_REQUESTS"), UNAVAILABLE, False),
+    (503, _v2(503, "SERVICE_UNAVAILABLE"), UNAVAILABLE, False),
+    (500, _rest(500, "IllegalStateException", "Warehouse 'x' is not known"), UNAVAILABLE, False),
+    (403, _v2(403, "FORBIDDEN"), CatalogRequestError, True),
+    (400, _v2(400, "BAD_REQUEST"), CatalogRequestError, True),
 ]
 
 
@@ -180,16 +132,8 @@ def test_error_answers_map_by_nessies_codes(
 
 
 def test_a_missing_branch_on_the_iceberg_endpoint_is_not_found(fake_nessie: FakeNessie) -> None:
-    fake_nessie.fail_next["GET /v2/trees/acme"] = (
-        400,
-        {
-            "error": {
-                "message": "Named reference 'acme' not found",
-                "type": "NoSuchReferenceException",
-                "code": 400,
-            }
-        },
-    )
+    missing = _rest(400, "NoSuchReferenceException", "Named reference 'acme' not found")
+    fake_nessie.fail_next["GET /v2/trees/acme"] = (400, missing)
     with pytest.raises(CatalogNotFoundError, match="NoSuchReferenceException"):
         NessieClient(fake_nessie.api_uri).get_reference("acme")
 

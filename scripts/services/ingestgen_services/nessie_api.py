@@ -242,12 +242,12 @@ class FakeNessie:
         """Check the request, answer it, check the answer."""
         self.requests.append((method, path))
         if not path.startswith(API_PREFIX):
-            return 404, _error(404, "Not Found", "UNKNOWN", f"no such path {path}")
+            return 404, nessie_error(404, "Not Found", "UNKNOWN", f"no such path {path}")
         api_path = path.removeprefix(API_PREFIX)
         problems = self.api.check_request(method, api_path, query, body)
         if problems:
             self.problems += problems
-            return 400, _error(400, "Bad Request", "BAD_REQUEST", "; ".join(problems))
+            return 400, nessie_error(400, "Bad Request", "BAD_REQUEST", "; ".join(problems))
         if (canned := self.fail_next.pop(f"{method} {api_path}", None)) is not None:
             return canned
         status, answer = self._answer(method, api_path, query, body)
@@ -262,15 +262,17 @@ class FakeNessie:
         if method == "POST" and path == "/v2/trees":
             name = query["name"][0]
             if name in self.branches:
-                return 409, _error(409, "Conflict", "REFERENCE_ALREADY_EXISTS", f"'{name}' exists")
+                return 409, nessie_error(
+                    409, "Conflict", "REFERENCE_ALREADY_EXISTS", f"'{name}' exists"
+                )
             source = body.get("name")
             if source not in self.branches or self.branches[source][0]["hash"] != body.get("hash"):
-                return 409, _error(409, "Conflict", "REFERENCE_CONFLICT", "source moved")
+                return 409, nessie_error(409, "Conflict", "REFERENCE_CONFLICT", "source moved")
             self.branches[name] = list(self.branches[source])
             return 200, {"reference": _branch(name, self.branches[name])}
         ref = parts[3]
         if ref not in self.branches:
-            return 404, _error(404, "Not Found", "REFERENCE_NOT_FOUND", f"'{ref}' not found")
+            return 404, nessie_error(404, "Not Found", "REFERENCE_NOT_FOUND", f"'{ref}' not found")
         if method == "GET" and len(parts) == 4:
             return 200, {"reference": _branch(ref, self.branches[ref])}
         if method == "GET" and parts[4:] == ["history"]:
@@ -290,15 +292,15 @@ class FakeNessie:
                 for e in self.branches[ref][:limit]
             ]
             return 200, {"logEntries": entries, "hasMore": False}
-        return 501, _error(501, "Not Implemented", "UNKNOWN", f"{method} {path} is not faked")
+        return 501, nessie_error(501, "Not Implemented", "UNKNOWN", f"{method} {path} is not faked")
 
 
 def _branch(name: str, log: list[dict[str, Any]]) -> dict[str, str]:
     return {"type": "BRANCH", "name": name, "hash": str(log[0]["hash"])}
 
 
-def _error(status: int, reason: str, code: str, message: str) -> dict[str, Any]:
-    # Nessie's NessieError JSON (org.projectnessie.error.NessieError).
+def nessie_error(status: int, reason: str, code: str, message: str) -> dict[str, Any]:
+    """An API v2 error answer: Nessie's ``NessieError`` JSON."""
     return {"status": status, "reason": reason, "message": message, "errorCode": code}
 
 

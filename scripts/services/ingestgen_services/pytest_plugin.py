@@ -91,15 +91,10 @@ class S3Server:
 
 
 @dataclass(frozen=True)
-class TenantS3:
+class TenantS3(S3Server):
     """A tenant's own S3 user: its IAM policy allows ``<bucket>/<tenant>/`` only."""
 
     tenant: str
-    endpoint: str
-    bucket: str
-    region: str
-    access_key_id: str
-    secret_access_key: str
 
     @property
     def prefix(self) -> str:
@@ -112,15 +107,6 @@ class TenantS3:
         return {
             f"{upper}__S3_ACCESS_KEY_ID": self.access_key_id,
             f"{upper}__S3_SECRET_ACCESS_KEY": self.secret_access_key,
-        }
-
-    def boto3_kwargs(self) -> dict[str, str]:
-        """Keyword arguments for ``boto3.client("s3", **kwargs)`` as this tenant."""
-        return {
-            "endpoint_url": self.endpoint,
-            "region_name": self.region,
-            "aws_access_key_id": self.access_key_id,
-            "aws_secret_access_key": self.secret_access_key,
         }
 
 
@@ -290,7 +276,7 @@ def tenant_s3(s3_server: S3Server) -> Callable[[str], TenantS3]:
                 tenant=tenant,
             )
             made[tenant] = TenantS3(
-                tenant, s3_server.endpoint, s3_server.bucket, s3_server.region, key, secret
+                s3_server.endpoint, s3_server.bucket, s3_server.region, key, secret, tenant
             )
         return made[tenant]
 

@@ -145,15 +145,7 @@ def tenant_credentials(
 
     The user may reach ``<bucket>/<prefix>/`` only (``prefix`` defaults to the tenant id).
     """
-    import boto3  # type: ignore[import-untyped]
-
-    iam = boto3.client(
-        "iam",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=platform_key,
-        aws_secret_access_key=platform_secret,
-    )
+    iam = _client("iam", endpoint, region, platform_key, platform_secret)
     user = f"tenant-{tenant}"
     with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
         iam.create_user(UserName=user)
@@ -166,17 +158,21 @@ def tenant_credentials(
     return str(key["AccessKeyId"]), str(key["SecretAccessKey"])
 
 
-def _platform_keys(endpoint: str, region: str) -> tuple[str, str]:
-    # While authentication is still off: the platform's IAM user, allowed everything.
-    import boto3
+def _client(service: str, endpoint: str, region: str, key: str, secret: str) -> Any:
+    import boto3  # type: ignore[import-untyped]
 
-    iam = boto3.client(
-        "iam",
+    return boto3.client(
+        service,
         endpoint_url=endpoint,
         region_name=region,
-        aws_access_key_id="bootstrap",
-        aws_secret_access_key="bootstrap",  # noqa: S106 (any key: authentication is off yet)
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
     )
+
+
+def _platform_keys(endpoint: str, region: str) -> tuple[str, str]:
+    # While authentication is still off (any key passes): the platform's user, allowed all.
+    iam = _client("iam", endpoint, region, "bootstrap", "bootstrap")
     iam.create_user(UserName=PLATFORM_USER)
     policy = {
         "Version": "2012-10-17",
@@ -188,18 +184,11 @@ def _platform_keys(endpoint: str, region: str) -> tuple[str, str]:
 
 
 def _enable_auth(endpoint: str, region: str, bucket: str) -> None:
-    import boto3
     import requests
     from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 
     requests.post(f"{endpoint}/moto-api/reset-auth", data=b"0", timeout=10).raise_for_status()
-    stranger = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id="AKIANOBODY0000000000",
-        aws_secret_access_key="nobody",  # noqa: S106 (a key the server must refuse)
-    )
+    stranger = _client("s3", endpoint, region, "AKIANOBODY0000000000", "nobody")
     try:
         stranger.head_bucket(Bucket=bucket)
     except ClientError:
@@ -209,7 +198,6 @@ def _enable_auth(endpoint: str, region: str, bucket: str) -> None:
 
 def _serve(port_file: Path, keys_file: Path, bucket: str, region: str) -> int:
     """Serve S3 until SIGTERM/SIGINT; write the port and the platform keys once ready."""
-    import boto3
     from moto.server import ThreadedMotoServer
 
     # moto logs every request through werkzeug; keep the log readable on failures.
@@ -219,13 +207,7 @@ def _serve(port_file: Path, keys_file: Path, bucket: str, region: str) -> int:
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
     access_key, secret_key = _platform_keys(endpoint, region)
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=region,
-        aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key,
-    )
+    client = _client("s3", endpoint, region, access_key, secret_key)
     if region == DEFAULT_REGION:
         client.create_bucket(Bucket=bucket)
     else:
