@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     start.add_argument("--s3-only", action="store_true", help="start only the S3 server")
     start.add_argument(
+        "--tenant",
+        action="append",
+        dest="tenants",
+        help="a tenant to give a Nessie warehouse (repeat it; default: every projects/<tenant>)",
+    )
+    start.add_argument(
         "--postgres", action="store_true", help="also start PostgreSQL (PG* keys in the env file)"
     )
     start.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for health")
@@ -101,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
         args.cache_dir,
         store=store,
         with_nessie=not args.s3_only,
+        tenants=args.tenants,
         timeout=args.timeout,
     )
     env_file = stack.state_dir / services.ENV_FILE

@@ -236,14 +236,16 @@ def test_unreachable_catalog_exits_2_with_the_loaders_reason(repo: Path) -> None
         repo,
         "lake_down",
         NESSIE_ICEBERG_URI=f"http://127.0.0.1:{port}/iceberg",
+        NESSIE_URI=f"http://127.0.0.1:{port}/api/v2",
         S3_ENDPOINT=f"http://127.0.0.1:{port}",
         AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="test-key-id",
-        AWS_SECRET_ACCESS_KEY="test-secret-key",
+        ACME__S3_ACCESS_KEY_ID="test-key-id",
+        ACME__S3_SECRET_ACCESS_KEY="test-secret-key",
     )
     assert code == 2, err[-3000:]
     assert record["loader_status"] == "failed"
-    assert "could not load Iceberg catalog 'acme_nessie'" in record["reason"]
+    # The loader's first call: the tenant's branch, before any catalog call.
+    assert f"Nessie at http://127.0.0.1:{port}/api/v2 did not answer" in record["reason"]
     assert record["totals"]["rows_landed"] == 0
     assert "test-secret-key" not in err + json.dumps(record)
 

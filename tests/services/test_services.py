@@ -7,16 +7,19 @@ import subprocess
 import sys
 import uuid
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
 import pytest
+import yaml
+from botocore.exceptions import ClientError
 from ingestgen_services import ServiceError
 from ingestgen_services import stack as services
 from ingestgen_services.jdk import MIN_JAVA, find_java
 from ingestgen_services.nessie import fetch_runner_jar, render_config, start_nessie
 from ingestgen_services.process import pid_alive
-from ingestgen_services.pytest_plugin import REPO, S3Server
+from ingestgen_services.pytest_plugin import REPO, S3Server, TenantS3
 from ingestgen_services.s3 import PROC_MARKER, S3Service
 
 SERVICECTL = REPO / "scripts" / "services" / "servicectl.py"
@@ -63,7 +66,7 @@ def test_start_is_idempotent_and_stop_tears_down(tmp_path: Path) -> None:
     assert f"s3 (pid {pid})" in stop.stdout
     assert not pid_alive(pid, PROC_MARKER)
     assert not (tmp_path / "env").exists()
-    assert "bucket 'ingestgen' created" in (tmp_path / "logs" / "s3.log").read_text()
+    assert "bucket 'lake' created, authentication on" in (tmp_path / "logs" / "s3.log").read_text()
     assert _ctl(tmp_path, "status").returncode == 1
 
 
@@ -123,6 +126,8 @@ def test_nessie_config_keeps_secrets_private(tmp_path: Path) -> None:
         management_port=1002,
         s3=_s3_for_config(tmp_path),
         store="ROCKSDB",
+        lake_root="s3://lake",
+        tenants=["globex", "acme"],
     )
     assert config.stat().st_mode & 0o777 == 0o600
     props = dict(line.split("=", 1) for line in config.read_text().splitlines() if "=" in line)
@@ -131,7 +136,23 @@ def test_nessie_config_keeps_secrets_private(tmp_path: Path) -> None:
     secret_name = props[f"{opts}.access-key"].removeprefix("urn:nessie-secret:quarkus:")
     assert props[f"{secret_name}.name"] == "AK"
     assert props[f"{secret_name}.secret"] == "SK-secret"
-    assert props["nessie.catalog.warehouses.warehouse.location"] == "s3://b/warehouse"
+    # A warehouse per tenant, named after it, at the lake root plus the tenant id; the default
+    # one has a name no tenant can have.
+    assert props["nessie.catalog.default-warehouse"] == "_platform"
+    warehouses = {
+        k.split(".")[3]: v for k, v in props.items() if k.startswith("nessie.catalog.warehouses.")
+    }
+    assert warehouses == {
+        "_platform": "s3://lake/_platform",
+        "acme": "s3://lake/acme",
+        "globex": "s3://lake/globex",
+    }
+    # pyiceberg gets PyArrow's file IO in every table's config, not Nessie's fsspec default.
+    assert props[f"{opts}.table-config-overrides.py-io-impl"] == (
+        "pyiceberg.io.pyarrow.PyArrowFileIO"
+    )
+    assert "quarkus.log.console.json" not in props  # deprecated key
+    assert props["quarkus.log.console.json.enabled"] == "false"
     assert props["nessie.version.store.type"] == "ROCKSDB"
     assert props["quarkus.http.host"] == props["quarkus.management.host"] == "127.0.0.1"
 
@@ -148,9 +169,39 @@ def test_nessie_that_dies_reports_its_log(tmp_path: Path) -> None:
             jar=jar,
             java=find_java(),
             s3=_s3_for_config(tmp_path),
+            lake_root="s3://lake",
             timeout=60,
         )
     text = str(err.value)
     assert "exited with code 1 before it was ready" in text
     assert "no.Such" in text
     assert "no.Such" in (tmp_path / "logs" / "nessie.log").read_text()
+
+
+def test_the_s3_server_checks_credentials_and_policies(
+    s3_server: S3Server, tenant_s3: Callable[[str], TenantS3]
+) -> None:
+    stranger = boto3.client(
+        "s3",
+        endpoint_url=s3_server.endpoint,
+        region_name=s3_server.region,
+        aws_access_key_id="AKIAUNKNOWN000000000",
+        aws_secret_access_key="wrong",
+    )
+    with pytest.raises(ClientError, match="InvalidAccessKeyId"):
+        stranger.list_objects_v2(Bucket=s3_server.bucket)
+    acme = boto3.client("s3", **tenant_s3("acme").boto3_kwargs())
+    acme.put_object(Bucket=s3_server.bucket, Key="acme/probe", Body=b"1")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        acme.put_object(Bucket=s3_server.bucket, Key="probe", Body=b"1")
+
+
+def test_compose_configures_the_same_nessie(repo_root: Path) -> None:
+    compose = yaml.safe_load((repo_root / "scripts/services/compose.yaml").read_text())
+    env = compose["services"]["nessie"]["environment"]
+    opts = "nessie.catalog.service.s3.default-options"
+    assert env[f"{opts}.table-config-overrides.py-io-impl"] == "pyiceberg.io.pyarrow.PyArrowFileIO"
+    assert env["nessie.catalog.default-warehouse"] == "_platform"
+    for tenant in ("acme", "globex"):
+        assert env[f"nessie.catalog.warehouses.{tenant}.location"] == f"s3://lake/{tenant}"
+    assert not any(k.startswith("quarkus.log.console.json") and k.endswith("json") for k in env)

@@ -99,20 +99,23 @@ class Target(_Strict):
     """Where the data lands: an Iceberg table per object in the tenant's namespace."""
 
     type: str = Field(description="Target connector from the registry, e.g. iceberg.")
-    catalog: Literal["embedded", "nessie"] = Field(
+    catalog: str = Field(
         default="embedded",
-        description="embedded: a SQLite catalog and local warehouse inside the project "
-        "(no servers); nessie: the Nessie server's Iceberg REST catalog.",
+        description="A catalog of the registry's `catalogs:` section: embedded (a SQLite catalog "
+        "and local warehouse inside the project, no servers), nessie (the Nessie server's Iceberg "
+        "REST catalog, on the tenant's branch) or rest (an Iceberg REST catalog without branches).",
     )
     branch: str | None = Field(
         default=None,
-        description="Nessie branch to commit to; defaults to the tenant id and must be the "
-        "tenant id or start with '<tenant_id>_'. Never main.",
+        description="Nessie branch to commit to (catalogs with branches only): the tenant id "
+        "(the default) or '<tenant_id>__<suffix>', the suffix lower-case letters and digits in "
+        "words joined by single '_'. Never main, never another tenant's.",
     )
     warehouse: str | None = Field(
         default=None,
-        description="Warehouse location, whose last path segment must be the tenant id "
-        "(s3://lake/acme/). Required for nessie; defaults to the project's .lake/ when embedded.",
+        description="The tenant's warehouse prefix, '<lake root>/<tenant_id>/' (s3://lake/acme/): "
+        "it may be omitted, since nothing else is allowed. Not for the embedded catalog, whose "
+        "warehouse is the project's .lake/ folder.",
     )
     file_format: Literal["parquet"] = Field(default="parquet", description="Only parquet.")
     engine: TargetEngine | None = Field(

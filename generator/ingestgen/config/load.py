@@ -14,6 +14,7 @@ from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems
 from ingestgen.paths import display, spec_relpath
 from target_iceberg.spec import AssetSpec
+from target_iceberg.tenancy import branch_problem, tenant_id_problem
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -76,39 +77,15 @@ def load_job(path: Path, root: Path) -> JobFile:
 
 
 def _isolation(config: JobConfig, doc: Located) -> list[Problem]:
-    tenant, target = config.tenant_id, config.target
-    problems = []
-    if (
-        target.branch is not None
-        and target.branch != tenant
-        and not target.branch.startswith(f"{tenant}_")
-    ):
-        problems.append(
-            doc.problem(
-                ("target", "branch"),
-                f"{target.branch!r} is not tenant {tenant!r}'s own branch",
-                f"use {tenant!r} or a name starting with '{tenant}_'",
-            )
-        )
-    if target.warehouse is not None:
-        last = target.warehouse.rstrip("/").rsplit("/", 1)[-1]
-        if last != tenant:
-            problems.append(
-                doc.problem(
-                    ("target", "warehouse"),
-                    f"{target.warehouse!r} is not tenant {tenant!r}'s own prefix",
-                    f"end it with '/{tenant}/'",
-                )
-            )
-    elif target.catalog == "nessie":
-        problems.append(
-            doc.problem(
-                ("target", "warehouse"),
-                "required with catalog: nessie",
-                f"e.g. warehouse: s3://lake/{tenant}/",
-            )
-        )
-    return problems
+    # The warehouse prefix and whether the catalog has branches are the registry's business
+    # (`ingestgen.registry.resolve`); the branch grammar holds whatever the catalog.
+    tenant, branch = config.tenant_id, config.target.branch
+    if branch is None or tenant_id_problem(tenant) is not None:
+        return []
+    refusal = branch_problem(branch, tenant)
+    if refusal is None:
+        return []
+    return [doc.problem(("target", "branch"), refusal.message, refusal.fix)]
 
 
 def _load_asset(

@@ -107,12 +107,48 @@ class TargetConnector(_Strict):
     engines: dict[str, EngineBinding]
 
 
+class Lake(_Strict):
+    """The platform's object store: every tenant's warehouse prefix is ``<root>/<tenant>/``."""
+
+    root: str = Field(
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:/[a-z0-9][a-z0-9_.-]*)*$",
+        description="Lake root, e.g. s3://lake: a bucket and an optional path, no trailing '/'.",
+    )
+
+
+class CatalogDef(_Strict):
+    """A catalog a job's ``target.catalog`` may name, and how the loader is configured for it."""
+
+    description: str = Field(description="What the catalog is.")
+    properties: dict[str, str] = Field(
+        description="pyiceberg catalog properties the loader gets; values may reference "
+        "{tenant_id}, {tenant_env} (the tenant id upper-cased, for its scoped variables) and "
+        "{branch}, and the platform's ${ENV_VAR}s."
+    )
+    commit_mode: Literal["per_table", "multi_table"] = Field(
+        description="The loader's commit_mode for this catalog."
+    )
+    branches: bool = Field(
+        default=False, description="The catalog has Nessie branches: target.branch applies."
+    )
+    warehouse: Literal["lake", "project"] = Field(
+        description="lake: the tenant's prefix under lake.root (target.warehouse may repeat it); "
+        "project: the project's own .lake/ folder (target.warehouse is not allowed)."
+    )
+    nessie: dict[str, str] | None = Field(
+        default=None,
+        description="The loader's `nessie` setting (branch and API URI) for Nessie catalogs.",
+    )
+
+
 class Registry(_Strict):
     """``registry/connectors.yaml`` (or ``connectors.json``)."""
 
     sources: dict[str, SourceConnector]
     targets: dict[str, TargetConnector]
     plugins: dict[str, PluginDef]
+    lake: Lake = Field(description="The platform's lake root.")
+    catalogs: dict[str, CatalogDef] = Field(description="Catalogs a job may name.")
 
 
 class ConnectorTemplate(_Strict):

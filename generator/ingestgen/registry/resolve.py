@@ -19,10 +19,10 @@ from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
 from ingestgen.registry.references import fill, lookup, option_names
 from ingestgen.registry.settings import check_settings
+from target_iceberg.tenancy import branch_problem, warehouse_problem
 
 # Rendered projects live at projects/<tenant>/, two levels below the repository root.
 REPO = "${MELTANO_PROJECT_ROOT}/../.."
-LAKE = "${MELTANO_PROJECT_ROOT}/.lake"
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,10 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     problems += _unknown_options(job, "source", source_engine, source_binding, source_options)
     problems += _unknown_options(job, "target", target_engine, target_binding, target_options)
     strategy = _strategy(job, source, problems)
+    try:
+        catalog = _catalog(job, loaded)
+    except ConfigError as exc:
+        problems += exc.problems
     if problems:
         raise ConfigError(problems)
 
@@ -120,7 +124,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     target_ctx = {
         **context,
         "options": target_options,
-        "catalog": _catalog(job),
+        "catalog": catalog,
         "target": {"streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()}},
     }
     template = loaded.templates.get(cfg.source.type)
@@ -265,27 +269,55 @@ def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[st
     return values
 
 
-def _catalog(job: JobFile) -> dict[str, Any]:
-    target, tenant = job.config.target, job.config.tenant_id
-    if target.catalog == "nessie":
-        branch = target.branch or tenant
-        properties: dict[str, Any] = {
-            "type": "rest",
-            "uri": "${NESSIE_ICEBERG_URI}/" + branch,
-            "warehouse": target.warehouse,
-            "s3.endpoint": "${S3_ENDPOINT}",
-            "s3.region": "${AWS_REGION}",
-            "s3.access-key-id": "${AWS_ACCESS_KEY_ID}",
-            "s3.secret-access-key": "${AWS_SECRET_ACCESS_KEY}",
-            "s3.path-style-access": "true",
-        }
-        # All tables of a run in one Iceberg REST transactions/commit: one Nessie commit.
-        return {
-            "name": f"{tenant}_nessie",
-            "properties": properties,
-            "branch": branch,
-            "commit_mode": "multi_table",
-        }
-    warehouse = target.warehouse or f"file://{LAKE}/warehouse"
-    properties = {"type": "sql", "uri": f"sqlite:///{LAKE}/catalog.db", "warehouse": warehouse}
-    return {"name": f"{tenant}_embedded", "properties": properties, "branch": None}
+def _catalog(job: JobFile, loaded: LoadedRegistry) -> dict[str, Any]:
+    """The job's catalog from the registry's `catalogs:` data, held to the tenant's own."""
+    registry, target, tenant = loaded.registry, job.config.target, job.config.tenant_id
+    catalog = registry.catalogs.get(target.catalog)
+    if catalog is None:
+        raise ConfigError(
+            [
+                job.doc.problem(
+                    ("target", "catalog"),
+                    f"unknown catalog {target.catalog!r}",
+                    "known catalogs: " + ", ".join(sorted(registry.catalogs)),
+                )
+            ]
+        )
+    problems = []
+    if target.branch is not None and not catalog.branches:
+        problems.append(
+            job.doc.problem(
+                ("target", "branch"),
+                f"the {target.catalog} catalog has no branches",
+                "remove target.branch, or use a catalog with branches (nessie)",
+            )
+        )
+    if target.warehouse is not None and catalog.warehouse == "project":
+        problems.append(
+            job.doc.problem(
+                ("target", "warehouse"),
+                f"the {target.catalog} catalog keeps its warehouse in the project's .lake/ folder",
+                "remove target.warehouse, or use a catalog on the lake (nessie, rest)",
+            )
+        )
+    elif target.warehouse is not None:
+        refusal = warehouse_problem(target.warehouse, registry.lake.root, tenant)
+        if refusal is not None:
+            problems.append(job.doc.problem(("target", "warehouse"), refusal.message, refusal.fix))
+    branch = (target.branch or tenant) if catalog.branches else None
+    # An explicit target.branch is checked with the job file (config.load); the default one,
+    # the tenant id itself, must be a branch name too (Nessie refuses hash-like names).
+    if branch is not None and target.branch is None:
+        refusal = branch_problem(branch, tenant)
+        if refusal is not None:
+            problems.append(job.doc.problem(("tenant_id",), refusal.message, refusal.fix))
+    if problems:
+        raise ConfigError(problems)
+    ctx = {"tenant_id": tenant, "tenant_env": tenant.upper(), "branch": branch}
+    return {
+        "name": f"{tenant}_{target.catalog}",
+        "properties": fill(catalog.properties, ctx),
+        "commit_mode": catalog.commit_mode,
+        "nessie": fill(catalog.nessie, ctx) if catalog.nessie else None,
+        "branch": branch,
+    }

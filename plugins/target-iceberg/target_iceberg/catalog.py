@@ -36,12 +36,28 @@ def embedded_properties(root: Path) -> dict[str, str]:
     }
 
 
+def flat_properties(properties: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """The flat properties pyiceberg takes (``{"s3.endpoint": ...}``) from what Meltano gives.
+
+    Meltano reads dots in the keys of an object setting as nesting, so ``s3.endpoint`` arrives
+    as ``{"s3": {"endpoint": ...}}``; pyiceberg's properties are flat strings.
+    """
+    out: dict[str, str] = {}
+    for key, value in properties.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out |= flat_properties(value, f"{name}.")
+        else:
+            out[name] = str(value)
+    return out
+
+
 def resolve_properties(
     name: str, properties: dict[str, Any] | None, uri: str | None, warehouse: str | None
 ) -> tuple[dict[str, str], str]:
     """The catalog properties to use and where they came from (for the log)."""
     if properties:
-        return {k: str(v) for k, v in properties.items()}, "setting catalog_properties"
+        return flat_properties(properties), "setting catalog_properties"
     if uri or warehouse:
         props = {"uri": uri or "", "warehouse": warehouse or ""}
         if uri and uri.startswith("sqlite"):
@@ -55,19 +71,12 @@ def resolve_properties(
     return embedded_properties(Path(DEFAULT_LAKE)), f"embedded default ({DEFAULT_LAKE}/)"
 
 
-def open_catalog(
-    name: str,
-    properties: dict[str, Any] | None = None,
-    *,
-    uri: str | None = None,
-    warehouse: str | None = None,
-) -> Catalog:
-    """Load the catalog.
+def open_catalog(name: str, props: dict[str, str], origin: str) -> Catalog:
+    """Load the catalog with the properties `resolve_properties` found (from ``origin``).
 
     Raises:
         ConfigError: pyiceberg could not load it; the message says which settings to check.
     """
-    props, origin = resolve_properties(name, properties, uri, warehouse)
     if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
         Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -8,9 +8,8 @@ changes visible in one call:
 - `PerTableCommitter` (any pyiceberg catalog, the embedded SQLite one included) commits table
   by table in identifier order. If it stops half-way, re-running with the same run id commits
   only the tables that lack a snapshot of that run (`committed_snapshot`).
-- A Nessie committer (`target_iceberg.nessie`) can send every change of the run as one
-  multi-table commit: each `TableChange.transaction` exposes its Iceberg REST ``requirements``
-  and ``updates`` (see `TableChange.rest_change`).
+- `MultiTableCommitter` (REST catalogs) sends every change of the run as one Iceberg REST
+  multi-table commit (`target_iceberg.rest`): on Nessie one commit, new tables included.
 
 This module never writes data files.
 """
@@ -20,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
@@ -29,7 +28,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
 from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
 
-from target_iceberg.errors import CommitError
+from target_iceberg.errors import CommitError, ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -49,17 +48,6 @@ class TableChange:
     transaction: Transaction
     files: int
     created: bool
-
-    def rest_change(self) -> dict[str, Any]:
-        """The change as an Iceberg REST ``table-changes`` entry (for multi-table commits)."""
-        # pyiceberg keeps the staged requirements and updates on the transaction; a REST
-        # `transactions/commit` call takes exactly these.
-        tx = self.transaction
-        return {
-            "identifier": {"namespace": [self.identifier[0]], "name": self.identifier[1]},
-            "requirements": [r.model_dump(by_alias=True) for r in tx._requirements],
-            "updates": [u.model_dump(by_alias=True) for u in tx._updates],
-        }
 
 
 class Committer(Protocol):
@@ -101,11 +89,12 @@ class PerTableCommitter:
 class MultiTableCommitter:
     """One multi-table commit for the whole run (Iceberg REST ``transactions/commit``).
 
-    On Project Nessie that call becomes a single Nessie commit: every table of the run becomes
-    visible at once, or none does. The transport lives in `target_iceberg.nessie`.
+    On Project Nessie that call becomes a single Nessie commit (tables the run creates
+    included): every table of the run becomes visible at once, or none does. The transport
+    lives in `target_iceberg.rest`; the commit metadata is `target_iceberg.nessie.CommitInfo`.
     """
 
-    def __init__(self, catalog: Catalog, *, tenant: str, job: str, run_id: str) -> None:
+    def __init__(self, catalog: Catalog, *, tenant: str, job: str | None, run_id: str) -> None:
         from pyiceberg.catalog.rest import RestCatalog  # only this mode needs the REST client
 
         if not isinstance(catalog, RestCatalog):
@@ -119,18 +108,22 @@ class MultiTableCommitter:
 
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
         """Send every change in one call, in identifier order."""
-        from target_iceberg.nessie import CommitInfo, NessieError, commit_transactions
+        from target_iceberg.nessie import CommitInfo
+        from target_iceberg.rest import CatalogRequestError, commit_transactions
 
         ordered = sorted(changes, key=lambda c: c.identifier)
-        info = CommitInfo.for_run(tenant=self.tenant, job=self.job, run_id=self.run_id)
+        try:
+            info = CommitInfo.for_run(tenant=self.tenant, job=self.job, run_id=self.run_id)
+        except ValueError as exc:
+            raise ConfigError(f"cannot describe the run's Nessie commit: {exc}") from None
         try:
             tables = commit_transactions(
-                self.catalog, [c.transaction for c in ordered], commit=info
+                self.catalog, [c.transaction for c in ordered], headers=info.headers()
             )
-        except NessieError as exc:
-            raise CommitError(
-                f"the multi-table commit failed, nothing was committed: {exc}"
-            ) from exc
+        except CatalogRequestError as exc:
+            error = CommitError(f"the multi-table commit failed, nothing was committed: {exc}")
+            error.kind = exc.kind  # a refused request stays refused; a conflict may pass
+            raise error from exc
         done = {}
         for change, table in zip(ordered, tables, strict=True):
             snapshot = table.current_snapshot()

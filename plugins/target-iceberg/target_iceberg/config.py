@@ -42,6 +42,14 @@ class StreamSettings(BaseModel):
     asset_spec: str | None = Field(default=None, description="Path to the asset spec YAML.")
 
 
+class NessieSettings(BaseModel):
+    """The `nessie` setting."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    branch: str = Field(min_length=1, description="The branch the run commits to.")
+    api_uri: str = Field(min_length=1, description="Nessie's REST API v2 root.")
+
+
 class LoaderConfig(BaseModel):
     """The loader's settings: the one declaration of names, types, defaults and choices.
 
@@ -147,6 +155,14 @@ class LoaderConfig(BaseModel):
         description=(
             "BATCH messages may name only files inside this folder (symlinks resolved). "
             "Default: any local file the loader can read."
+        ),
+    )
+    nessie: NessieSettings | None = Field(
+        default=None,
+        description=(
+            "For a Nessie catalog: the branch the run commits to (the catalog uri names it too) "
+            "and Nessie's REST API v2 root (http://host:19120/api/v2). The branch is created from "
+            "main on first use, before any catalog call; the run summary names its commit."
         ),
     )
 

@@ -18,6 +18,7 @@ import copy
 import gc
 import json
 import logging
+import os
 import time
 import typing as t
 from pathlib import Path
@@ -31,7 +32,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
 from target_iceberg import quarantine
-from target_iceberg.catalog import ensure_namespace, open_catalog
+from target_iceberg.catalog import ensure_namespace, open_catalog, resolve_properties
 from target_iceberg.commit import (
     JOB,
     STATE,
@@ -51,6 +52,8 @@ from target_iceberg.errors import (
     StreamError,
     loader_kind,
 )
+from target_iceberg.guard import check_isolation
+from target_iceberg.nessie import BranchRun
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
@@ -60,6 +63,7 @@ from target_iceberg.writer import MB, WriterSettings
 if t.TYPE_CHECKING:
     from types import FrameType
 
+    from pyiceberg.catalog import Catalog
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
 
@@ -94,6 +98,7 @@ class TargetIceberg(Target):
         self._committer: Committer | None = None
         self._specs: dict[str, Contract] = {}
         self._finished = False
+        self._nessie: BranchRun | None = None
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -107,25 +112,39 @@ class TargetIceberg(Target):
 
     @property
     def context(self) -> RunContext:
-        """Catalog, namespace and writer settings, opened on the first SCHEMA message."""
+        """Catalog, namespace and writer settings, opened on the first SCHEMA message.
+
+        Before any catalog call the catalog is checked to be the tenant's own
+        (`target_iceberg.guard`) and a Nessie branch is created from main on first use.
+        """
         if self._context is None:
             cfg = self.settings
-            catalog = open_catalog(
-                cfg.catalog_name,
-                cfg.catalog_properties,
-                uri=cfg.catalog_uri,
-                warehouse=cfg.warehouse,
+            props, origin = resolve_properties(
+                cfg.catalog_name, cfg.catalog_properties, cfg.catalog_uri, cfg.warehouse
             )
+            nessie = cfg.nessie.model_dump() if cfg.nessie else None
+            check_isolation(
+                tenant=cfg.tenant,
+                namespace=cfg.namespace,
+                properties=props,
+                nessie=nessie,
+                environ=os.environ,
+            )
+            if cfg.nessie is not None:
+                self._nessie = BranchRun(cfg.nessie.api_uri, cfg.nessie.branch)
+                self.summary.nessie = self._nessie.open()
+            catalog = open_catalog(cfg.catalog_name, props, origin)
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
+            multi_table = cfg.commit_mode == "multi_table"
             self._context = RunContext(
                 catalog=catalog,
                 namespace=cfg.namespace,
                 run_id=cfg.run_id,
                 unknown=cfg.unknown_columns,
-                # A multi-table REST commit takes existing tables only: create missing ones
-                # (empty) first; the data still becomes visible in the one commit.
-                create_tables_first=cfg.commit_mode == "multi_table",
+                # Nessie takes new tables in the run's one multi-table commit; other REST servers
+                # take existing tables only, so missing ones are created (empty) first there.
+                create_tables_first=multi_table and not _takes_new_tables(catalog),
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
@@ -136,12 +155,9 @@ class TargetIceberg(Target):
             )
             self._committer = (
                 MultiTableCommitter(
-                    catalog,
-                    tenant=cfg.tenant or cfg.namespace,
-                    job=cfg.job or "",
-                    run_id=cfg.run_id,
+                    catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
                 )
-                if cfg.commit_mode == "multi_table"
+                if multi_table
                 else PerTableCommitter(catalog)
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
@@ -317,6 +333,8 @@ class TargetIceberg(Target):
         except Exception as exc:
             self._abort(exc)
             raise
+        if changes and self._nessie is not None:
+            self.summary.nessie = self._nessie.record_commit(self.settings.run_id)
         for sink in self.sinks.values():
             sink.summary.snapshot_id = committed.get(sink.summary.table, sink.already_committed())
             if sink.summary.rejected_table:
@@ -406,6 +424,14 @@ class _SpecLoader(yaml.SafeLoader):
 
 
 _MAX_SPEC_BYTES = 1024 * 1024
+
+
+def _takes_new_tables(catalog: Catalog) -> bool:
+    from pyiceberg.catalog.rest import RestCatalog
+
+    from target_iceberg.rest import takes_new_tables
+
+    return isinstance(catalog, RestCatalog) and takes_new_tables(catalog)
 
 
 def _load_spec(path: Path) -> Contract:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pyiceberg.catalog import load_catalog
 
+from target_iceberg.catalog import flat_properties
 from target_iceberg.target import TargetIceberg
 
 from .conftest import messages, records, schema_msg
@@ -85,3 +86,12 @@ def test_flat_settings(no_pyiceberg_config: Path, tmp_path: Path) -> None:
     _run({"catalog_uri": f"sqlite:///{where / 'c.db'}", "warehouse": (where / "wh").as_uri()})
     catalog = load_catalog("default", type="sql", uri=f"sqlite:///{where / 'c.db'}")
     assert catalog.load_table("acme.nums").scan().to_arrow().num_rows == 1
+
+
+def test_properties_meltano_nested_by_their_dots_are_flattened_again() -> None:
+    nested = {"type": "rest", "s3": {"endpoint": "http://s3", "path-style-access": "true"}}
+    assert flat_properties(nested) == {
+        "type": "rest",
+        "s3.endpoint": "http://s3",
+        "s3.path-style-access": "true",
+    }

@@ -19,12 +19,8 @@ import pytest
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.types import StringType
 
-from target_iceberg.nessie import (
-    CommitInfo,
-    NessieConflictError,
-    commit_transactions,
-    table_change,
-)
+from target_iceberg.nessie import CommitInfo
+from target_iceberg.rest import CatalogConflictError, commit_transactions, table_change
 
 if TYPE_CHECKING:
     from ingestgen_services.pytest_plugin import IcebergRestServer
@@ -79,7 +75,7 @@ def test_two_tables_commit_together(iceberg_rest_server: IcebergRestServer, name
     tx_lines.append(_rows(0, 21))
 
     info = CommitInfo.for_run(tenant="acme", job="sales", run_id="r1")
-    tables = commit_transactions(catalog, [tx_orders, tx_lines], commit=info)
+    tables = commit_transactions(catalog, [tx_orders, tx_lines], headers=info.headers())
 
     assert [t.scan().to_arrow().num_rows for t in tables] == [7, 21]
     assert _ids(catalog, f"{namespace}.orders") == list(range(7))
@@ -98,7 +94,7 @@ def test_one_failed_requirement_commits_no_table(
     tx_a = a.transaction()
     tx_a.append(_rows(0, 5))
 
-    with pytest.raises(NessieConflictError, match="409") as err:
+    with pytest.raises(CatalogConflictError, match="409") as err:
         commit_transactions(catalog, [tx_a, stale_b], retries=1, backoff=0.01)
     assert err.value.terminal is False
     assert _ids(catalog, f"{namespace}.a") == []
@@ -122,7 +118,7 @@ def test_conflict_is_retried_on_the_new_snapshot(
     other_snapshot = catalog.load_table(f"{namespace}.a").current_snapshot()
     assert other_snapshot is not None
 
-    with pytest.raises(NessieConflictError, match="409"):
+    with pytest.raises(CatalogConflictError, match="409"):
         commit_transactions(catalog, [stale], retries=0)
     tables = commit_transactions(catalog, [tx_a, tx_b], retries=3, backoff=0.01)
 

@@ -89,20 +89,38 @@ def test_failed_multi_table_commit_commits_no_table(
 
 
 @pytest.mark.nessie
-def test_one_nessie_commit_per_run(nessie_server: NessieServer) -> None:
+def test_one_nessie_commit_carries_the_runs_data_and_run_id(
+    nessie_server: NessieServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loader creates the branch from main, the namespace (a Nessie commit of its own, with
+    # no data) and then every table of the run, new ones included, in ONE commit.
     client = NessieClient(nessie_server.api_uri)
-    branch = f"t{uuid.uuid4().hex[:8]}"
-    client.create_branch(branch, "main")
-    props = nessie_server.catalog_properties(branch)
-    load_catalog("check", **props).create_namespace("acme")
-    before = len(client.log(branch))
-    _run(props, "acme", commit_mode="multi_table", run_id="r-nessie-1", tenant="acme")
+    branch = f"acme__t{uuid.uuid4().hex[:8]}"
+    s3 = nessie_server.s3
+    for name, value in {
+        "NESSIE_ICEBERG_URI": nessie_server.iceberg_uri,
+        "NESSIE_URI": nessie_server.api_uri,
+        "S3_ENDPOINT": s3.endpoint,
+        "ACME__S3_ACCESS_KEY_ID": s3.access_key_id,
+        "ACME__S3_SECRET_ACCESS_KEY": s3.secret_access_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    props = nessie_server.catalog_properties(branch) | {"warehouse": "acme"}
+    main_head = client.get_reference("main").hash
+    nessie = {"branch": branch, "api_uri": nessie_server.api_uri}
+    target, _ = _run(
+        props, "acme", commit_mode="multi_table", run_id="r-nessie-1", tenant="acme", nessie=nessie
+    )
     log = client.log(branch)
-    assert len(log) == before + 1
-    assert log[0].properties.get("ingestgen.run-id") == "r-nessie-1"
+    new = log[: [e.hash for e in log].index(main_head)]
+    carrying = [e for e in new if e.properties.get("ingestgen.run-id") == "r-nessie-1"]
+    assert len(carrying) == 1
+    assert len(new) <= 2  # the namespace's commit (first run only) and the run's commit
+    assert target.summary.nessie == {"branch": branch, "commit_hash": carrying[0].hash}
     catalog = load_catalog("check", **props)
     assert catalog.load_table("acme.people").scan().to_arrow().num_rows == 5
     assert catalog.load_table("acme.places").scan().to_arrow().num_rows == 3
+    assert catalog.load_table("acme.people__rejected").scan().to_arrow().num_rows == 1
 
 
 def test_per_table_commits_on_a_rest_catalog(iceberg_rest_server: IcebergRestServer) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ingestgen_services import ServiceError
 from ingestgen_services.jdk import Java
+from ingestgen_services.lake import lake_root
 from ingestgen_services.process import LOOPBACK, http_get_json, pid_alive, spawn, wait_until
 from ingestgen_services.s3 import S3Service
 
@@ -76,7 +77,9 @@ def fetch_libs(cache_dir: Path) -> Path:
 def start_iceberg_rest(
     *, state_dir: Path, cache_dir: Path, java: Java, s3: S3Service, timeout: float = 120.0
 ) -> IcebergRestService:
-    """Start the reference catalog with its warehouse under ``s3://<bucket>/iceberg-rest``.
+    """Start the reference catalog with its warehouse at the lake root (``s3://<bucket>``).
+
+    Its tables land at ``<lake root>/<namespace>/<table>``: a tenant's namespace is its prefix.
 
     Raises:
         ServiceError: the jars could not be fetched, or the server did not come up (log quoted).
@@ -84,7 +87,7 @@ def start_iceberg_rest(
     lib = fetch_libs(cache_dir)
     work = state_dir / "iceberg-rest"
     work.mkdir(parents=True, exist_ok=True)
-    warehouse = f"s3://{s3.bucket}/iceberg-rest"
+    warehouse = lake_root()
     props = {
         "rest.host": LOOPBACK,
         "rest.port": "0",

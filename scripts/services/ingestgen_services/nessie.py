@@ -1,10 +1,16 @@
-"""The Nessie server: fetch the runner jar with Maven, configure its S3 warehouse, start it.
+"""The Nessie server: fetch the runner jar with Maven, configure its warehouses, start it.
 
 The runner jar comes from Maven (``org.projectnessie.nessie:nessie-quarkus:<ver>:jar:runner``)
 into a cache folder, or from ``NESSIE_RUNNER_JAR`` when a developer has it elsewhere. The server
 binds 127.0.0.1 on free ports (API and management), keeps its version store in memory (tests) or in
-RocksDB (dev), and writes Iceberg metadata to the S3 warehouse. S3 keys reach it through a
+RocksDB (dev), and writes Iceberg metadata to S3. S3 keys reach it through a
 ``urn:nessie-secret:quarkus:`` reference to a 0600 properties file, never through argv.
+
+Warehouses (`warehouses`): one per tenant, named after the tenant, at ``<lake root>/<tenant>``
+(the loader asks for its warehouse by that name; Nessie places new tables under it), plus a
+default one, ``_platform``, that no tenant can be named. Tables get
+``py-io-impl=pyiceberg.io.pyarrow.PyArrowFileIO`` in their config: Nessie would otherwise hand
+pyiceberg ``FsspecFileIO`` (its S3 defaults), which table config makes win over the client's.
 
 This module never downloads anything except through ``mvn`` and never falls back silently: a jar
 that cannot be fetched is a ``ServiceError`` naming the artifact and the ways to provide it.
@@ -17,6 +23,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +42,8 @@ from ingestgen_services.s3 import S3Service
 # Pinned to the release whose client artifacts (nessie-client, nessie-model) Maven serves here.
 NESSIE_VERSION = "0.110.0"
 NESSIE_GROUP_ARTIFACT = "org.projectnessie.nessie:nessie-quarkus"
-WAREHOUSE_NAME = "warehouse"
+WAREHOUSE_NAME = "_platform"  # the default warehouse: no tenant id starts with "_"
+PY_IO_IMPL = "pyiceberg.io.pyarrow.PyArrowFileIO"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 STORES = ("IN_MEMORY", "ROCKSDB")
 
@@ -139,6 +147,14 @@ def fetch_runner_jar(cache_dir: Path, version: str | None = None) -> Path:
     return jar
 
 
+def warehouses(lake_root: str, tenants: Iterable[str]) -> dict[str, str]:
+    """Nessie warehouse name -> location: the default one and one per tenant."""
+    root = lake_root.rstrip("/")
+    out = {WAREHOUSE_NAME: f"{root}/{WAREHOUSE_NAME}"}
+    out |= {tenant: f"{root}/{tenant}" for tenant in sorted(set(tenants))}
+    return out
+
+
 def render_config(
     *,
     nessie_dir: Path,
@@ -146,6 +162,8 @@ def render_config(
     management_port: int,
     s3: S3Service,
     store: str,
+    lake_root: str,
+    tenants: Iterable[str] = (),
 ) -> Path:
     """Write ``nessie_dir/config/application.properties`` (mode 0600) and return its path.
 
@@ -163,18 +181,23 @@ def render_config(
         "quarkus.management.port": str(management_port),
         "nessie.version.store.type": store,
         "nessie.catalog.default-warehouse": WAREHOUSE_NAME,
-        f"nessie.catalog.warehouses.{WAREHOUSE_NAME}.location": f"s3://{s3.bucket}/warehouse",
+    }
+    for name, location in warehouses(lake_root, tenants).items():
+        props[f"nessie.catalog.warehouses.{name}.location"] = location
+    props |= {
         f"{opts}.endpoint": s3.endpoint,
         f"{opts}.path-style-access": "true",
         f"{opts}.region": s3.region,
         f"{opts}.access-key": "urn:nessie-secret:quarkus:ingestgen-secrets.s3",
         # Clients bring their own S3 keys; no request signing or credential vending needed here.
         f"{opts}.request-signing-enabled": "false",
+        # pyiceberg reads and writes with PyArrow (Nessie's own default would be fsspec).
+        f"{opts}.table-config-overrides.py-io-impl": PY_IO_IMPL,
         "ingestgen-secrets.s3.name": s3.access_key,
         "ingestgen-secrets.s3.secret": s3.secret_key,
-        # No telemetry exporters, no UI dependencies on the network.
+        # No telemetry exporters, no UI dependencies on the network; plain-text console logs.
         "quarkus.otel.sdk.disabled": "true",
-        "quarkus.log.console.json": "false",
+        "quarkus.log.console.json.enabled": "false",
     }
     if store == "ROCKSDB":
         props["nessie.version.store.persist.rocks.database-path"] = str(
@@ -204,6 +227,8 @@ def start_nessie(
     jar: Path,
     java: Java,
     s3: S3Service,
+    lake_root: str,
+    tenants: Iterable[str] = (),
     store: str = "IN_MEMORY",
     timeout: float = 180.0,
 ) -> NessieService:
@@ -223,6 +248,8 @@ def start_nessie(
         management_port=management_port,
         s3=s3,
         store=store,
+        lake_root=lake_root,
+        tenants=tenants,
     )
     # Small heap: two cores and several engineers share this machine; Nessie idles in ~300 MB.
     cmd = [str(java.executable), "-Xms128m", "-Xmx768m", "-XX:+UseSerialGC", "-jar", str(jar)]
@@ -240,7 +267,7 @@ def start_nessie(
         base_url=f"http://{LOOPBACK}:{http_port}",
         management_url=management_url,
         warehouse=WAREHOUSE_NAME,
-        warehouse_location=f"s3://{s3.bucket}/warehouse",
+        warehouse_location=warehouses(lake_root, ())[WAREHOUSE_NAME],
         version_store=store,
         version=jar.name.removeprefix("nessie-quarkus-").removesuffix("-runner.jar"),
         pid=proc.pid,

@@ -1,6 +1,9 @@
 """pytest plugin: session fixtures for S3, Nessie, the Iceberg REST catalog and PostgreSQL.
 
-The fixtures are ``s3_server``, ``nessie_server``, ``iceberg_rest_server`` and ``postgres_server``.
+The fixtures are ``s3_server``, ``tenant_s3``, ``nessie_server``, ``iceberg_rest_server``,
+``nessie_openapi``, ``fake_nessie`` and ``postgres_server``. The S3 server checks credentials and
+IAM policies: ``s3_server``'s keys are the platform's (allowed everything), ``tenant_s3(tenant)``
+makes a tenant's user allowed its own prefix only.
 
 Register it with ``-p ingestgen_services.pytest_plugin`` (``scripts/services`` on ``sys.path``,
 e.g. pytest's ``pythonpath`` setting) or through ``tests/services/plugin.py``. Its module name is
@@ -13,6 +16,11 @@ in-memory version store) and stop them when the session ends.
 
 ``iceberg_rest_server`` is Apache Iceberg's reference REST catalog (no branches) on the same S3
 server; it tests the Iceberg REST protocol paths (multi-table commits) independently of Nessie.
+
+``nessie_openapi`` is Nessie's published OpenAPI document (from the ``nessie-model`` jar, fetched
+by Maven into the cache) and ``fake_nessie`` a local server that checks every request against it
+(`ingestgen_services.nessie_api`): the Nessie client is tested against Nessie's API even where
+the server itself cannot run.
 
 ``postgres_server`` is a throw-away PostgreSQL cluster from the system's packages (the env file's
 ``PG*`` keys when ``start.sh --postgres`` started one).
@@ -27,8 +35,9 @@ to make that a failure too.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,13 +47,16 @@ from ingestgen_services import RunnerJarUnavailable, ServiceError
 from ingestgen_services import stack as services
 from ingestgen_services.iceberg_rest import LAUNCHER, IcebergRestService, start_iceberg_rest
 from ingestgen_services.jdk import find_java
+from ingestgen_services.nessie_api import FakeNessie, OpenApi, fetch_openapi
 from ingestgen_services.postgres import PostgresService, start_postgres, stop_postgres
 from ingestgen_services.process import http_get_json, terminate
-from ingestgen_services.s3 import S3Service
+from ingestgen_services.s3 import S3Service, tenant_credentials
 
 REPO = Path(__file__).resolve().parents[3]
 
 ENV_VAR = "INGESTGEN_SERVICES_ENV"
+# Tenants the tests use: each gets a Nessie warehouse of its own (besides the projects' tenants).
+TEST_TENANTS = ("acme", "globex", "initech")
 CACHE_DIR = REPO / ".services" / "cache"
 
 
@@ -75,6 +87,26 @@ class S3Server:
             "region_name": self.region,
             "aws_access_key_id": self.access_key_id,
             "aws_secret_access_key": self.secret_access_key,
+        }
+
+
+@dataclass(frozen=True)
+class TenantS3(S3Server):
+    """A tenant's own S3 user: its IAM policy allows ``<bucket>/<tenant>/`` only."""
+
+    tenant: str
+
+    @property
+    def prefix(self) -> str:
+        """The tenant's warehouse prefix, ``s3://<bucket>/<tenant>/``."""
+        return f"s3://{self.bucket}/{self.tenant}/"
+
+    def env(self) -> dict[str, str]:
+        """The tenant-scoped variables a runner passes to the tenant's runs."""
+        upper = self.tenant.upper()
+        return {
+            f"{upper}__S3_ACCESS_KEY_ID": self.access_key_id,
+            f"{upper}__S3_SECRET_ACCESS_KEY": self.secret_access_key,
         }
 
 
@@ -146,7 +178,11 @@ class _Services:
             return self._external_env(with_nessie=with_nessie)
         self.started = True
         stack = services.start(
-            self.state_dir, CACHE_DIR, store="IN_MEMORY", with_nessie=with_nessie
+            self.state_dir,
+            CACHE_DIR,
+            store="IN_MEMORY",
+            with_nessie=with_nessie,
+            tenants=sorted({*TEST_TENANTS, *services.repo_tenants()}),
         )
         return stack.env()
 
@@ -225,6 +261,29 @@ def s3_server(_ingestgen_services: _Services) -> S3Server:
 
 
 @pytest.fixture(scope="session")
+def tenant_s3(s3_server: S3Server) -> Callable[[str], TenantS3]:
+    """``tenant_s3("acme")``: tenant acme's own IAM user on the S3 server (made once a session)."""
+    made: dict[str, TenantS3] = {}
+
+    def get(tenant: str) -> TenantS3:
+        if tenant not in made:
+            key, secret = tenant_credentials(
+                endpoint=s3_server.endpoint,
+                region=s3_server.region,
+                platform_key=s3_server.access_key_id,
+                platform_secret=s3_server.secret_access_key,
+                bucket=s3_server.bucket,
+                tenant=tenant,
+            )
+            made[tenant] = TenantS3(
+                s3_server.endpoint, s3_server.bucket, s3_server.region, key, secret, tenant
+            )
+        return made[tenant]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def nessie_server(_ingestgen_services: _Services, s3_server: S3Server) -> NessieServer:
     """The Nessie server (in-memory store unless reused from ``.ci/run``) on ``s3_server``."""
     try:
@@ -248,6 +307,26 @@ def iceberg_rest_server(_ingestgen_services: _Services, s3_server: S3Server) -> 
     except ServiceError as exc:
         failure = f"reference Iceberg REST catalog unavailable: {exc}"
     pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def nessie_openapi() -> OpenApi:
+    """Nessie's REST API v2 OpenAPI document, from the nessie-model jar Maven serves."""
+    try:
+        return OpenApi(json.loads(fetch_openapi(CACHE_DIR).read_text()))
+    except ServiceError as exc:
+        failure = f"Nessie's OpenAPI document unavailable: {exc}"
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture
+def fake_nessie(nessie_openapi: OpenApi) -> Iterator[FakeNessie]:
+    """A local Nessie API v2 stand-in that checks every request against the OpenAPI document."""
+    server = FakeNessie(nessie_openapi)
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,13 @@ failed start tears down what it started and keeps the logs. Nothing here deletes
 from __future__ import annotations
 
 import json
-import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingestgen_services.jdk import find_java
+from ingestgen_services.lake import lake_bucket, lake_root, repo_tenants
 from ingestgen_services.nessie import NessieService, fetch_runner_jar, start_nessie
 from ingestgen_services.process import pid_alive, terminate
 from ingestgen_services.s3 import PROC_MARKER as S3_MARKER
@@ -25,7 +25,6 @@ from ingestgen_services.s3 import S3Service, start_s3
 
 ENV_FILE = "env"
 STATE_FILE = "state.json"
-DEFAULT_BUCKET = "ingestgen"
 
 
 @dataclass
@@ -150,10 +149,13 @@ def start(
     *,
     store: str = "IN_MEMORY",
     with_nessie: bool = True,
-    bucket: str = DEFAULT_BUCKET,
+    tenants: list[str] | None = None,
     timeout: float = 180.0,
 ) -> Stack:
     """Start S3 (and Nessie unless ``with_nessie`` is false), reusing what already runs healthy.
+
+    The bucket is the registry's lake root's; Nessie gets a warehouse per tenant (``tenants``,
+    default: every tenant with a project).
 
     A running S3 server is kept when only Nessie is missing, so Nessie can join an S3 server
     that tests already use. The jar and the JDK are resolved before any process starts, so a
@@ -187,12 +189,7 @@ def start(
             stop(state_dir)
             stack = Stack(state_dir=state_dir, timings=stack.timings)
             t1 = time.monotonic()
-            stack.s3 = started.s3 = start_s3(
-                state_dir=state_dir,
-                bucket=bucket,
-                access_key=f"ingestgen-{secrets.token_hex(4)}",
-                secret_key=secrets.token_hex(16),
-            )
+            stack.s3 = started.s3 = start_s3(state_dir=state_dir, bucket=lake_bucket(lake_root()))
             stack.timings["s3"] = time.monotonic() - t1
             _save(stack)
         if with_nessie:
@@ -203,7 +200,14 @@ def start(
                 _save(stack)
             t2 = time.monotonic()
             stack.nessie = started.nessie = start_nessie(
-                state_dir=state_dir, jar=jar, java=java, s3=stack.s3, store=store, timeout=timeout
+                state_dir=state_dir,
+                jar=jar,
+                java=java,
+                s3=stack.s3,
+                lake_root=lake_root(),
+                tenants=repo_tenants() if tenants is None else tenants,
+                store=store,
+                timeout=timeout,
             )
             stack.timings["nessie"] = time.monotonic() - t2
             _save(stack)
