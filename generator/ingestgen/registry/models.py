@@ -12,6 +12,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 PluginType = Literal["extractor", "loader"]
+SourceEngineName = Literal["airbyte", "singer", "native", "jdbc"]
+TargetEngineName = Literal["native", "spark", "meltano"]
 
 
 class _Strict(BaseModel):
@@ -50,14 +52,19 @@ class EngineBinding(_Strict):
         "{options.key}, {incremental.strategy}, {tenant_id}, {job}, {streams}, {asset.name}.",
     )
     select: bool = Field(default=True, description="Render a stream selection for the job.")
+    requires: dict[str, str] = Field(
+        default_factory=dict,
+        description="Like the connector's `requires`, for this engine only (e.g. a Singer tap "
+        "that needs incremental.start_date where the Airbyte connector does not).",
+    )
 
 
 class SourceConnector(_Strict):
     """A source connector."""
 
     description: str = Field(description="What the connector reads.")
-    default_engine: Literal["airbyte", "singer", "native", "jdbc"]
-    engines_supported: list[Literal["airbyte", "singer", "native", "jdbc"]]
+    default_engine: SourceEngineName
+    engines_supported: list[SourceEngineName]
     incremental_strategies: list[str] = Field(
         description="Strategies a job may name in source.incremental.strategy."
     )
@@ -93,9 +100,23 @@ class TargetConnector(_Strict):
     """A target connector."""
 
     description: str
-    default_engine: Literal["native", "spark", "meltano"]
-    engines_supported: list[Literal["native", "spark", "meltano"]]
+    default_engine: TargetEngineName
+    engines_supported: list[TargetEngineName]
     engines: dict[str, EngineBinding]
+
+
+class EngineOptions(_Strict):
+    """JSON Schemas of engine options (a job's ``engine.options.<engine>``), per side and engine.
+
+    An engine without a schema accepts the option names its bindings reference, with any value.
+    """
+
+    sources: dict[SourceEngineName, dict[str, Any]] = Field(
+        default_factory=dict, description="Per source engine, the schema of its options."
+    )
+    targets: dict[TargetEngineName, dict[str, Any]] = Field(
+        default_factory=dict, description="Per target engine, the schema of its options."
+    )
 
 
 class Registry(_Strict):
@@ -104,6 +125,10 @@ class Registry(_Strict):
     sources: dict[str, SourceConnector]
     targets: dict[str, TargetConnector]
     plugins: dict[str, PluginDef]
+    engine_options: EngineOptions = Field(
+        default_factory=EngineOptions,
+        description="The schema of each engine's options, shared by every connector using it.",
+    )
 
 
 class ConnectorTemplate(_Strict):
