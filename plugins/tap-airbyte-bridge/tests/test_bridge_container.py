@@ -2,10 +2,12 @@
 
 The image is built from the connector's PyPI package on the local Debian base by the
 repository's `docker/build-connector-image`, which reuses it while its inputs are unchanged.
-While the connector runs, the test pauses the tap (so the connector blocks on a full pipe and
-stays up) and looks at it from the outside: every process's command line and environment, the
-config file inside the container, the container's user, capabilities, network and mounts, and
-what the engine says of its limits.
+Discovery, records, state and a resumed run through the image are tested end to end, with
+Meltano, in the repository's tests/engines/test_airbyte_container.py. Here, while the connector
+runs, the test pauses the tap (so the connector blocks on a full pipe and stays up) and looks at
+it from the outside: every process's command line and environment, the config file inside the
+container, the container's user, capabilities, network and mounts, and what the engine says of
+its limits.
 
 Opt-in locally (INGESTGEN_CONTAINER_TESTS=1), always on in CI (CI=true). Needs podman and runc
 (scripts/install-system-deps).
@@ -73,28 +75,6 @@ def users_catalog(discovered: dict[str, t.Any]) -> dict[str, t.Any]:
             if entry["breadcrumb"] == []:
                 entry["metadata"]["selected"] = stream["tap_stream_id"] == "users"
     return discovered
-
-
-def test_discover_read_and_resume_through_the_image(
-    image: str, run_tap: t.Callable[..., t.Any], faker_config: t.Callable[..., dict[str, t.Any]]
-) -> None:
-    config = container_config(faker_config(count=25))
-    discovered = run_tap(config, "--discover")
-    assert discovered.returncode == 0, discovered.stderr[-3000:]
-    catalog = json.loads(discovered.stdout)
-    assert {s["tap_stream_id"] for s in catalog["streams"]} == {"users", "products", "purchases"}
-
-    first = run_tap(config, catalog=users_catalog(catalog))
-    assert first.returncode == 0, first.stderr[-3000:]
-    records = first.of_type("RECORD")
-    assert sorted(r["record"]["id"] for r in records) == list(range(1, 26))
-    state = first.of_type("STATE")[-1]["value"]
-    assert state["airbyte"]["streams"]["users"]["stream"]["stream_state"]["seed"] == 7
-
-    # Resumed from that state, the connector (always_updated: false) has nothing new.
-    resumed = run_tap(config, catalog=users_catalog(catalog), state=state)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert resumed.of_type("RECORD") == []
 
 
 def _processes() -> t.Iterator[tuple[int, list[str]]]:
@@ -252,7 +232,8 @@ def test_a_trace_error_from_the_image_is_the_taps_one_line(
     done = run_tap(container_config({"count": "abc"}), "--discover")
     assert done.returncode != 0
     # The last line says it all (the connector's own stderr is logged above it).
-    assert done.stderr.rstrip().splitlines()[-1].endswith(
+    last = done.stderr.rstrip().splitlines()[-1]
+    assert last.endswith(
         f"connector {IMAGE} failed with config_error: Config validation error: 'abc' is not of "
         "type 'integer' (exit code 1)"
     )
