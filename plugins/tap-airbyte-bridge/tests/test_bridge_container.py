@@ -9,8 +9,8 @@ it from the outside: every process's command line and environment, the config fi
 container, the container's user, capabilities, network and mounts, and what the engine says of
 its limits.
 
-Opt-in locally (INGESTGEN_CONTAINER_TESTS=1), always on in CI (CI=true). Needs podman and runc
-(scripts/install-system-deps).
+Opt-in locally (INGESTGEN_CONTAINER_TESTS=1), always on in CI (CI=true): the repository's
+`ingestgen_services.containers` plugin has the switch and the fixtures.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import stat
 import subprocess
@@ -32,10 +31,6 @@ import pytest
 pytestmark = [
     pytest.mark.container,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("INGESTGEN_CONTAINER_TESTS") != "1" and os.environ.get("CI") != "true",
-        reason="container tests are opt-in locally: set INGESTGEN_CONTAINER_TESTS=1",
-    ),
 ]
 
 REPO = Path(__file__).resolve().parents[3]
@@ -44,21 +39,9 @@ CONFIG_IN_CONTAINER = "/airbyte/config/config.json"
 
 
 @pytest.fixture(scope="module")
-def image() -> str:
+def image(connector_image: t.Callable[[str, str], str]) -> str:
     """The faker image, built once per change of its inputs."""
-    for tool in ("podman", "runc"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing; run scripts/install-system-deps")
-    os.environ["CONTAINERS_CONF"] = str(REPO / "docker" / "containers.conf")
-    built = subprocess.run(
-        [str(REPO / "docker" / "build-connector-image"), "source-faker", "7.2.1"],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=1800,
-    )
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return IMAGE
+    return connector_image("source-faker", "7.2.1")
 
 
 def container_config(airbyte: dict[str, t.Any], **connector: t.Any) -> dict[str, t.Any]:
@@ -239,10 +222,11 @@ def test_a_trace_error_from_the_image_is_the_taps_one_line(
     )
 
 
-def test_a_missing_image_is_named_with_how_to_get_it(run_tap: t.Callable[..., t.Any]) -> None:
+def test_a_missing_image_is_named_with_how_to_get_it(
+    container_engine: str, run_tap: t.Callable[..., t.Any]
+) -> None:
     missing = "airbyte/source-faker:0.0.0-absent"
     config = {"connector": {"docker_image": missing, "engine": "podman"}, "airbyte_config": {}}
-    os.environ["CONTAINERS_CONF"] = str(REPO / "docker" / "containers.conf")
     done = run_tap(config, "--discover")
     assert done.returncode == 2
     assert (
