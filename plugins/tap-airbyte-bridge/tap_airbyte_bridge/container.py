@@ -144,7 +144,9 @@ def run_argv(
         *who.engine_args,
         f"--pids-limit={PIDS_LIMIT}",
         *limits,
-        f"--mount=type=bind,source={workdir},destination={CONTAINER_INPUT},readonly",
+        # Z: on SELinux hosts the private folder is relabelled for this container alone (a
+        # no-op elsewhere); without it the connector could not read its config there.
+        f"--volume={workdir}:{CONTAINER_INPUT}:ro,Z",
         *launch.run_args,
         launch.image,
     ]

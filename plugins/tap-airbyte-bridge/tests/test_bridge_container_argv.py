@@ -98,7 +98,7 @@ def test_container_argv_is_hardened_and_passes_container_paths(tmp_path: Path) -
         "--memory=512m",
         "--memory-swap=512m",
         "--cpus=1.5",
-        f"--mount=type=bind,source={tmp_path},destination={CONTAINER_INPUT},readonly",
+        f"--volume={tmp_path}:{CONTAINER_INPUT}:ro,Z",
         "--env=TZ=UTC",
         "airbyte/source-faker:7.2.1",
         "read",
@@ -244,8 +244,8 @@ if args[:2] == ["image", "inspect"]:
     sys.exit(0)
 if args[0] == "rm":
     sys.exit(0)
-mount = [a for a in args if a.startswith("--mount=")][0]
-source = mount.split("source=", 1)[1].split(",", 1)[0]
+volume = [a for a in args if a.startswith("--volume=")][0]
+source = volume.removeprefix("--volume=").split(":", 1)[0]
 config = json.load(open(source + "/config.json"))
 log.write(json.dumps({{"config": config}}) + "\\n")
 log.flush()
