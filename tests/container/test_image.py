@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -24,10 +22,6 @@ import pytest
 pytestmark = [
     pytest.mark.container,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        os.environ.get("INGESTGEN_CONTAINER_TESTS") != "1" and os.environ.get("CI") != "true",
-        reason="container tests are opt-in locally: set INGESTGEN_CONTAINER_TESTS=1",
-    ),
 ]
 
 IMAGE = "localhost/ingestgen-runner:test"
@@ -43,11 +37,7 @@ def podman(
 
 
 @pytest.fixture(scope="module")
-def image(repo_root: Path) -> Iterator[str]:
-    for tool in ("podman", "runc"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is missing; run scripts/install-system-deps")
-    os.environ["CONTAINERS_CONF"] = str(repo_root / "docker" / "containers.conf")
+def image(repo_root: Path, container_engine: str) -> Iterator[str]:
     started = time.monotonic()
     base = subprocess.run(
         [str(repo_root / "docker" / "build-base")],

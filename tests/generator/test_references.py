@@ -33,6 +33,20 @@ def test_first_of_takes_the_first_alternative_that_resolves() -> None:
     assert fill(config, {"options": {}}) == {"connector": {"python": {"executable": "source-x"}}}
 
 
+def test_first_of_skips_an_alternative_whose_only_values_are_defaults() -> None:
+    # The container alternative carries a default network; without an image it is skipped.
+    config = {
+        "first_of": [
+            {"docker_image": "{options.image}", "network": {"first_of": ["{options.net}", "none"]}},
+            {"python": {"executable": "source-x"}},
+        ]
+    }
+    assert fill(config, {"options": {}}) == {"python": {"executable": "source-x"}}
+    assert fill(config, CTX) == {"docker_image": "x:1", "network": "none"}
+    both = {"options": {"image": "x:1", "net": "bridge"}}
+    assert fill(config, both) == {"docker_image": "x:1", "network": "bridge"}
+
+
 def test_first_of_with_nothing_resolving_drops_the_key() -> None:
     config = {"c": {"first_of": ["{options.a}", "{options.b}"]}, "d": 1}
     assert fill(config, {"options": {}}) == {"d": 1}

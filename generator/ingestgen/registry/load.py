@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 from pydantic import ValidationError
 
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.registry.models import ConnectorTemplate, Registry
+from ingestgen.registry.references import option_names
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                         "define it under plugins:",
                     )
                 )
+    problems += _option_schemas(registry, doc)
     for name, source in registry.sources.items():
         if source.default_incremental not in source.incremental_strategies:
             problems.append(
@@ -130,4 +135,34 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                     f"{source.default_incremental!r} is not listed in incremental_strategies",
                 )
             )
+    return problems
+
+
+def _option_schemas(registry: Registry, doc: Located) -> list[Problem]:
+    """Each engine options schema is valid and declares every option its bindings reference."""
+    problems: list[Problem] = []
+    options = registry.engine_options
+    sides: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+        ("sources", {str(k): v for k, v in options.sources.items()}, dict(registry.sources)),
+        ("targets", {str(k): v for k, v in options.targets.items()}, dict(registry.targets)),
+    ]
+    for side, schemas, connectors in sides:
+        for engine, schema in schemas.items():
+            loc = ("engine_options", side, engine)
+            try:
+                Draft202012Validator.check_schema(schema)
+            except SchemaError as exc:
+                problems.append(doc.problem(loc, f"not a valid JSON Schema: {exc.message}"))
+                continue
+            declared = set(schema.get("properties") or {})
+            for name, connector in connectors.items():
+                binding = connector.engines.get(engine)
+                for option in sorted(option_names(binding.config) - declared if binding else ()):
+                    problems.append(
+                        doc.problem(
+                            (side, name, "engines", engine, "config"),
+                            f"option {option!r} is not declared for the {engine} engine",
+                            f"add it to engine_options.{side}.{engine}.properties",
+                        )
+                    )
     return problems

@@ -59,6 +59,11 @@ class EngineBinding(_Strict):
         "{options.key}, {incremental.strategy}, {tenant_id}, {job}, {streams}, {asset.name}.",
     )
     select: bool = Field(default=True, description="Render a stream selection for the job.")
+    requires: dict[str, str] = Field(
+        default_factory=dict,
+        description="Like the connector's `requires`, for this engine only (e.g. a Singer tap "
+        "that needs incremental.start_date where the Airbyte connector does not).",
+    )
 
 
 class SourceConnector(_Strict):
@@ -141,6 +146,20 @@ class CatalogDef(_Strict):
     )
 
 
+class EngineOptions(_Strict):
+    """JSON Schemas of engine options (a job's ``engine.options.<engine>``), per side and engine.
+
+    An engine without a schema accepts the option names its bindings reference, with any value.
+    """
+
+    sources: dict[SourceEngineType, dict[str, Any]] = Field(
+        default_factory=dict, description="Per source engine, the schema of its options."
+    )
+    targets: dict[TargetEngineType, dict[str, Any]] = Field(
+        default_factory=dict, description="Per target engine, the schema of its options."
+    )
+
+
 class Registry(_Strict):
     """``registry/connectors.yaml`` (or ``connectors.json``)."""
 
@@ -149,6 +168,10 @@ class Registry(_Strict):
     plugins: dict[str, PluginDef]
     lake: Lake = Field(description="The platform's lake root.")
     catalogs: dict[str, CatalogDef] = Field(description="Catalogs a job may name.")
+    engine_options: EngineOptions = Field(
+        default_factory=EngineOptions,
+        description="The schema of each engine's options, shared by every connector using it.",
+    )
 
 
 class ConnectorTemplate(_Strict):

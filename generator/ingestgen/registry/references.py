@@ -5,7 +5,9 @@
 - References inside longer strings are replaced by the value's text (absent: empty).
 - ``{first_of: [alternative, ...]}`` takes the first alternative that has no whole-value
   references or at least one that resolves, e.g. a container image (with an optional engine)
-  when the job names one, else a Python package.
+  when the job names one, else a Python package. Literal values inside an alternative do not
+  count as resolving, so an alternative may carry defaults (a nested ``first_of`` ending in a
+  literal) and still be skipped when none of its references resolve.
 
 Nothing here evaluates code or reads anything but the context it is given.
 """
@@ -13,6 +15,7 @@ Nothing here evaluates code or reads anything but the context it is given.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 _WHOLE = re.compile(r"^\{([a-z_][a-z0-9_.]*)\}$")
@@ -20,52 +23,55 @@ _PART = re.compile(r"\{([a-z_][a-z0-9_.]*)\}")
 _MISSING = object()
 
 
+@dataclass
+class _Refs:
+    """The whole-value references met while filling one value: absent and resolved."""
+
+    missing: list[str] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)
+
+
 def fill(value: Any, ctx: dict[str, Any]) -> Any:
     """``value`` with its references replaced from ``ctx`` (see the module docstring)."""
-    filled = _fill(value, ctx, [])
+    filled = _fill(value, ctx, _Refs())
     return {} if filled is _MISSING else filled
 
 
-def _fill(value: Any, ctx: dict[str, Any], missing: list[str]) -> Any:
+def _fill(value: Any, ctx: dict[str, Any], refs: _Refs) -> Any:
     if isinstance(value, dict):
         if set(value) == {"first_of"} and isinstance(value["first_of"], list):
-            return _first_of(value["first_of"], ctx, missing)
+            return _first_of(value["first_of"], ctx, refs)
         out = {}
         for key, item in value.items():
-            filled = _fill(item, ctx, missing)
+            filled = _fill(item, ctx, refs)
             if filled is not _MISSING:
                 out[key] = filled
         return out
     if isinstance(value, list):
-        items = (_fill(item, ctx, missing) for item in value)
+        items = (_fill(item, ctx, refs) for item in value)
         return [v for v in items if v is not _MISSING]
     if isinstance(value, str):
         whole = _WHOLE.match(value)
         if whole:
             found = lookup(ctx, whole.group(1))
             if found is None:
-                missing.append(whole.group(1))
+                refs.missing.append(whole.group(1))
                 return _MISSING
+            refs.found.append(whole.group(1))
             return found
         return _PART.sub(lambda m: str(lookup(ctx, m.group(1)) or ""), value)
     return value
 
 
-def _first_of(alternatives: list[Any], ctx: dict[str, Any], missing: list[str]) -> Any:
+def _first_of(alternatives: list[Any], ctx: dict[str, Any], refs: _Refs) -> Any:
     for alternative in alternatives:
-        absent: list[str] = []
-        filled = _fill(alternative, ctx, absent)
-        if not absent or _has_value(filled):
+        own = _Refs()
+        filled = _fill(alternative, ctx, own)
+        if not own.missing or own.found:
+            refs.found += own.found
             return filled
-    missing.append("first_of")
+    refs.missing.append("first_of")
     return _MISSING
-
-
-def _has_value(filled: Any) -> bool:
-    # Something of the alternative resolved: a non-empty mapping or list, or a plain value.
-    if isinstance(filled, dict | list):
-        return bool(filled)
-    return filled is not _MISSING
 
 
 def lookup(ctx: dict[str, Any], dotted: str) -> Any:

@@ -16,8 +16,9 @@ from typing import Any
 from ingestgen.config.load import JobFile
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems
 from ingestgen.registry.load import LoadedRegistry
-from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
-from ingestgen.registry.references import fill, lookup, option_names
+from ingestgen.registry.models import SourceConnector, TargetConnector
+from ingestgen.registry.options import check_options
+from ingestgen.registry.references import fill, lookup
 from ingestgen.registry.settings import check_settings
 from target_iceberg.tenancy import branch_problem, warehouse_problem
 
@@ -91,9 +92,24 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
     problems += check_settings(cfg.source.settings, source, doc)
     problems += _asset_source(job)
-    problems += _requirements(job, source)
-    problems += _unknown_options(job, "source", source_engine, source_binding, source_options)
-    problems += _unknown_options(job, "target", target_engine, target_binding, target_options)
+    problems += _requirements(job, {**source.requires, **source_binding.requires})
+    schemas = loaded.registry.engine_options
+    problems += check_options(
+        job,
+        "source",
+        source_engine,
+        source_binding,
+        source_options,
+        schemas.sources.get(source_engine),
+    )
+    problems += check_options(
+        job,
+        "target",
+        target_engine,
+        target_binding,
+        target_options,
+        schemas.targets.get(target_engine),
+    )
     strategy = _strategy(job, source, problems)
     try:
         catalog = _catalog(job, loaded)
@@ -194,10 +210,10 @@ def _asset_source(job: JobFile) -> list[Problem]:
     ]
 
 
-def _requirements(job: JobFile, source: SourceConnector) -> list[Problem]:
+def _requirements(job: JobFile, requires: dict[str, str]) -> list[Problem]:
     data = job.config.model_dump(by_alias=True)["source"] | job.config.source.settings
     problems = []
-    for dotted, why in source.requires.items():
+    for dotted, why in requires.items():
         if lookup(data, dotted) is None:
             problems.append(
                 job.doc.problem(
@@ -207,20 +223,6 @@ def _requirements(job: JobFile, source: SourceConnector) -> list[Problem]:
                 )
             )
     return problems
-
-
-def _unknown_options(
-    job: JobFile, side: str, engine: str, binding: EngineBinding, options: dict[str, Any]
-) -> list[Problem]:
-    valid = option_names(binding.config)
-    return [
-        job.doc.problem(
-            (side, "engine", "options", engine, key),
-            f"unknown option {key!r} for the {engine} engine",
-            "valid options: " + (", ".join(sorted(valid)) or "none"),
-        )
-        for key in sorted(set(options) - valid)
-    ]
 
 
 def _replication(

@@ -3,7 +3,8 @@
 Each call stages the config (and catalog/state) in a fresh private `Workspace`, builds the
 argv for the chosen launch mode and streams the connector's messages through `run_connector`.
 The workspace lives exactly as long as the call (for `read`, until the iterator is exhausted
-or closed).
+or closed). The program is resolved once per connector: for a container, that is also when
+the image is checked, so a missing image fails before anything runs.
 
 Knows nothing about Singer: translation lives in `translate.py`.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import typing as t
 
+from tap_airbyte_bridge.container import container_name, remover
 from tap_airbyte_bridge.exceptions import ConnectorError
-from tap_airbyte_bridge.launch import Workspace
+from tap_airbyte_bridge.launch import Program, Workspace, resolve_program
 from tap_airbyte_bridge.process import run_connector
 from tap_airbyte_bridge.protocol import AirbyteStream, parse_catalog
+from tap_airbyte_bridge.settings import ContainerLaunch
 
 if t.TYPE_CHECKING:
     import logging
@@ -36,6 +39,14 @@ class Connector:
         self.launch = launch
         self.airbyte_config = dict(airbyte_config)
         self.logger = logger
+        self._program: Program | None = None
+
+    @property
+    def program(self) -> Program:
+        """What runs the connector, resolved (and for a container, its image checked) once."""
+        if self._program is None:
+            self._program = resolve_program(self.launch)
+        return self._program
 
     @property
     def label(self) -> str:
@@ -49,14 +60,23 @@ class Connector:
         catalog: object | None = None,
         state: object | None = None,
     ) -> Iterator[dict[str, t.Any]]:
-        with Workspace(self.launch) as workspace:
+        program = self.program
+        with Workspace(self.launch, owner=program.identity) as workspace:
             workspace.write("config", self.airbyte_config)
             if catalog is not None:
                 workspace.write("catalog", catalog)
             if state is not None:
                 workspace.write("state", state)
-            argv = workspace.argv(command)
-            yield from run_connector(argv, label=self.label, logger=self.logger)
+            if isinstance(self.launch, ContainerLaunch):
+                name = container_name()
+                argv = workspace.argv(command, program, name)
+                cleanup = remover(program.path, name)
+                yield from run_connector(
+                    argv, label=self.label, logger=self.logger, on_stop=cleanup
+                )
+            else:
+                argv = workspace.argv(command, program)
+                yield from run_connector(argv, label=self.label, logger=self.logger)
 
     def _single(self, command: str, kind: str) -> dict[str, t.Any]:
         found: dict[str, t.Any] | None = None

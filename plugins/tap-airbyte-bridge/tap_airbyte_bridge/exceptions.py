@@ -25,6 +25,10 @@ class ConnectorNotFoundError(SettingsError):
     """The connector executable or container engine cannot be found."""
 
 
+class ImageNotFoundError(ConnectorNotFoundError):
+    """The connector's container image is not in the engine's local images (runs never pull)."""
+
+
 class ProtocolError(BridgeError):
     """The connector wrote a message that breaks the Airbyte protocol (a connector bug)."""
 

@@ -3,10 +3,12 @@
 An Airbyte source takes `spec | check | discover | read` with `--config`, `--catalog` and
 `--state` file arguments. This module writes those files into a private temporary folder and
 builds the argv: for a Python connector the files are passed by host path; for a container the
-folder is mounted at `/tmp/ab` and the paths inside the container are passed.
+folder is mounted read-only at `/airbyte/config` (see `container.py`) and the paths inside the
+container are passed.
 
 It never runs the connector (see `process.py`) and never leaves the files behind: the folder
-is deleted when the `Workspace` closes, because `config.json` may hold secrets.
+is deleted when the `Workspace` closes, because `config.json` may hold secrets. The files are
+mode 0600 in a 0700 folder, owned by whoever runs the connector: nobody else can read them.
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ import shutil
 import sys
 import tempfile
 import typing as t
+from dataclasses import dataclass
 from pathlib import Path
 
 from singer_sdk.singerlib.json import serialize_json
 
+from tap_airbyte_bridge.container import (
+    CONTAINER_INPUT,
+    Identity,
+    check_image,
+    engine_answers,
+    identity,
+    run_argv,
+)
 from tap_airbyte_bridge.exceptions import ConnectorNotFoundError, SettingsError
 from tap_airbyte_bridge.settings import ContainerLaunch, Launch, PythonLaunch
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
-
-CONTAINER_MOUNT = "/tmp/ab"  # noqa: S108 - a path inside the container, not on the host
-"""Where the staged files appear inside a connector container."""
 
 COMMANDS = ("spec", "check", "discover", "read")
 INPUT_FILES = ("config", "catalog", "state")
@@ -84,31 +92,80 @@ def resolve_engine(
     engine: str,
     *,
     which: Callable[[str], str | None] = shutil.which,
+    answers: Callable[[str], bool] = engine_answers,
 ) -> str:
     """Find the container engine's executable.
+
+    With `auto`, docker is used when it is on PATH and its daemon answers, else podman (which
+    needs no daemon): a docker client without a running daemon is common next to podman.
 
     Args:
         engine: `connector.engine`: `auto`, `docker` or `podman`.
         which: PATH lookup, replaceable in tests.
+        answers: Whether an engine's executable can reach its daemon, replaceable in tests.
 
     Returns:
         The path of the engine's executable.
 
     Raises:
-        ConnectorNotFoundError: When the engine (or, for `auto`, neither engine) is on PATH.
+        ConnectorNotFoundError: When the engine (or, for `auto`, no usable engine) is found.
     """
-    candidates = ("docker", "podman") if engine == "auto" else (engine,)
-    for name in candidates:
-        found = which(name)
+    if engine != "auto":
+        found = which(engine)
         if found:
             return found
-    tried = " or ".join(candidates)
+        msg = (
+            f"container engine {engine} not found on PATH (connector.engine={engine!r}): "
+            "install it, set connector.engine to the one installed, or use connector.python "
+            "to run a connector installed from PyPI"
+        )
+        raise ConnectorNotFoundError(msg)
+    docker, podman = which("docker"), which("podman")
+    if docker and (podman is None or answers(docker)):
+        return docker
+    if podman:
+        return podman
     msg = (
-        f"container engine {tried} not found on PATH (connector.engine={engine!r}): install "
-        "docker or podman, set connector.engine to the one installed, or use "
+        "container engine docker or podman not found on PATH (connector.engine='auto'): "
+        "install docker or podman, set connector.engine to the one installed, or use "
         "connector.python to run a connector installed from PyPI"
     )
     raise ConnectorNotFoundError(msg)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A resolved launch: what to execute, and for a container who the connector runs as."""
+
+    path: str
+    """The connector's script, or the container engine's executable."""
+    identity: Identity | None = None
+    """For a container: the user inside it, who must own the input files."""
+
+
+def resolve_program(
+    launch: Launch,
+    *,
+    which: Callable[[str], str | None] = shutil.which,
+    venv_bin: Path | None = None,
+    inspect: Callable[[str, str], None] = check_image,
+) -> Program:
+    """Find what runs the connector; for a container, check that its image is present.
+
+    Args:
+        launch: How to launch the connector.
+        which: PATH lookup, replaceable in tests.
+        venv_bin: Folder searched for a Python connector before PATH.
+        inspect: The image check (engine, image), replaceable in tests.
+
+    Returns:
+        The program.
+    """
+    if isinstance(launch, PythonLaunch):
+        return Program(resolve_executable(launch.executable, venv_bin=venv_bin, which=which))
+    engine = resolve_engine(launch.engine, which=which)
+    inspect(engine, launch.image)
+    return Program(engine, identity(engine))
 
 
 def build_argv(
@@ -117,7 +174,8 @@ def build_argv(
     files: t.Mapping[str, Path],
     *,
     workdir: Path,
-    program: str,
+    program: Program,
+    name: str = "",
 ) -> list[str]:
     """Build the argv that runs one Airbyte command.
 
@@ -126,7 +184,8 @@ def build_argv(
         command: `spec`, `check`, `discover` or `read`.
         files: Staged input files by role (`config`, `catalog`, `state`), all inside `workdir`.
         workdir: The staging folder (mounted into a container).
-        program: The resolved executable (connector script or container engine).
+        program: The resolved program.
+        name: The container's name (container launches only).
 
     Returns:
         The full argv.
@@ -137,42 +196,29 @@ def build_argv(
     if command not in COMMANDS:
         msg = f"unknown Airbyte command {command!r}; valid: {', '.join(COMMANDS)}"
         raise SettingsError(msg)
+    container = isinstance(launch, ContainerLaunch)
     file_args: list[str] = []
     for role in INPUT_FILES:
         if role in files:
             path = files[role]
-            seen_as = (
-                f"{CONTAINER_MOUNT}/{path.name}"
-                if isinstance(launch, ContainerLaunch)
-                else str(path)
-            )
-            file_args += [f"--{role}", seen_as]
+            file_args += [f"--{role}", f"{CONTAINER_INPUT}/{path.name}" if container else str(path)]
     if isinstance(launch, PythonLaunch):
-        return [program, *launch.args, command, *file_args]
-    return [
-        program,
-        "run",
-        "--rm",
-        "-i",
-        "-v",
-        f"{workdir}:{CONTAINER_MOUNT}",
-        *launch.run_args,
-        launch.image,
-        command,
-        *file_args,
-    ]
+        return [program.path, *launch.args, command, *file_args]
+    who = program.identity or identity(program.path)
+    return [*run_argv(launch, program.path, workdir, who, name), command, *file_args]
 
 
 class Workspace:
     """A private temporary folder holding the connector's input files for one command.
 
-    The outer folder is readable by the current user only. For a container the inner folder
-    and files are made world-readable because the connector may run as another user inside
-    the container; the 0700 outer folder still keeps other host users out.
+    The folder is mode 0700 and each file 0600, inside a 0700 parent. For a container whose
+    connector runs as another user (the tap runs as root, the connector as nobody), the folder
+    and files are handed to that user; the root-owned parent still keeps every other user out.
     """
 
-    def __init__(self, launch: Launch) -> None:
+    def __init__(self, launch: Launch, owner: Identity | None = None) -> None:
         self._launch = launch
+        self._owner = owner
         self._outer: Path | None = None
         self.files: dict[str, Path] = {}
 
@@ -184,12 +230,17 @@ class Workspace:
             raise RuntimeError(msg)
         return self._outer / "ab"
 
+    def _hand_over(self, path: Path) -> None:
+        owner = self._owner
+        if owner is not None and (owner.uid, owner.gid) != (os.geteuid(), os.getegid()):
+            os.chown(path, owner.uid, owner.gid)
+
     def __enter__(self) -> Workspace:
         self._outer = Path(tempfile.mkdtemp(prefix="tap-airbyte-bridge-"))
-        shared = isinstance(self._launch, ContainerLaunch)
-        self.path.mkdir(mode=0o755 if shared else 0o700)
+        self.path.mkdir(mode=0o700)
         # mkdir's mode is filtered by the umask; set it exactly.
-        self.path.chmod(0o755 if shared else 0o700)
+        self.path.chmod(0o700)
+        self._hand_over(self.path)
         return self
 
     def __exit__(
@@ -203,7 +254,7 @@ class Workspace:
             self._outer = None
 
     def write(self, role: str, payload: object) -> Path:
-        """Write one input file (`config`, `catalog` or `state`) as JSON.
+        """Write one input file (`config`, `catalog` or `state`) as JSON, mode 0600.
 
         Args:
             role: The file's role, which also names its command-line flag.
@@ -216,34 +267,25 @@ class Workspace:
             msg = f"unknown input file role {role!r}; valid: {', '.join(INPUT_FILES)}"
             raise SettingsError(msg)
         path = self.path / f"{role}.json"
-        mode = 0o644 if isinstance(self._launch, ContainerLaunch) else 0o600
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(serialize_json(payload))
-        path.chmod(mode)
+        path.chmod(0o600)
+        self._hand_over(path)
         self.files[role] = path
         return path
 
-    def argv(
-        self,
-        command: str,
-        *,
-        which: Callable[[str], str | None] = shutil.which,
-        venv_bin: Path | None = None,
-    ) -> list[str]:
+    def argv(self, command: str, program: Program, name: str = "") -> list[str]:
         """Build the argv for `command` with the files written so far.
 
         Args:
             command: `spec`, `check`, `discover` or `read`.
-            which: PATH lookup, replaceable in tests.
-            venv_bin: Folder searched for a Python connector before PATH.
+            program: The resolved program (`resolve_program`).
+            name: The container's name (container launches only).
 
         Returns:
             The full argv.
         """
-        launch = self._launch
-        if isinstance(launch, PythonLaunch):
-            program = resolve_executable(launch.executable, venv_bin=venv_bin, which=which)
-        else:
-            program = resolve_engine(launch.engine, which=which)
-        return build_argv(launch, command, self.files, workdir=self.path, program=program)
+        return build_argv(
+            self._launch, command, self.files, workdir=self.path, program=program, name=name
+        )

@@ -23,7 +23,7 @@ from singer_sdk.singerlib.json import deserialize_json
 from tap_airbyte_bridge.exceptions import ConnectorError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 STDERR_TAIL_LINES = 40
 """How many of the connector's last stderr lines a crash message quotes."""
@@ -136,7 +136,7 @@ class _Session:
             raise ConnectorError(text, connector=self.label, returncode=returncode)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], on_stop: Callable[[], None] | None) -> None:
     if process.poll() is not None:
         return
     process.terminate()
@@ -145,6 +145,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    # A container engine's client may die and leave its container running: remove it too.
+    if on_stop is not None:
+        on_stop()
 
 
 def run_connector(
@@ -152,6 +155,7 @@ def run_connector(
     *,
     label: str,
     logger: logging.Logger,
+    on_stop: Callable[[], None] | None = None,
 ) -> Iterator[dict[str, t.Any]]:
     """Run the connector and yield its protocol messages in order.
 
@@ -162,6 +166,8 @@ def run_connector(
         argv: The command line (from `Workspace.argv`).
         label: Connector name for logs and errors.
         logger: Where LOG messages and stderr lines go.
+        on_stop: Called after the connector had to be stopped before it exited by itself
+            (e.g. to remove its container).
 
     Yields:
         Each other Airbyte message as a dict (floats parsed as `Decimal`, so numbers keep
@@ -209,7 +215,7 @@ def run_connector(
         drain.join()
         session.check_exit(returncode, list(drain.tail))
     finally:
-        _stop(process)
+        _stop(process, on_stop)
         stdout.close()
         drain.join(TERMINATE_GRACE_SECONDS)
         if process.stderr is not None:

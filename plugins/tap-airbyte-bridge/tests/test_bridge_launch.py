@@ -1,30 +1,19 @@
-"""The `connector` setting and the command lines it produces (python and container modes).
+"""The `connector` setting, the python command line and the private workspace.
 
-Container runs need a container engine, which this machine may not have: these tests check the
-exact argv and the staged files, and a stand-in engine script proves the argv is executed as
-built. A real image run comes with the container issue.
+The container command line is tested in `test_bridge_container_argv.py`, and against a real
+connector image in `test_bridge_container.py`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
-from tap_airbyte_bridge.connector import Connector
 from tap_airbyte_bridge.exceptions import ConnectorNotFoundError, SettingsError
-from tap_airbyte_bridge.launch import (
-    CONTAINER_MOUNT,
-    Workspace,
-    build_argv,
-    resolve_engine,
-    resolve_executable,
-)
+from tap_airbyte_bridge.launch import Program, Workspace, build_argv, resolve_executable
 from tap_airbyte_bridge.settings import ContainerLaunch, PythonLaunch, parse_launch
 
 
@@ -47,10 +36,25 @@ def test_python_launch_is_parsed() -> None:
     assert launch.label == "source-faker"
 
 
-def test_container_launch_defaults_to_auto_engine() -> None:
-    launch = parse_launch({"docker_image": "airbyte/source-faker:6.2.0"})
-    assert launch == ContainerLaunch("airbyte/source-faker:6.2.0", "auto", ())
-    assert launch.label == "airbyte/source-faker:6.2.0"
+def test_container_launch_defaults_to_auto_engine_and_no_network() -> None:
+    launch = parse_launch({"docker_image": "airbyte/source-faker:7.2.1"})
+    assert launch == ContainerLaunch("airbyte/source-faker:7.2.1", "auto", (), "none", None, None)
+    assert launch.label == "airbyte/source-faker:7.2.1"
+
+
+def test_container_launch_with_network_and_limits() -> None:
+    launch = parse_launch(
+        {
+            "docker_image": "airbyte/source-hubspot:1.0.15",
+            "engine": "podman",
+            "network": "bridge",
+            "memory": "512m",
+            "cpus": 1,
+        }
+    )
+    assert launch == ContainerLaunch(
+        "airbyte/source-hubspot:1.0.15", "podman", (), "bridge", "512m", 1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -66,6 +70,17 @@ def test_container_launch_defaults_to_auto_engine() -> None:
         ({"python": {"executable": ""}}, "connector.python.executable must name"),
         ({"docker_image": "a/x:1", "engine": "lxc"}, "'lxc' is not one of auto, docker, podman"),
         ({"docker_image": "a/x:1", "run_args": "--network host"}, "must be a list of strings"),
+        ({"docker_image": "airbyte/source-faker"}, "is not a pinned container image reference"),
+        ({"docker_image": "--privileged"}, "is not a pinned container image reference"),
+        ({"docker_image": ["a/x:1"]}, "is not a pinned container image reference"),
+        ({"docker_image": "a/x:1", "network": "container:db"}, "is not a network name"),
+        ({"docker_image": "a/x:1", "memory": "lots"}, "connector.memory 'lots' is not a size"),
+        ({"docker_image": "a/x:1", "cpus": 0}, "connector.cpus 0 is not a CPU count"),
+        ({"docker_image": "a/x:1", "cpus": True}, "connector.cpus True is not a CPU count"),
+        (
+            {"python": {"executable": "source-faker"}, "network": "host"},
+            "connector.network applies to a container only",
+        ),
     ],
 )
 def test_bad_connector_settings_name_the_fix(connector: object, fragment: str) -> None:
@@ -87,7 +102,7 @@ def test_python_argv_passes_host_paths_in_airbyte_order(tmp_path: Path) -> None:
         "read",
         files,
         workdir=tmp_path,
-        program="/venv/bin/source-faker",
+        program=Program("/venv/bin/source-faker"),
     )
     assert argv == [
         "/venv/bin/source-faker",
@@ -131,70 +146,19 @@ def test_executable_path_must_exist(tmp_path: Path) -> None:
         resolve_executable(str(tmp_path / "missing"), venv_bin=tmp_path)
 
 
-# --- container mode ---------------------------------------------------------------------
-
-
-def test_container_argv_mounts_the_workspace_and_passes_container_paths(tmp_path: Path) -> None:
-    files = {name: tmp_path / f"{name}.json" for name in ("config", "catalog", "state")}
-    argv = build_argv(
-        ContainerLaunch("airbyte/source-faker:6.2.0", "podman", ("--network", "none")),
-        "read",
-        files,
-        workdir=tmp_path,
-        program="/usr/bin/podman",
-    )
-    assert argv == [
-        "/usr/bin/podman",
-        "run",
-        "--rm",
-        "-i",
-        "-v",
-        f"{tmp_path}:{CONTAINER_MOUNT}",
-        "--network",
-        "none",
-        "airbyte/source-faker:6.2.0",
-        "read",
-        "--config",
-        f"{CONTAINER_MOUNT}/config.json",
-        "--catalog",
-        f"{CONTAINER_MOUNT}/catalog.json",
-        "--state",
-        f"{CONTAINER_MOUNT}/state.json",
-    ]
-
-
-@pytest.mark.parametrize(
-    ("engine", "available", "expected"),
-    [
-        ("auto", {"docker": "/usr/bin/docker", "podman": "/usr/bin/podman"}, "/usr/bin/docker"),
-        ("auto", {"podman": "/usr/bin/podman"}, "/usr/bin/podman"),
-        ("podman", {"docker": "/usr/bin/docker", "podman": "/usr/bin/podman"}, "/usr/bin/podman"),
-        ("docker", {"docker": "/usr/local/bin/docker"}, "/usr/local/bin/docker"),
-    ],
-)
-def test_engine_choice(engine: str, available: dict[str, str], expected: str) -> None:
-    assert resolve_engine(engine, which=_which(available)) == expected
-
-
-@pytest.mark.parametrize(("engine", "tried"), [("auto", "docker or podman"), ("docker", "docker")])
-def test_missing_engine_names_the_alternatives(engine: str, tried: str) -> None:
-    with pytest.raises(ConnectorNotFoundError) as caught:
-        resolve_engine(engine, which=_which({}))
-    message = str(caught.value)
-    assert f"container engine {tried} not found" in message
-    assert "connector.python" in message
-
-
 def test_unknown_command_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="unknown Airbyte command 'write'"):
-        build_argv(PythonLaunch("x"), "write", {}, workdir=tmp_path, program="x")
+        build_argv(PythonLaunch("x"), "write", {}, workdir=tmp_path, program=Program("x"))
 
 
 # --- workspace --------------------------------------------------------------------------
 
 
-def test_python_workspace_is_private_and_removed(tmp_path: Path) -> None:
-    with Workspace(PythonLaunch("source-faker")) as workspace:
+@pytest.mark.parametrize(
+    "launch", [PythonLaunch("source-faker"), ContainerLaunch("airbyte/source-faker:7.2.1")]
+)
+def test_workspace_is_private_and_removed(launch: PythonLaunch | ContainerLaunch) -> None:
+    with Workspace(launch) as workspace:
         config = workspace.write("config", {"api_key": "s3cret", "rate": 1.5})
         folder = workspace.path
         assert json.loads(config.read_text()) == {"api_key": "s3cret", "rate": 1.5}
@@ -203,46 +167,3 @@ def test_python_workspace_is_private_and_removed(tmp_path: Path) -> None:
         assert stat.S_IMODE(folder.parent.stat().st_mode) == 0o700
     assert not folder.exists()
     assert not folder.parent.exists()
-
-
-def test_container_workspace_is_readable_inside_a_private_parent() -> None:
-    with Workspace(ContainerLaunch("airbyte/source-faker:6.2.0")) as workspace:
-        config = workspace.write("config", {"count": 1})
-        assert stat.S_IMODE(config.stat().st_mode) == 0o644
-        assert stat.S_IMODE(workspace.path.stat().st_mode) == 0o755
-        assert stat.S_IMODE(workspace.path.parent.stat().st_mode) == 0o700
-
-
-def test_container_command_is_executed_as_built(tmp_path: Path, monkeypatch) -> None:
-    """A stand-in `docker` records its argv and the mounted config, then acts as a source."""
-    record = tmp_path / "argv.json"
-    stand_in = _executable(
-        tmp_path / "docker",
-        f"""#!{sys.executable}
-import json, sys
-args = sys.argv[1:]
-mount = args[args.index("-v") + 1].split(":")[0]
-config = json.load(open(mount + "/config.json"))
-json.dump({{"argv": args, "config": config}}, open({str(record)!r}, "w"))
-print(json.dumps({{"type": "CATALOG", "catalog": {{"streams": [
-    {{"name": "rows", "json_schema": {{"type": "object", "properties": {{}}}},
-      "supported_sync_modes": ["full_refresh"]}}]}}}}))
-""",
-    )
-    monkeypatch.setenv("PATH", f"{stand_in.parent}{os.pathsep}{os.environ['PATH']}")
-    connector = Connector(
-        ContainerLaunch("airbyte/source-x:1.0", "docker"), {"token": "t"}, logging.getLogger("t")
-    )
-
-    streams = connector.discover()
-
-    assert [s.name for s in streams] == ["rows"]
-    seen = json.loads(record.read_text())
-    assert seen["config"] == {"token": "t"}
-    assert seen["argv"][:4] == ["run", "--rm", "-i", "-v"]
-    assert seen["argv"][5:] == [
-        "airbyte/source-x:1.0",
-        "discover",
-        "--config",
-        f"{CONTAINER_MOUNT}/config.json",
-    ]

@@ -1,0 +1,95 @@
+"""Check a job's engine options (``source.engine.options.<engine>``, ``target.engine...``).
+
+An option's name must be one the engine's rendering references (``{options.<name>}``); where
+the registry declares a schema for the engine (``engine_options``), the values must match it
+too, e.g. a container image must be a pinned image reference. Nothing here looks at the
+machine: whether an image exists locally is checked where the job runs, by the plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+
+from ingestgen.config.load import JobFile
+from ingestgen.errors import Problem
+from ingestgen.registry.models import EngineBinding
+from ingestgen.registry.references import option_names
+
+
+def check_options(
+    job: JobFile,
+    side: str,
+    engine: str,
+    binding: EngineBinding,
+    options: dict[str, Any],
+    schema: dict[str, Any] | None,
+) -> list[Problem]:
+    """Located problems with one side's engine options (empty when all is well).
+
+    Args:
+        job: The job file.
+        side: ``source`` or ``target``.
+        engine: The chosen engine.
+        binding: The connector's rendering for that engine.
+        options: The job's options for that engine.
+        schema: The registry's schema of the engine's options, if it declares one.
+
+    Returns:
+        The problems, unknown names first.
+    """
+    valid = option_names(binding.config)
+    loc = (side, "engine", "options", engine)
+    problems = [
+        job.doc.problem(
+            (*loc, key),
+            f"unknown option {key!r} for the {engine} engine",
+            "valid options: " + (", ".join(sorted(valid)) or "none"),
+        )
+        for key in sorted(set(options) - valid)
+    ]
+    if schema is None:
+        return problems
+    known = {key: value for key, value in options.items() if key in valid}
+    # dependentRequired is checked here rather than by jsonschema, whose error names no key
+    # to point at.
+    dependent: dict[str, list[str]] = schema.get("dependentRequired") or {}
+    for key in sorted(known):
+        for needed in dependent.get(key, []):
+            if needed not in known:
+                problems.append(
+                    job.doc.problem(
+                        (*loc, key),
+                        f"option {key!r} needs option {needed!r}",
+                        _description(schema, needed),
+                    )
+                )
+    values = {k: v for k, v in schema.items() if k != "dependentRequired"}
+    errors = sorted(Draft202012Validator(values).iter_errors(known), key=lambda e: list(e.path))
+    for error in errors:
+        problems.append(job.doc.problem((*loc, *error.absolute_path), *_describe(error, schema)))
+    return problems
+
+
+def _property(schema: dict[str, Any], name: str) -> dict[str, Any]:
+    return dict((schema.get("properties") or {}).get(name) or {})
+
+
+def _description(schema: dict[str, Any], name: str) -> str:
+    return str(_property(schema, name).get("description", ""))
+
+
+def _describe(error: SchemaError, schema: dict[str, Any]) -> tuple[str, str]:
+    name = str(error.absolute_path[0]) if error.absolute_path else ""
+    hint = _description(schema, name)
+    if error.validator == "pattern":
+        return f"{error.instance!r} is not a valid {name}", hint
+    if error.validator == "enum":
+        choices = ", ".join(str(choice) for choice in _property(schema, name).get("enum", []))
+        return f"{error.instance!r} is not one of {choices}", hint
+    if error.validator == "type":
+        got = type(error.instance).__name__
+        return f"expected {error.validator_value}, got {got} {error.instance!r}", hint
+    return error.message, hint
