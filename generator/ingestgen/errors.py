@@ -5,6 +5,7 @@ The CLI prints a `UserError` without a traceback (``--debug`` shows one); anythi
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import IntEnum
@@ -39,15 +40,46 @@ class UserError(IngestgenError):
     exit_code = ExitCode.INVALID
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxset = _SHORT.maxtuple = 4
+_SHORT.maxlevel = 2
+# Longest message, hint or key path a problem prints: a backstop for values echoed in full.
+_MAX_TEXT = 400
+
+
+def excerpt(value: object) -> str:
+    """A short repr of a user value for messages: never more than about 60 characters of it.
+
+    Long text says how long it is, so ``'xxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxx'
+    (5,000,000 characters)`` stands for a five-megabyte value.
+    """
+    text = _SHORT.repr(value)
+    if isinstance(value, str) and len(value) > _SHORT.maxstring:
+        text += f" ({len(value):,} characters)"
+    return text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 12] + "... (cut)"
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One located validation problem: ``file:line key.path: message (hint)``."""
+    """One located validation problem: ``file:line key.path: message (hint)``.
+
+    Messages quote user values with `excerpt`; whatever slips through is cut at 400 characters.
+    """
 
     file: str
     line: int
     path: str
     message: str
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("path", "message", "hint"):
+            object.__setattr__(self, name, _clip(getattr(self, name)))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

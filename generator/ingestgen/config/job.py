@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from ingestgen.errors import excerpt
+
 TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 """A tenant id: safe as an Iceberg namespace, a Nessie branch, a folder and a Meltano name."""
 
@@ -34,7 +36,8 @@ class _Engine(_Strict):
         other = sorted(set(self.options) - {engine})
         if other:
             raise ValueError(
-                f"options given for {', '.join(other)} but engine.type is {engine!r}; "
+                f"options given for {', '.join(o if len(o) <= 60 else excerpt(o) for o in other)} "
+                f"but engine.type is {engine!r}; "
                 f"put them under options.{engine} or change the type"
             )
         return self

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem, each_or_all_problems
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.paths import display, spec_relpath
 from target_iceberg.spec import AssetSpec
 
@@ -49,7 +49,7 @@ def load_job(path: Path, root: Path) -> JobFile:
                 name,
                 0,
                 "",
-                f"job name {path.stem!r} (the file name) is not a safe identifier",
+                f"job name {excerpt(path.stem)} (the file name) is not a safe identifier",
                 "rename the file to lower-case letters, digits and '_', starting with a letter",
             )
         )
@@ -117,7 +117,7 @@ def _load_asset(
     loc = ("asset_definition",)
     rel = spec_relpath(config.asset_definition)
     if isinstance(rel, str):
-        problems.append(doc.problem(loc, f"{config.asset_definition!r}: {rel}"))
+        problems.append(doc.problem(loc, f"{excerpt(config.asset_definition)}: {rel}"))
         return None, None
     path = root / rel
     if not path.is_file():

@@ -28,7 +28,7 @@ from pydantic import (
 from ingestgen.config.load import load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem
+from ingestgen.errors import ConfigError, Problem, excerpt
 from ingestgen.paths import RUNNER_FILE, display, repo_relpath
 
 ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
@@ -52,25 +52,25 @@ def cron_problem(cron: str) -> str | None:
     fields = cron.split()
     if len(fields) != 5:
         return (
-            f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
+            f"{excerpt(cron)} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
             "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'"
         )
     for text, (label, low, high) in zip(fields, _CRON_FIELDS, strict=True):
         match = _CRON_FIELD.match(text)
         if not match:
             return (
-                f"{cron!r}: the {label} field {text!r} is not one of *, */step, n, n-m, n/step "
-                "or n,m,... (numbers only)"
+                f"{excerpt(cron)}: the {label} field {excerpt(text)} is not one of *, */step, n, "
+                "n-m, n/step or n,m,... (numbers only)"
             )
         if "/" in text and int(text.rsplit("/", 1)[1]) == 0:
-            return f"{cron!r}: the {label} field {text!r} has a step of 0"
+            return f"{excerpt(cron)}: the {label} field {excerpt(text)} has a step of 0"
         head = text.split("/", 1)[0]
         numbers = [int(n) for n in re.split(r"[-,]", head) if n != "*"]
         for number in numbers:
             if not low <= number <= high:
-                return f"{cron!r}: {label} {number} is outside {low}-{high}"
+                return f"{excerpt(cron)}: {label} {number} is outside {low}-{high}"
         if "-" in head and numbers[0] > numbers[1]:
-            return f"{cron!r}: the {label} range {head!r} runs backwards"
+            return f"{excerpt(cron)}: the {label} range {excerpt(head)} runs backwards"
     return None
 
 
@@ -285,7 +285,7 @@ def _schedules(
             problems.append(
                 doc.problem(
                     (*loc, "name"),
-                    f"the schedule {schedule.name!r} is "
+                    f"the schedule {excerpt(schedule.name)} is "
                     f"already defined at schedules[{seen[schedule.name]}]",
                     "give every schedule its own name",
                 )
@@ -293,7 +293,7 @@ def _schedules(
         seen.setdefault(schedule.name, index)
         rel = config_relpath(schedule.config)
         if isinstance(rel, str):
-            problems.append(doc.problem((*loc, "config"), f"{schedule.config!r}: {rel}"))
+            problems.append(doc.problem((*loc, "config"), f"{excerpt(schedule.config)}: {rel}"))
             continue
         path = root / rel
         if not path.is_file():

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ingestgen.config.load import JobFile
-from ingestgen.errors import ConfigError, Problem, each_or_all_problems
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
 from ingestgen.registry.references import fill, lookup, option_names
@@ -73,7 +73,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     problems = [
         doc.problem(
             (side, "engine", "type"),
-            f"engine {engine!r} is not supported by {side} {name!r}",
+            f"engine {excerpt(engine)} is not supported by {side} {excerpt(name)}",
             "supported: " + ", ".join(supported),
         )
         for side, engine, supported, name in (
@@ -160,7 +160,7 @@ def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, 
         problems.append(
             job.doc.problem(
                 ("source", "type"),
-                f"unknown source {cfg.source.type!r}",
+                f"unknown source {excerpt(cfg.source.type)}",
                 "known sources: " + ", ".join(sorted(registry.sources)),
             )
         )
@@ -168,7 +168,7 @@ def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, 
         problems.append(
             job.doc.problem(
                 ("target", "type"),
-                f"unknown target {cfg.target.type!r}",
+                f"unknown target {excerpt(cfg.target.type)}",
                 "known targets: " + ", ".join(sorted(registry.targets)),
             )
         )
@@ -184,7 +184,8 @@ def _asset_source(job: JobFile) -> list[Problem]:
     return [
         job.doc.problem(
             ("asset_definition",),
-            f"{job.asset_path} is an asset of source {spec_source!r}, not of {source!r}",
+            f"{job.asset_path} is an asset of source {excerpt(spec_source)}, "
+            f"not of {excerpt(source)}",
             f"use a spec under specs/{source}/",
         )
     ]
@@ -212,7 +213,7 @@ def _unknown_options(
     return [
         job.doc.problem(
             (side, "engine", "options", engine, key),
-            f"unknown option {key!r} for the {engine} engine",
+            f"unknown option {excerpt(key)} for the {engine} engine",
             "valid options: " + (", ".join(sorted(valid)) or "none"),
         )
         for key in sorted(set(options) - valid)
@@ -240,7 +241,8 @@ def _strategy(job: JobFile, source: SourceConnector, problems: list[Problem]) ->
         problems.append(
             job.doc.problem(
                 ("source", "incremental", "strategy"),
-                f"{incremental.strategy!r} is not a strategy of {job.config.source.type!r}",
+                f"{excerpt(incremental.strategy)} is not a strategy of "
+                f"{excerpt(job.config.source.type)}",
                 "use one of " + ", ".join(source.incremental_strategies),
             )
         )

@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from ingestgen.config.yamlsource import Located
-from ingestgen.errors import Problem
+from ingestgen.errors import Problem, excerpt
 from ingestgen.registry.models import SourceConnector
 
 ENV_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*\}$")
@@ -57,21 +57,26 @@ def _describe(error: SchemaError) -> tuple[str, str]:
         close = difflib.get_close_matches(key, allowed, n=1)
         # At the top level the job's own source keys are valid too.
         valid = allowed if error.absolute_path else ["type", "engine", "incremental", *allowed]
-        hint = (f"did you mean {close[0]!r}? " if close else "") + "valid keys: " + ", ".join(valid)
+        hint = (
+            (f"did you mean {excerpt(close[0])}? " if close else "")
+            + "valid keys: "
+            + ", ".join(valid)
+        )
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        return f"unknown key {key!r}{more}", hint
+        return f"unknown key {excerpt(key)}{more}", hint
     if error.validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         what = missing[0] if missing else error.message
         desc = (properties.get(what) or {}).get("description", "")
-        return f"missing required key {what!r}", desc
+        return f"missing required key {excerpt(what)}", desc
     if error.validator == "enum":
         choices: list[Any] = list(schema.get("enum") or [])
-        return f"{error.instance!r} is not one of " + ", ".join(str(v) for v in choices), ""
+        return f"{excerpt(error.instance)} is not one of " + ", ".join(str(v) for v in choices), ""
     if error.validator == "type":
         return (
             f"expected {error.validator_value}, "
-            f"got {type(error.instance).__name__} {error.instance!r}",
+            f"got {type(error.instance).__name__} {excerpt(error.instance)}",
             "",
         )
-    return error.message, ""
+    # jsonschema's own messages start with the value's repr, which may be huge.
+    return error.message.replace(repr(error.instance), excerpt(error.instance)), ""
