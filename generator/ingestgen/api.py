@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from ingestgen.config.load import load_jobs
 from ingestgen.config.runner import find_runner
+from ingestgen.config.yamlsource import load_located
+from ingestgen.errors import ConfigError
 from ingestgen.orchestrate.render import meltano_schedules, render_workspace
 from ingestgen.paths import job_files
 from ingestgen.registry.load import load_registry
@@ -49,10 +49,11 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
 
 
 def _peek_tenant(path: Path) -> str | None:
-    # Only to group files by tenant; full validation happens in load_jobs.
+    # Only to group files by tenant; full validation happens in load_jobs. The same bounded,
+    # safe reader as everywhere: a hostile file must not cost more here than there.
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = load_located(path).data
+    except ConfigError:
         return None
     tenant = data.get("tenant_id") if isinstance(data, dict) else None
     return tenant if isinstance(tenant, str) else None
