@@ -7,14 +7,12 @@ is an error, never a silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ingestgen.config.tenant import TenantId
 from ingestgen.errors import excerpt
-
-TenantId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
-"""A tenant id: safe as an Iceberg namespace, a Nessie branch, a folder and a Meltano name."""
 
 SourceEngineType = Literal["airbyte", "singer", "native", "jdbc"]
 TargetEngineType = Literal["native", "spark", "meltano"]

@@ -81,10 +81,6 @@ def _kind_name(kind: str) -> str:
 
 def _pattern_hint(pattern: str) -> tuple[str, str]:
     known = {
-        "^[a-z][a-z0-9_]{0,39}$": (
-            "tenant id",
-            "use 1-40 lower-case letters, digits or '_', starting with a letter",
-        ),
         "^[a-z_][a-z0-9_]{0,62}$": (
             "identifier",
             "use lower-case letters, digits or '_', not starting with a digit",
