@@ -5,7 +5,10 @@
 - References inside longer strings are replaced by the value's text (absent: empty).
 - ``{first_of: [alternative, ...]}`` takes the first alternative that has no whole-value
   references or at least one that resolves, e.g. a container image (with an optional engine)
-  when the job names one, else a Python package.
+  when the job names one, else a Python package. With one alternative it renders a block only
+  when the job gives one of its values, beside values the platform fixes (a storage location).
+- ``{options.a.b}`` references one key of an engine option that is a mapping: the job may then
+  give only the keys referenced (``a: {b: ...}``), the rest of the block is the platform's.
 
 Nothing here evaluates code or reads anything but the context it is given.
 """
@@ -22,50 +25,45 @@ _MISSING = object()
 
 def fill(value: Any, ctx: dict[str, Any]) -> Any:
     """``value`` with its references replaced from ``ctx`` (see the module docstring)."""
-    filled = _fill(value, ctx, [])
+    filled = _fill(value, ctx, [], [])
     return {} if filled is _MISSING else filled
 
 
-def _fill(value: Any, ctx: dict[str, Any], missing: list[str]) -> Any:
+def _fill(value: Any, ctx: dict[str, Any], missing: list[str], found: list[str]) -> Any:
     if isinstance(value, dict):
         if set(value) == {"first_of"} and isinstance(value["first_of"], list):
-            return _first_of(value["first_of"], ctx, missing)
+            return _first_of(value["first_of"], ctx, missing, found)
         out = {}
         for key, item in value.items():
-            filled = _fill(item, ctx, missing)
+            filled = _fill(item, ctx, missing, found)
             if filled is not _MISSING:
                 out[key] = filled
         return out
     if isinstance(value, list):
-        items = (_fill(item, ctx, missing) for item in value)
+        items = (_fill(item, ctx, missing, found) for item in value)
         return [v for v in items if v is not _MISSING]
     if isinstance(value, str):
         whole = _WHOLE.match(value)
         if whole:
-            found = lookup(ctx, whole.group(1))
-            if found is None:
-                missing.append(whole.group(1))
-                return _MISSING
-            return found
+            result = lookup(ctx, whole.group(1))
+            (missing if result is None else found).append(whole.group(1))
+            return _MISSING if result is None else result
         return _PART.sub(lambda m: str(lookup(ctx, m.group(1)) or ""), value)
     return value
 
 
-def _first_of(alternatives: list[Any], ctx: dict[str, Any], missing: list[str]) -> Any:
+def _first_of(
+    alternatives: list[Any], ctx: dict[str, Any], missing: list[str], found: list[str]
+) -> Any:
     for alternative in alternatives:
         absent: list[str] = []
-        filled = _fill(alternative, ctx, absent)
-        if not absent or _has_value(filled):
+        resolved: list[str] = []
+        filled = _fill(alternative, ctx, absent, resolved)
+        if resolved or not absent:
+            found += resolved
             return filled
     missing.append("first_of")
     return _MISSING
-
-
-def _has_value(filled: Any) -> bool:
-    # Something of the alternative resolved: a non-empty mapping or list, or a plain value.
-    if isinstance(filled, dict | list):
-        return bool(filled)
-    return filled is not _MISSING
 
 
 def lookup(ctx: dict[str, Any], dotted: str) -> Any:
@@ -79,13 +77,18 @@ def lookup(ctx: dict[str, Any], dotted: str) -> Any:
 
 
 def option_names(config: Any) -> set[str]:
-    """Every ``options.<name>`` referenced anywhere in ``config``: the engine's valid options."""
+    """Every engine option ``config`` references: ``{options.a}`` and ``{options.a.b}`` give a."""
+    return {name.split(".", 1)[0] for name in option_paths(config)}
+
+
+def option_paths(config: Any) -> set[str]:
+    """Every ``options.<path>`` referenced anywhere in ``config``, e.g. ``a`` or ``a.b``."""
     if isinstance(config, str):
         return {
             m.removeprefix("options.") for m in _PART.findall(config) if m.startswith("options.")
         }
     if isinstance(config, dict):
-        return set().union(*(option_names(v) for v in config.values())) if config else set()
+        return set().union(*(option_paths(v) for v in config.values())) if config else set()
     if isinstance(config, list):
-        return set().union(*(option_names(v) for v in config)) if config else set()
+        return set().union(*(option_paths(v) for v in config)) if config else set()
     return set()

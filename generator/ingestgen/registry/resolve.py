@@ -17,7 +17,7 @@ from ingestgen.config.load import JobFile
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import EngineBinding, SourceConnector, TargetConnector
-from ingestgen.registry.references import fill, lookup, option_names
+from ingestgen.registry.references import fill, lookup, option_names, option_paths
 from ingestgen.registry.settings import check_settings
 
 # Rendered projects live at projects/<tenant>/, two levels below the repository root.
@@ -210,14 +210,33 @@ def _unknown_options(
     job: JobFile, side: str, engine: str, binding: EngineBinding, options: dict[str, Any]
 ) -> list[Problem]:
     valid = option_names(binding.config)
-    return [
+    paths = option_paths(binding.config)
+    loc = (side, "engine", "options", engine)
+    problems = [
         job.doc.problem(
-            (side, "engine", "options", engine, key),
+            (*loc, key),
             f"unknown option {excerpt(key)} for the {engine} engine",
             "valid options: " + (", ".join(sorted(valid)) or "none"),
         )
         for key in sorted(set(options) - valid)
     ]
+    for key in sorted(set(options) & valid - paths):
+        # Only some keys of this option are the job's (e.g. batch_config's encoding and
+        # batch_size); the registry writes the rest (where the files go).
+        keys = sorted({p.split(".")[1] for p in paths if p.startswith(f"{key}.")})
+        value = options[key]
+        extra = sorted(set(value) - set(keys)) if isinstance(value, dict) else [None]
+        problems += [
+            job.doc.problem(
+                (*loc, key) if name is None else (*loc, key, name),
+                f"expected a mapping, got {excerpt(value)}"
+                if name is None
+                else f"{excerpt(name)} is not a setting a job gives in {key}",
+                f"give only {', '.join(keys)}; the platform sets the rest",
+            )
+            for name in extra
+        ]
+    return problems
 
 
 def _replication(
