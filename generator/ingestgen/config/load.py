@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
+from ingestgen.config.envrefs import reference_problems
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
@@ -64,6 +65,7 @@ def load_job(path: Path, root: Path) -> JobFile:
                 ),
             ]
         )
+    problems += _references(doc.data, doc)
     try:
         config = JobConfig.model_validate(doc.data)
     except ValidationError as exc:
@@ -73,6 +75,19 @@ def load_job(path: Path, root: Path) -> JobFile:
     if problems or asset is None or asset_path is None:
         raise ConfigError(problems)
     return JobFile(path.stem, name, config, doc, asset, asset_path)
+
+
+def _references(data: dict[object, object], doc: Located) -> list[Problem]:
+    # Environment references anywhere but the connector's own settings under source:, which
+    # the registry's secrets decide (registry.settings checks them).
+    problems: list[Problem] = []
+    for key, value in data.items():
+        if key == "source" and isinstance(value, dict):
+            for own in ("type", "engine", "incremental"):
+                problems += reference_problems(value.get(own), ("source", own), doc, [])
+        else:
+            problems += reference_problems(value, (str(key),), doc, [])
+    return problems
 
 
 def _isolation(config: JobConfig, doc: Located) -> list[Problem]:

@@ -89,7 +89,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     target_binding = target.engines[target_engine]
     source_options = cfg.source.engine.options.get(source_engine, {}) if cfg.source.engine else {}
     target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
-    problems += check_settings(cfg.source.settings, source, doc)
+    problems += check_settings(cfg.source.settings, source, doc, cfg.tenant_id)
     problems += _asset_source(job)
     problems += _requirements(job, source)
     problems += _unknown_options(job, "source", source_engine, source_binding, source_options)

@@ -9,17 +9,20 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from ingestgen.config.envrefs import reference_problems, secret_problem
 from ingestgen.config.yamlsource import Located
 from ingestgen.errors import Problem, excerpt
 from ingestgen.registry.models import SourceConnector
 
-ENV_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*\}$")
-
 
 def check_settings(
-    settings: dict[str, Any], source: SourceConnector, doc: Located
+    settings: dict[str, Any], source: SourceConnector, doc: Located, tenant: str
 ) -> list[Problem]:
-    """Located problems with the connector keys under ``source:`` (empty when all is well)."""
+    """Located problems with the connector keys under ``source:`` (empty when all is well).
+
+    Secret settings must be one reference to a variable of ``tenant``
+    (`ingestgen.config.envrefs`); no other setting may reference the environment at all.
+    """
     schema = source.config_schema
     problems = []
     for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
@@ -30,18 +33,13 @@ def check_settings(
             extra = sorted(set(error.instance) - set(error.schema.get("properties") or {}))
             loc = (*loc, extra[0]) if extra else loc
         problems.append(doc.problem(loc, message, hint))
-    for key in source.secrets:
-        value = settings.get(key)
-        if value is not None and not (isinstance(value, str) and ENV_REF.match(value)):
-            var = f"{key.upper()}"
-            problems.append(
-                doc.problem(
-                    ("source", key),
-                    "a secret must not be written in the job file",
-                    f"give it as an environment reference, e.g. {key}: ${{{var}}}, and set {var} "
-                    "where the job runs",
-                )
-            )
+    for key, value in settings.items():
+        if key not in source.secrets:
+            problems += reference_problems(value, ("source", key), doc, source.secrets)
+            continue
+        wrong = secret_problem(key, value, tenant) if value is not None else None
+        if wrong:
+            problems.append(doc.problem(("source", key), *wrong))
     return problems
 
 
