@@ -13,7 +13,7 @@ from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
-from ingestgen.paths import display, spec_relpath
+from ingestgen.paths import display, resolves_inside, spec_relpath
 from target_iceberg.spec import AssetSpec
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -32,6 +32,8 @@ class JobFile:
     asset: AssetSpec
     asset_path: PurePosixPath
     """Repository-relative path of the asset definition."""
+    root: Path
+    """The repository the job was read from (connector paths are checked on its disk)."""
 
 
 def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
@@ -74,7 +76,7 @@ def load_job(path: Path, root: Path) -> JobFile:
     asset, asset_path = _load_asset(config, doc, root, problems)
     if problems or asset is None or asset_path is None:
         raise ConfigError(problems)
-    return JobFile(path.stem, name, config, doc, asset, asset_path)
+    return JobFile(path.stem, name, config, doc, asset, asset_path, root)
 
 
 def _references(data: dict[object, object], doc: Located) -> list[Problem]:
@@ -140,7 +142,20 @@ def _load_asset(
             doc.problem(loc, f"{rel} does not exist", "create the asset definition or fix the path")
         )
         return None, None
-    spec_doc = load_located(path, rel.as_posix())
+    real = path.resolve()
+    if not resolves_inside(path, root.resolve() / "specs"):
+        # Never read: a link out of specs/ would make its target's content a "spec" and
+        # print it in the validation errors.
+        problems.append(
+            doc.problem(
+                loc,
+                f"{rel} is a symbolic link (or lies in a linked folder) leaving specs/; it was "
+                "not read",
+                "put the asset definition itself under specs/<source>/v<version>/",
+            )
+        )
+        return None, None
+    spec_doc = load_located(real, rel.as_posix())
     try:
         asset = AssetSpec.model_validate(spec_doc.data)
     except ValidationError as exc:

@@ -29,7 +29,7 @@ from ingestgen.config.load import load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
-from ingestgen.paths import RUNNER_FILE, display, repo_relpath
+from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
 
 ScheduleName = Annotated[str, StringConstraints(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 """A schedule name: safe as a Meltano schedule and a Dagster schedule name, unchanged."""
@@ -172,7 +172,7 @@ class RunnerConfig:
 def runner_files(root: Path) -> list[Path]:
     """Every ``runner.yaml`` under ``configs/``."""
     configs = root / "configs"
-    return sorted(p.resolve() for p in configs.rglob(RUNNER_FILE)) if configs.is_dir() else []
+    return inside_configs(set(configs.rglob(RUNNER_FILE)), root) if configs.is_dir() else []
 
 
 def find_runner(root: Path) -> RunnerConfig | None:
@@ -300,6 +300,15 @@ def _schedules(
             problems.append(
                 doc.problem(
                     (*loc, "config"), f"{rel} does not exist", "create the job file or fix the path"
+                )
+            )
+            continue
+        if not resolves_inside(path, root.resolve() / "configs"):
+            problems.append(
+                doc.problem(
+                    (*loc, "config"),
+                    f"{rel} is a symbolic link (or lies in a linked folder) leaving configs/",
+                    "put the job file itself in configs/<tenant>/",
                 )
             )
             continue

@@ -11,6 +11,7 @@ the environment: secrets stay ``${ENV_VAR}`` references and paths become project
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from ingestgen.config.load import JobFile
@@ -89,7 +90,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     target_binding = target.engines[target_engine]
     source_options = cfg.source.engine.options.get(source_engine, {}) if cfg.source.engine else {}
     target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
-    problems += check_settings(cfg.source.settings, source, doc, cfg.tenant_id)
+    problems += check_settings(cfg.source.settings, source, doc, cfg.tenant_id, job.root)
     problems += _asset_source(job)
     problems += _requirements(job, source)
     problems += _unknown_options(job, "source", source_engine, source_binding, source_options)
@@ -114,7 +115,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     }
     source_ctx = {
         **context,
-        "source": _source_values(cfg.source.settings, source),
+        **_source_values(cfg.source.settings, source, cfg.tenant_id),
         "options": source_options,
     }
     target_ctx = {
@@ -278,12 +279,19 @@ def _streams(job: JobFile, source: SourceConnector) -> dict[str, str]:
     return {str(fill(source.stream_name, ctx)): job.asset.asset}
 
 
-def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[str, Any]:
+def _source_values(
+    settings: dict[str, Any], source: SourceConnector, tenant: str
+) -> dict[str, dict[str, Any]]:
+    # Path settings (checked by check_settings) become project-relative, and each gets its
+    # tenant folder as {roots.<key>}: the folder a tap re-checks the path against at run time.
     values = dict(settings)
+    roots = {}
     for key in source.paths:
-        if isinstance(values.get(key), str) and not values[key].startswith("/"):
-            values[key] = f"{REPO}/{values[key].lstrip('./')}"
-    return values
+        if isinstance(values.get(key), str):
+            path = PurePosixPath(values[key])
+            values[key] = f"{REPO}/{path.as_posix()}"
+            roots[key] = f"{REPO}/{path.parts[0]}/{tenant}"
+    return {"source": values, "roots": roots}
 
 
 def _catalog(job: JobFile) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -12,16 +13,18 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from ingestgen.config.envrefs import reference_problems, secret_problem
 from ingestgen.config.yamlsource import Located
 from ingestgen.errors import Problem, excerpt
+from ingestgen.paths import connector_path
 from ingestgen.registry.models import SourceConnector
 
 
 def check_settings(
-    settings: dict[str, Any], source: SourceConnector, doc: Located, tenant: str
+    settings: dict[str, Any], source: SourceConnector, doc: Located, tenant: str, root: Path
 ) -> list[Problem]:
     """Located problems with the connector keys under ``source:`` (empty when all is well).
 
     Secret settings must be one reference to a variable of ``tenant``
-    (`ingestgen.config.envrefs`); no other setting may reference the environment at all.
+    (`ingestgen.config.envrefs`); no other setting may reference the environment at all. Path
+    settings follow `ingestgen.paths.connector_path`, on ``root``'s disk.
     """
     schema = source.config_schema
     problems = []
@@ -34,6 +37,11 @@ def check_settings(
             loc = (*loc, extra[0]) if extra else loc
         problems.append(doc.problem(loc, message, hint))
     for key, value in settings.items():
+        if key in source.paths and isinstance(value, str):
+            where = connector_path(value, tenant, root)
+            if isinstance(where, str):
+                problems.append(doc.problem(("source", key), f"{excerpt(value)}: {where}"))
+            continue
         if key not in source.secrets:
             problems += reference_problems(value, ("source", key), doc, source.secrets)
             continue

@@ -61,6 +61,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "local_root",
+        th.StringType,
+        description=(
+            "With local_folder: the folder it must lie inside, symbolic links followed (the "
+            "tap refuses to read otherwise). ingestgen sets it to the tenant's own folder."
+        ),
+    ),
+    th.Property(
         "api_base_url",
         th.StringType,
         default=DEFAULT_API_BASE_URL,
@@ -160,6 +168,7 @@ class Settings:
 
     files: tuple[FileRef, ...]
     local_folder: str | None
+    local_root: str | None
     api_base_url: str
     oauth_token: str | None = field(repr=False)
     service_account_key: dict[str, Any] | None = field(repr=False)
@@ -227,6 +236,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     return Settings(
         files=tuple(files),
         local_folder=local_folder,
+        local_root=config.get("local_root") or None,
         api_base_url=str(config.get("api_base_url") or DEFAULT_API_BASE_URL).rstrip("/"),
         oauth_token=token,
         service_account_key=key,
