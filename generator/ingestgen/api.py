@@ -2,32 +2,97 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from ingestgen.config.load import load_jobs
-from ingestgen.config.runner import find_runner
+from ingestgen.config.runner import RunnerConfig, find_runner, is_runner_file, load_runner
 from ingestgen.config.yamlsource import load_located
-from ingestgen.errors import ConfigError
+from ingestgen.errors import ConfigError, Problem
 from ingestgen.orchestrate.render import meltano_schedules, render_workspace
-from ingestgen.paths import job_files
+from ingestgen.paths import RUNNER_FILE, inside_configs, job_files
 from ingestgen.registry.load import load_registry
 from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
 from ingestgen.render.project import render_projects
 from ingestgen.render.write import RenderReport, apply
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What `check` validated: job files, resolved, and runner configs."""
+
+    jobs: list[ResolvedJob]
+    runners: list[RunnerConfig]
+
+
+def check(root: Path, selected: list[Path] | None = None) -> Checked:
+    """Validate the selected files (everything under ``configs/`` by default), writing nothing.
+
+    A selected file that is a runner config (named ``runner.yaml``, or holding a ``runner:``
+    block and no ``tenant_id``) is validated as one; with no selection, the repository's runner
+    config is validated with its jobs.
+
+    Raises:
+        ConfigError: every problem of every file, located.
+    """
+    loaded = load_registry(root)
+    files = job_files(root, selected)
+    runner_paths = _runner_paths(root, selected, files)
+    problems: list[Problem] = []
+    resolved: list[ResolvedJob] = []
+    runners: list[RunnerConfig] = []
+    try:
+        jobs = load_jobs([p for p in files if p not in runner_paths], root)
+        resolved = resolve_jobs(jobs, loaded)
+    except ConfigError as exc:
+        problems += exc.problems
+    for path in runner_paths:
+        try:
+            runners.append(load_runner(path, root))
+        except ConfigError as exc:
+            problems += exc.problems
+    if not selected:
+        try:
+            found = find_runner(root)
+        except ConfigError as exc:
+            problems += exc.problems
+        else:
+            runners += [found] if found else []
+    if problems:
+        raise ConfigError(problems)
+    return Checked(resolved, runners)
+
+
+def _runner_paths(root: Path, selected: list[Path] | None, files: list[Path]) -> list[Path]:
+    # Selected runner configs: files that are one, and runner.yaml files in selected folders.
+    if not selected:
+        return []
+    inside = {p for folder in selected if folder.is_dir() for p in folder.rglob(RUNNER_FILE)}
+    found = set(inside_configs(inside, root)) | {p for p in files if is_runner_file(p)}
+    return sorted(found)
+
+
 def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob]:
     """Validate and resolve the selected job files (all under ``configs/`` by default).
 
     Raises:
-        ConfigError: every problem found, located.
+        ConfigError: every problem found, located; a selected runner config is one.
     """
-    loaded = load_registry(root)
-    jobs = load_jobs(job_files(root, selected), root)
-    resolved = resolve_jobs(jobs, loaded)
-    if not selected:
-        find_runner(root)  # the runner config is validated with the whole repository
-    return resolved
+    checked = check(root, selected)
+    if selected and checked.runners:
+        raise ConfigError(
+            [
+                Problem(
+                    r.display,
+                    0,
+                    "",
+                    "this is a runner config, not a job file",
+                    "give a job file, configs/<tenant>/<job>.yaml",
+                )
+                for r in checked.runners
+            ]
+        )
+    return checked.jobs
 
 
 def render(root: Path, selected: list[Path] | None = None, *, check: bool = False) -> RenderReport:

@@ -13,7 +13,7 @@ from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
-from ingestgen.paths import display, resolves_inside, spec_relpath
+from ingestgen.paths import RUNNER_FILE, display, resolves_inside, spec_relpath
 from target_iceberg.spec import AssetSpec
 
 JOB_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -41,10 +41,26 @@ def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
     return each_or_all_problems(files, lambda path: load_job(path, root))
 
 
+def is_runner_data(data: object) -> bool:
+    """Whether a parsed file is a runner config (a ``runner:`` block, no ``tenant_id``)."""
+    return isinstance(data, dict) and "runner" in data and "tenant_id" not in data
+
+
 def load_job(path: Path, root: Path) -> JobFile:
     """Validate one job file and load its asset definition."""
     name = display(path, root)
     doc = load_located(path, name)
+    if is_runner_data(doc.data):
+        raise ConfigError(
+            [
+                doc.problem(
+                    ("runner",),
+                    "this is a runner config (a runner: block), not a job file",
+                    f"name it {RUNNER_FILE} (one per repository, under configs/) to use it, or "
+                    f"`ingestgen validate {name}` to check it alone",
+                )
+            ]
+        )
     problems: list[Problem] = []
     if not JOB_NAME.match(path.stem):
         problems.append(

@@ -25,7 +25,7 @@ from pydantic import (
     field_validator,
 )
 
-from ingestgen.config.load import load_job
+from ingestgen.config.load import is_runner_data, load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
@@ -173,6 +173,16 @@ def runner_files(root: Path) -> list[Path]:
     """Every ``runner.yaml`` under ``configs/``."""
     configs = root / "configs"
     return inside_configs(set(configs.rglob(RUNNER_FILE)), root) if configs.is_dir() else []
+
+
+def is_runner_file(path: Path) -> bool:
+    """Whether ``path`` is a runner config: by its name, ``runner.yaml``, or by its content."""
+    if path.name == RUNNER_FILE:
+        return True
+    try:
+        return is_runner_data(load_located(path).data)
+    except ConfigError:
+        return False  # read as a job, whose validation reports the problem
 
 
 def find_runner(root: Path) -> RunnerConfig | None:
