@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from ingestgen.config.yamlsource import Loc, Located
+from ingestgen.config.yamlsource import Loc, Located, texts
 from ingestgen.errors import Problem, excerpt
 
 # Every form Meltano expands (its ENV_VAR_PATTERN: ``${word}`` and ``$UPPER``) and more: any
@@ -36,17 +36,7 @@ def variable_prefix(tenant: str) -> str:
 
 def find_references(value: Any, loc: Loc) -> Iterator[tuple[Loc, str]]:
     """Every text (value or key) under ``value`` that Meltano could expand, with its location."""
-    if isinstance(value, str):
-        if EXPANDABLE.search(value):
-            yield loc, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(key, str) and EXPANDABLE.search(key):
-                yield (*loc, key), key
-            yield from find_references(item, (*loc, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from find_references(item, (*loc, index))
+    return ((at, text) for at, text in texts(value, loc) if EXPANDABLE.search(text))
 
 
 def reference_problems(value: Any, loc: Loc, doc: Located, secrets: list[str]) -> list[Problem]:

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ingestgen.config.envrefs import reference_problems
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
-from ingestgen.config.yamlsource import Located, load_located
+from ingestgen.config.yamlsource import Located, load_located, texts
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.paths import RUNNER_FILE, display, resolves_inside, spec_relpath
 from target_iceberg.spec import AssetSpec
@@ -56,8 +56,8 @@ def load_job(path: Path, root: Path) -> JobFile:
                 doc.problem(
                     ("runner",),
                     "this is a runner config (a runner: block), not a job file",
-                    f"name it {RUNNER_FILE} (one per repository, under configs/) to use it, or "
-                    f"`ingestgen validate {name}` to check it alone",
+                    f"rename it to {RUNNER_FILE}: the one runner config of the repository, under "
+                    "configs/, has that name",
                 )
             ]
         )
@@ -95,10 +95,25 @@ def load_job(path: Path, root: Path) -> JobFile:
     return JobFile(path.stem, name, config, doc, asset, asset_path, root)
 
 
+# Control characters (C0 but tab and line breaks, DEL, C1) and the bidirectional overrides that
+# make a reviewed diff read differently from what runs: never part of an honest job value.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _references(data: dict[object, object], doc: Located) -> list[Problem]:
-    # Environment references anywhere but the connector's own settings under source:, which
-    # the registry's secrets decide (registry.settings checks them).
+    # Control characters anywhere; environment references anywhere but the connector's own
+    # settings under source:, which the registry's secrets decide (registry.settings).
     problems: list[Problem] = []
+    for at, text in texts(data):
+        found = _CONTROL.search(text)
+        if found:
+            problems.append(
+                doc.problem(
+                    at,
+                    f"{excerpt(text)} holds the control character U+{ord(found.group()):04X}",
+                    "remove it; job values are plain text",
+                )
+            )
     for key, value in data.items():
         if key == "source" and isinstance(value, dict):
             for own in ("type", "engine", "incremental"):

@@ -11,6 +11,7 @@ named in a document, and never echoes more than an excerpt of a value.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -76,6 +77,20 @@ def dotted(loc: Loc) -> str:
         text = part if isinstance(part, int) or len(part) <= 60 else excerpt(part)
         out += f"[{text}]" if isinstance(part, int) else (f".{text}" if out else str(text))
     return out
+
+
+def texts(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Every text under ``value``, keys included, with its location (depth bounded by Limits)."""
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield (*loc, key), key
+            yield from texts(item, (*loc, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from texts(item, (*loc, index))
 
 
 def load_located(path: Path, display: str | None = None, limits: Limits = LIMITS) -> Located:
