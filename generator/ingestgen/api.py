@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestgen.config.load import load_jobs
+from ingestgen.config.load import load_job, load_jobs
 from ingestgen.config.runner import RunnerConfig, find_runner, is_runner_file, load_runner
 from ingestgen.config.yamlsource import load_located
 from ingestgen.errors import ConfigError, Problem
@@ -51,6 +51,12 @@ def check(root: Path, selected: list[Path] | None = None) -> Checked:
             runners.append(load_runner(path, root))
         except ConfigError as exc:
             problems += exc.problems
+        if path.name != RUNNER_FILE:
+            # Render reads it as a job; load_job's message says to rename it.
+            try:
+                load_job(path, root)
+            except ConfigError as exc:
+                problems += exc.problems
     if not selected:
         try:
             found = find_runner(root)
