@@ -299,8 +299,9 @@ def secrets_env() -> tuple[str, str, dict[str, str]]:
     token = f"sekret-XYZ-{uuid.uuid4().hex[:8]}"
     password = f"pw-{uuid.uuid4().hex[:10]}"
     url = f"http://ingest:{password}@127.0.0.1:{closed_port()}"
-    env = {"TAP_GDRIVE_CSV_OAUTH_TOKEN": token, "TAP_GDRIVE_CSV_API_BASE_URL": url}
-    return token, password, env
+    # Meltano's own variable for an inheriting plugin's setting: <PLUGIN_NAME>_<SETTING>.
+    urls = {f"TAP_GDRIVE_CSV__{job.upper()}_API_BASE_URL": url for job in ("leaky", "leaky_plain")}
+    return token, password, {"TAP_GDRIVE_CSV_OAUTH_TOKEN": token, **urls}
 
 
 def test_secrets_never_reach_logs_or_records(repo: Path) -> None:
