@@ -109,9 +109,12 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     """
     loaded = load_registry(root)
     everything = job_files(root)
-    chosen = job_files(root, selected) if selected else everything
-    tenants = {_peek_tenant(path) for path in chosen}
-    files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
+    files = everything
+    if selected:
+        # Each file is read once more to find its tenant (bounded like every read).
+        chosen = job_files(root, selected)
+        tenants = {_peek_tenant(path) for path in chosen}
+        files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
     runner = find_runner(root)
     rendered = render_projects(resolved, loaded, root, meltano_schedules(runner))

@@ -27,6 +27,7 @@ from pydantic import (
 
 from ingestgen.config.load import is_runner_data, load_job
 from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
 from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
@@ -44,6 +45,7 @@ _CRON_FIELDS = (
 )
 # The field forms Meltano's schema accepts (its meltano.yml check), all of which Dagster runs:
 # *, */step, n, n-m, n/step, and lists of numbers. Names (mon, jan) and macros are not among them.
+_RUNNER_KEY = re.compile(rb"(?m)^runner[ \t]*:")
 _CRON_FIELD = re.compile(r"^(?:\*(?:/\d+)?|\d+(?:[-/]\d+)?|\d+(?:,\d+)+)$")
 
 
@@ -179,6 +181,15 @@ def is_runner_file(path: Path) -> bool:
     """Whether ``path`` is a runner config: by its name, ``runner.yaml``, or by its content."""
     if path.name == RUNNER_FILE:
         return True
+    # A cheap look first, so that a job file is not parsed twice; a runner config this misses
+    # (flow style) is read as a job, and load_job says what it is.
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(LIMITS.file_bytes)
+    except OSError:
+        return False
+    if not _RUNNER_KEY.search(head):
+        return False
     try:
         return is_runner_data(load_located(path).data)
     except ConfigError:
