@@ -137,6 +137,7 @@ def measure(root: Path, name: str, path: Path, timeout: float, source: Path | No
         "bytes": path.stat().st_size,
         **figures,
         "reader_cpu_s": float(stdout) if stdout.strip() else None,
+        "reader_end": "killed" if reader["timed_out"] else f"exit {reader['exit']}",
         "reader_peak_rss_mb": reader["peak_rss_mb"],
         "stderr_bytes": len(stderr),
         "traceback": b"Traceback" in stderr,
@@ -177,7 +178,8 @@ def main() -> int:
     for r in rows:
         r["ratio"] = round(r["cpu_s"] / base, 2)
         code = "kill" if r["timed_out"] else r["exit"]
-        reader = "killed" if r["reader_cpu_s"] is None else f"{r['reader_cpu_s']:.3f}"
+        # No time printed: killed at the timeout, or crashed (e.g. RecursionError: exit 1).
+        reader = r["reader_end"] if r["reader_cpu_s"] is None else f"{r['reader_cpu_s']:.3f}"
         print(
             f"{r['input']:24} {r['bytes']:>10} {r['seconds']:>6.2f} {r['cpu_s']:>6.2f} "
             f"{r['ratio']:>6.1f} {r['peak_rss_mb']:>6.1f} {code!s:>4} {r['stderr_bytes']:>7} "
