@@ -6,25 +6,18 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+from hostile_harness import GOOD
 
 from ingestgen.cli.console import cli
 
-JOB = """\
-tenant_id: acme
-source:
-  type: gdrive_csv
-  local_folder: data/acme
-  files:
-    - {file_id: deals.csv, object: deals_daily}
+ENGINE = """\
   engine:
     type: native
     options:
       native:
         batch_config: {encoding: {format: parquet}, batch_size: 40}
-target:
-  type: iceberg
-asset_definition: specs/gdrive_csv/v1.0/deals_daily.yaml
 """
+JOB = GOOD.replace("  incremental:", ENGINE + "  incremental:")
 
 
 def test_batch_files_go_to_the_tenants_project(sandbox: Path) -> None:
@@ -39,14 +32,12 @@ def test_batch_files_go_to_the_tenants_project(sandbox: Path) -> None:
         "batch_size": 40,
         "storage": {"root": "file://${MELTANO_PROJECT_ROOT}/.batches"},
     }
-    assert tap["config"]["local_root"] == "${MELTANO_PROJECT_ROOT}/../../data/acme"
+    assert tap["config"]["local_root"] == "${MELTANO_PROJECT_ROOT}/../../configs/acme"
 
 
 def test_without_batch_config_no_batch_block_is_rendered(sandbox: Path) -> None:
     (sandbox / "configs" / "acme").mkdir()
-    text = JOB.replace("  engine:\n    type: native\n    options:\n      native:\n", "")
-    text = text.replace("        batch_config: {encoding: {format: parquet}, batch_size: 40}\n", "")
-    (sandbox / "configs" / "acme" / "deals.yaml").write_text(text)
+    (sandbox / "configs" / "acme" / "deals.yaml").write_text(GOOD)
     assert CliRunner().invoke(cli, ["render", "--root", str(sandbox)]).exit_code == 0
     project = yaml.safe_load((sandbox / "projects" / "acme" / "meltano.yml").read_text())
     (tap,) = (p for p in project["plugins"]["extractors"] if p["name"] == "tap-gdrive-csv--deals")
