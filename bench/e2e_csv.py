@@ -56,7 +56,6 @@ BATCH_ENGINE = """\
       native:
         batch_config:
           encoding: {format: parquet}
-          storage: {root: "file://${MELTANO_PROJECT_ROOT}/.batches"}
           batch_size: 1000000
 """
 

@@ -18,15 +18,27 @@ from ingestgen.render import repository
 if TYPE_CHECKING:
     from ingestgen.lake import TablePreview
     from ingestgen.registry.resolve import ResolvedJob
+    from ingestgen.render.repository import Checked
     from ingestgen.render.write import RenderReport
     from ingestgen.run.oneshot import RunResult
 
 
-def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob]:
-    """``ingestgen validate``: check job files (all under ``configs/`` by default).
+def check(root: Path, selected: list[Path] | None = None) -> Checked:
+    """``ingestgen validate``: check job files and runner configs (all under ``configs/``).
+
+    A selected runner config is validated as one.
 
     Raises:
         ConfigError: every problem found, located.
+    """
+    return repository.check(root, selected)
+
+
+def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob]:
+    """Validate and resolve job files only (all under ``configs/`` by default).
+
+    Raises:
+        ConfigError: every problem found, located; a selected runner config is one.
     """
     return repository.validate(root, selected)
 

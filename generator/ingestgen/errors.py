@@ -10,6 +10,19 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TypeVar
 
+from plugin_errors import excerpt
+
+__all__ = [
+    "ConfigError",
+    "DriftError",
+    "ExitCode",
+    "IngestgenError",
+    "Problem",
+    "UserError",
+    "each_or_all_problems",
+    "excerpt",
+]
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -39,15 +52,30 @@ class UserError(IngestgenError):
     exit_code = ExitCode.INVALID
 
 
+# Longest message, hint or key path a problem prints: a backstop for values echoed in full.
+_MAX_TEXT = 400
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[: _MAX_TEXT - 12] + "... (cut)"
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
-    """One located validation problem: ``file:line key.path: message (hint)``."""
+    """One located validation problem: ``file:line key.path: message (hint)``.
+
+    Messages quote user values with `excerpt`; whatever slips through is cut at 400 characters.
+    """
 
     file: str
     line: int
     path: str
     message: str
     hint: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("path", "message", "hint"):
+            object.__setattr__(self, name, _clip(getattr(self, name)))
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file

@@ -1,19 +1,33 @@
-"""Where things live in an ingestgen repository, and the rule for asset definition paths.
+"""Where things live in an ingestgen repository, and the rules for paths a config writes.
 
 Asset definition rule: ``asset_definition`` is either repository-relative (``specs/...``) or the
 same path under ``/app/`` (the repository's place inside the runner image, as in the seed). Both
 must name a ``.yaml`` file inside the repository's ``specs/`` folder; nothing outside it is read.
+
+Connector path rule (settings the registry lists under ``paths``, e.g. a local folder or a
+glob): relative to the repository, inside the tenant's own ``configs/<tenant>/`` or
+``data/<tenant>/``; never absolute, ``~``, ``$``, ``..`` or a hidden name.
+
+Every path is also checked as it resolves on disk, symbolic links followed: a spec, a job file or
+a connector path that a link takes out of its folder is refused, and its content never read.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path, PurePosixPath
 
-from ingestgen.errors import UserError
+from ingestgen.errors import ConfigError, Problem, UserError, excerpt
 
 IMAGE_ROOT = PurePosixPath("/app")
 RUNNER_FILE = "runner.yaml"
+TENANT_AREAS = ("configs", "data")
+"""Top folders holding a folder per tenant, where a tenant's connector paths may point."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_GLOB = re.compile(r"[*?\[]")
+# Entries looked at under a connector path for links that leave it (a bound on render time).
+_SCAN_LIMIT = 10_000
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -49,6 +63,8 @@ def repo_relpath(text: str, folder: str, example: str) -> PurePosixPath | str:
     The one rule for paths written in configs: repository-relative, or the same under ``/app/``
     (the repository's place in the runner image); either way it must stay inside ``folder``.
     """
+    if _CONTROL.search(text):
+        return "the path holds a control character"
     path = PurePosixPath(text)
     if path.is_absolute():
         if not path.is_relative_to(IMAGE_ROOT):
@@ -67,6 +83,70 @@ def spec_relpath(asset_definition: str) -> PurePosixPath | str:
     return path
 
 
+def resolves_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, every symbolic link followed, lies in ``folder``.
+
+    ``folder`` is taken as written (build it from the resolved repository root): a folder that
+    is itself a link out of the repository does not move the boundary. A link loop or an
+    unreadable path counts as outside.
+    """
+    try:
+        return path.resolve().is_relative_to(folder)
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def connector_path(text: str, tenant: str, root: Path) -> PurePosixPath | str:
+    """A connector path setting as a repository-relative path, or a message saying why not.
+
+    See the module docstring. The folders before a glob's first wildcard are checked on disk,
+    and so is every link found under them (up to 10,000 entries are looked at).
+    """
+    example = f"data/{tenant}/..."
+    if not text or _CONTROL.search(text):
+        return "the path is empty or holds a control character"
+    if "$" in text or text.startswith("~"):
+        return f"'$' and '~' are not expanded; write the path from the repository, e.g. {example}"
+    path = PurePosixPath(text)
+    if path.is_absolute():
+        return f"absolute paths are refused; write it relative to the repository, e.g. {example}"
+    if ".." in path.parts:
+        return f"'..' is refused; write the path from the repository root, e.g. {example}"
+    if any(part.startswith(".") for part in path.parts):
+        return "a path never names a hidden file or folder (.git, .meltano, ...)"
+    areas = " or ".join(f"{area}/{tenant}/" for area in TENANT_AREAS)
+    if len(path.parts) < 2 or path.parts[0] not in TENANT_AREAS or path.parts[1] != tenant:
+        return f"a path of tenant {tenant!r} lies in {areas}, e.g. {example}"
+    real_root = root.resolve()
+    own = real_root / path.parts[0] / tenant
+    head: list[str] = []
+    for part in path.parts:
+        if _GLOB.search(part):
+            break
+        head.append(part)
+    base = real_root.joinpath(*head)
+    if (base.exists() or base.is_symlink()) and (
+        not resolves_inside(base, own) or _link_leaving(base, own)
+    ):
+        return f"a symbolic link takes the path out of {areas}; replace the link with the files"
+    return path
+
+
+def _link_leaving(base: Path, own: Path) -> bool:
+    if not base.is_dir():
+        return False
+    seen = 0
+    for folder, dirs, files in os.walk(base):
+        for name in (*dirs, *files):
+            entry = Path(folder, name)
+            if entry.is_symlink() and not resolves_inside(entry, own):
+                return True
+            seen += 1
+            if seen >= _SCAN_LIMIT:
+                return False
+    return False
+
+
 def display(path: Path, root: Path) -> str:
     """A path as messages show it: relative to the repository when inside it."""
     try:
@@ -79,6 +159,10 @@ def job_files(root: Path, selected: list[Path] | None = None) -> list[Path]:
     """Job YAML files: the selected files and folders, or every one under ``configs/``.
 
     ``runner.yaml`` files are orchestration configs, not jobs, and are skipped.
+
+    Raises:
+        UserError: a selected path does not exist.
+        ConfigError: a file lies outside ``configs/`` once its links are followed.
     """
     roots = selected or [root / "configs"]
     found: set[Path] = set()
@@ -89,4 +173,37 @@ def job_files(root: Path, selected: list[Path] | None = None) -> list[Path]:
             found.add(item)
         else:
             raise UserError(f"{item}: no such file or folder; give a job YAML file or a folder")
-    return sorted(p.resolve() for p in found)
+    return inside_configs(found, root)
+
+
+def inside_configs(files: set[Path], root: Path) -> list[Path]:
+    """``files`` resolved, sorted; each must lie in ``configs/`` once its links are followed.
+
+    Raises:
+        ConfigError: one problem per file outside; none of them is read.
+    """
+    configs = root.resolve() / "configs"
+    outside = sorted(p for p in files if not resolves_inside(p, configs))
+    if outside:
+        raise ConfigError(
+            [
+                Problem(
+                    _lexical(p, root),
+                    0,
+                    "",
+                    "the file lies outside configs/ (it is, or is reached through, a symbolic "
+                    "link leaving it); it was not read",
+                    "config files live in configs/<tenant>/; put the file itself there",
+                )
+                for p in outside
+            ]
+        )
+    return sorted(p.resolve() for p in files)
+
+
+def _lexical(path: Path, root: Path) -> str:
+    # Where the user put the file, not where a link points (that target is not shown).
+    try:
+        return path.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return excerpt(str(path))

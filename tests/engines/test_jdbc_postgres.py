@@ -88,7 +88,7 @@ source:
   port: {server.port}
   database: shop
   user: ingest
-  password: ${{SHOP_DB_PASSWORD}}
+  password: ${{INITECH__SHOP_DB_PASSWORD}}
   schema: public
   incremental:
 {incremental}
@@ -118,7 +118,7 @@ def test_postgres_full_table_and_incremental_land_typed_rows(
             "orders": job(postgres_server, "orders", replication_key),
             "customers": job(postgres_server, "customers", "    strategy: full_refresh"),
         },
-        env={"SHOP_DB_PASSWORD": PASSWORD},
+        env={"INITECH__SHOP_DB_PASSWORD": PASSWORD},
     )
 
     first = project.run("orders", "customers")

@@ -30,7 +30,6 @@ source:
       native:
         batch_config:
           encoding: {format: parquet}
-          storage: {root: "file://${MELTANO_PROJECT_ROOT}/.batches"}
           batch_size: 40
 target:
   type: iceberg

@@ -133,7 +133,7 @@ CASES = [
         GOOD.replace("  local_folder: configs/acme/data\n", "  oauth_token: ya29.secret\n"),
         [
             "configs/acme/job.yaml:4 source.oauth_token: a secret must not be written in the job "
-            "file (give it as an environment reference, e.g. oauth_token: ${OAUTH_TOKEN}"
+            "file (give it as an environment reference, e.g. oauth_token: ${ACME__OAUTH_TOKEN}"
         ],
         id="literal-secret",
     ),
@@ -272,7 +272,7 @@ def test_json_output_lists_problems(sandbox: Path) -> None:
 def test_connector_requirement_beyond_settings(sandbox: Path) -> None:
     code, err = run_validate(
         sandbox,
-        "tenant_id: acme\nsource:\n  type: stripe\n  client_secret: ${STRIPE_KEY}\n"
+        "tenant_id: acme\nsource:\n  type: stripe\n  client_secret: ${ACME__STRIPE_KEY}\n"
         "  account_id: acct_1\ntarget: {type: iceberg}\n"
         "asset_definition: specs/stripe/v1.0/charges.yaml\n",
     )

@@ -98,8 +98,8 @@ def test_rendered_project_shape(sandbox: Path) -> None:
     assert project["send_anonymous_usage_stats"] is False
     # Secrets stay environment references.
     hubspot = next(p for p in plugins if p["name"] == "tap-hubspot--contacts")
-    assert hubspot["config"]["client_secret"] == "${HUBSPOT_CLIENT_SECRET}"
-    assert hubspot["config"]["refresh_token"] == "${HUBSPOT_REFRESH_TOKEN}"
+    assert hubspot["config"]["client_secret"] == "${ACME__HUBSPOT_CLIENT_SECRET}"
+    assert hubspot["config"]["refresh_token"] == "${ACME__HUBSPOT_REFRESH_TOKEN}"
     assert hubspot["select"] == ["contacts.*"]
     tasks = {j["name"]: j["tasks"] for j in project["jobs"]}
     assert tasks == {

@@ -42,3 +42,31 @@ def test_merge_keys_and_duplicates_are_rejected() -> None:
 def test_yaml_syntax_error_has_a_line() -> None:
     with pytest.raises(ConfigError, match=r"f.yaml:2: not valid YAML"):
         parse_located("a: [1\nb: 2\n", "f.yaml")
+
+
+@pytest.mark.parametrize("loader", ["CSafeLoader", "SafeLoader"])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &a [x, x]\nb: &b [*a, *a, *a]\nc: [*b, *b]\n", None),
+        ("a: " + "[" * 70 + "]" * 70 + "\n", "values are nested more than 64 levels deep"),
+        ("a: &me [*me]\n", "is used inside its own anchor"),
+        ("a: 1\n---\nb: 2\n", "a second YAML document starts here"),
+    ],
+)
+def test_both_parsers_give_the_same_answer(
+    loader: str, text: str, message: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without libyaml PyYAML's pure-Python parser serves: the same events, the same limits.
+    import yaml
+
+    from ingestgen.config import yamlcompose
+
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML has no {loader} here")
+    monkeypatch.setattr(yamlcompose, "_Loader", getattr(yaml, loader))
+    if message is None:
+        assert parse_located(text, "f.yaml").data["c"] == [[["x", "x"]] * 3] * 2
+    else:
+        with pytest.raises(ConfigError, match=message):
+            parse_located(text, "f.yaml")

@@ -234,8 +234,8 @@ def test_invalid_job_behind_a_schedule(repo: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         find_runner(repo)
     assert [str(p) for p in caught.value.problems] == [
-        "configs/acme/deals_daily.yaml:2 tenant_id: 'Acme' is not a valid tenant id (use 1-40 "
-        "lower-case letters, digits or '_', starting with a letter)",
+        "configs/acme/deals_daily.yaml:2 tenant_id: 'Acme' is not a valid tenant id (write it in "
+        "lower case, 'acme')",
         "configs/runner.yaml:7 runner.orchestrator.schedules[0].config: configs/acme/"
         "deals_daily.yaml is not a valid job file (run `ingestgen validate configs/acme/"
         "deals_daily.yaml`)",

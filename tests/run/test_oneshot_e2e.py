@@ -69,10 +69,11 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (configs / "deals_daily.yaml").write_text(job(["deals_2026_11_24.csv", "deals_2026_11_25.csv"]))
     (configs / "bad_rows.yaml").write_text(job(["deals_bad.csv"], folder="configs/acme/bad"))
     (configs / "missing_file.yaml").write_text(job(["no_such_file.csv"]))
-    leak = "  api_base_url: ${GDRIVE_API_URL}\n"
-    (configs / "leaky.yaml").write_text(job(["deals_2026_11_24.csv"], folder="", extra=leak))
+    # No local folder: Drive mode, at the API URL the run's environment gives in Meltano's own
+    # setting variable (a job may reference the environment only in secret settings).
+    (configs / "leaky.yaml").write_text(job(["deals_2026_11_24.csv"], folder=""))
     (configs / "leaky_plain.yaml").write_text(
-        job(["deals_2026_11_24.csv"], folder="", extra=leak, redaction=False)
+        job(["deals_2026_11_24.csv"], folder="", redaction=False)
     )
     nessie = job(["deals_2026_11_24.csv"]).replace(
         "catalog: embedded", "catalog: nessie\n  warehouse: s3://lake/acme/"
@@ -295,7 +296,9 @@ def secrets_env() -> tuple[str, str, dict[str, str]]:
     token = f"sekret-XYZ-{uuid.uuid4().hex[:8]}"
     password = f"pw-{uuid.uuid4().hex[:10]}"
     url = f"http://ingest:{password}@127.0.0.1:{closed_port()}"
-    return token, password, {"TAP_GDRIVE_CSV_OAUTH_TOKEN": token, "GDRIVE_API_URL": url}
+    # Meltano's own variable for an inheriting plugin's setting: <PLUGIN_NAME>_<SETTING>.
+    urls = {f"TAP_GDRIVE_CSV__{job.upper()}_API_BASE_URL": url for job in ("leaky", "leaky_plain")}
+    return token, password, {"TAP_GDRIVE_CSV_OAUTH_TOKEN": token, **urls}
 
 
 def test_secrets_never_reach_logs_or_records(repo: Path) -> None:

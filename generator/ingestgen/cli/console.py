@@ -51,9 +51,9 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @_output
 @click.pass_context
 def validate(ctx: click.Context, paths: tuple[Path, ...], root: Path | None, fmt: str) -> None:
-    """Check job files (default: all under configs/) without writing anything."""
-    jobs = _run(ctx, fmt, lambda: api.validate(find_root(root), list(paths) or None))
-    output.emit(*output.jobs_summary(jobs), fmt)
+    """Check job files and runner configs (default: all under configs/), writing nothing."""
+    checked = _run(ctx, fmt, lambda: api.check(find_root(root), list(paths) or None))
+    output.emit(*output.jobs_summary(checked.jobs, checked.runners), fmt)
 
 
 @cli.command()

@@ -10,6 +10,7 @@ import click
 from ingestgen.errors import ConfigError, IngestgenError
 
 if TYPE_CHECKING:
+    from ingestgen.config.runner import RunnerConfig
     from ingestgen.lake import TablePreview
     from ingestgen.registry.resolve import ResolvedJob
     from ingestgen.render.write import RenderReport
@@ -20,7 +21,9 @@ def emit(data: dict[str, Any], text: str, fmt: str) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if fmt == "json" else text)
 
 
-def jobs_summary(jobs: list[ResolvedJob]) -> tuple[dict[str, Any], str]:
+def jobs_summary(
+    jobs: list[ResolvedJob], runners: list[RunnerConfig] | None = None
+) -> tuple[dict[str, Any], str]:
     """What `validate` prints."""
     rows = [
         {
@@ -42,8 +45,27 @@ def jobs_summary(jobs: list[ResolvedJob]) -> tuple[dict[str, Any], str]:
         f"streams {', '.join(r['streams'])}"
         for r in rows
     ]
-    lines.append(f"{len(rows)} job file{'s' if len(rows) != 1 else ''} valid")
-    return {"status": "ok", "jobs": rows}, "\n".join(lines)
+    if rows or not runners:
+        lines.append(f"{len(rows)} job file{'s' if len(rows) != 1 else ''} valid")
+    found: list[dict[str, Any]] = []
+    for r in runners or []:
+        schedules = [
+            {"name": s.name, "cron": s.cron, "tenant": s.tenant, "job": s.job} for s in r.schedules
+        ]
+        listed = ", ".join(f"{s['name']} ({s['tenant']}/{s['job']})" for s in schedules)
+        count = f"{len(schedules)} schedule{'s' if len(schedules) != 1 else ''}"
+        lines.append(
+            f"ok  {r.display}: runner config, {r.mode}, {count}" + (f": {listed}" if listed else "")
+        )
+        found.append(
+            {
+                "file": r.display,
+                "mode": r.mode,
+                "concurrency_per_tenant": r.concurrency_per_tenant,
+                "schedules": schedules,
+            }
+        )
+    return {"status": "ok", "jobs": rows, "runners": found}, "\n".join(lines)
 
 
 def render_summary(report: RenderReport, check: bool) -> tuple[dict[str, Any], str]:

@@ -7,19 +7,13 @@ is an error, never a silently ignored setting.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from target_iceberg.strict import Hint
+from ingestgen.config.tenant import TenantId
+from ingestgen.errors import excerpt
 from target_iceberg.strict import StrictModel as _Strict
-
-TenantId = Annotated[
-    str,
-    StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$"),
-    Hint("tenant id", "use 1-40 lower-case letters, digits or '_', starting with a letter"),
-]
-"""A tenant id: safe as an Iceberg namespace, a Nessie branch, a folder and a Meltano name."""
 
 SourceEngineType = Literal["airbyte", "singer", "native", "jdbc"]
 TargetEngineType = Literal["native", "spark", "meltano"]
@@ -43,7 +37,8 @@ class _Engine(_Strict):
         other = sorted(set(self.options) - {engine})
         if other:
             raise ValueError(
-                f"options given for {', '.join(other)} but engine.type is {engine!r}; "
+                f"options given for {', '.join(o if len(o) <= 60 else excerpt(o) for o in other)} "
+                f"but engine.type is {engine!r}; "
                 f"put them under options.{engine} or change the type"
             )
         return self

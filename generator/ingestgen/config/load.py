@@ -8,11 +8,12 @@ from pathlib import Path, PurePosixPath
 
 from pydantic import ValidationError
 
+from ingestgen.config.envrefs import reference_problems
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
-from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem, each_or_all_problems
-from ingestgen.paths import display, spec_relpath
+from ingestgen.config.yamlsource import Located, load_located, texts
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
+from ingestgen.paths import RUNNER_FILE, display, resolves_inside, spec_relpath
 from target_iceberg.spec import AssetSpec
 from target_iceberg.tenancy import branch_problem, tenant_id_problem
 
@@ -32,6 +33,8 @@ class JobFile:
     asset: AssetSpec
     asset_path: PurePosixPath
     """Repository-relative path of the asset definition."""
+    root: Path
+    """The repository the job was read from (connector paths are checked on its disk)."""
 
 
 def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
@@ -39,10 +42,26 @@ def load_jobs(files: list[Path], root: Path) -> list[JobFile]:
     return each_or_all_problems(files, lambda path: load_job(path, root))
 
 
+def is_runner_data(data: object) -> bool:
+    """Whether a parsed file is a runner config (a ``runner:`` block, no ``tenant_id``)."""
+    return isinstance(data, dict) and "runner" in data and "tenant_id" not in data
+
+
 def load_job(path: Path, root: Path) -> JobFile:
     """Validate one job file and load its asset definition."""
     name = display(path, root)
     doc = load_located(path, name)
+    if is_runner_data(doc.data):
+        raise ConfigError(
+            [
+                doc.problem(
+                    ("runner",),
+                    "this is a runner config (a runner: block), not a job file",
+                    f"rename it to {RUNNER_FILE}: the one runner config of the repository, under "
+                    "configs/, has that name",
+                )
+            ]
+        )
     problems: list[Problem] = []
     if not JOB_NAME.match(path.stem):
         problems.append(
@@ -50,7 +69,7 @@ def load_job(path: Path, root: Path) -> JobFile:
                 name,
                 0,
                 "",
-                f"job name {path.stem!r} (the file name) is not a safe identifier",
+                f"job name {excerpt(path.stem)} (the file name) is not a safe identifier",
                 "rename the file to lower-case letters, digits and '_', starting with a letter",
             )
         )
@@ -65,6 +84,7 @@ def load_job(path: Path, root: Path) -> JobFile:
                 ),
             ]
         )
+    problems += _references(doc.data, doc)
     try:
         config = JobConfig.model_validate(doc.data)
     except ValidationError as exc:
@@ -73,7 +93,35 @@ def load_job(path: Path, root: Path) -> JobFile:
     asset, asset_path = _load_asset(config, doc, root, problems)
     if problems or asset is None or asset_path is None:
         raise ConfigError(problems)
-    return JobFile(path.stem, name, config, doc, asset, asset_path)
+    return JobFile(path.stem, name, config, doc, asset, asset_path, root)
+
+
+# Control characters (C0 but tab and line breaks, DEL, C1) and the bidirectional overrides that
+# make a reviewed diff read differently from what runs: never part of an honest job value.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _references(data: dict[object, object], doc: Located) -> list[Problem]:
+    # Control characters anywhere; environment references anywhere but the connector's own
+    # settings under source:, which the registry's secrets decide (registry.settings).
+    problems: list[Problem] = []
+    for at, text in texts(data):
+        found = _CONTROL.search(text)
+        if found:
+            problems.append(
+                doc.problem(
+                    at,
+                    f"{excerpt(text)} holds the control character U+{ord(found.group()):04X}",
+                    "remove it; job values are plain text",
+                )
+            )
+    for key, value in data.items():
+        if key == "source" and isinstance(value, dict):
+            for own in ("type", "engine", "incremental"):
+                problems += reference_problems(value.get(own), ("source", own), doc, [])
+        else:
+            problems += reference_problems(value, (str(key),), doc, [])
+    return problems
 
 
 def _isolation(config: JobConfig, doc: Located) -> list[Problem]:
@@ -94,7 +142,7 @@ def _load_asset(
     loc = ("asset_definition",)
     rel = spec_relpath(config.asset_definition)
     if isinstance(rel, str):
-        problems.append(doc.problem(loc, f"{config.asset_definition!r}: {rel}"))
+        problems.append(doc.problem(loc, f"{excerpt(config.asset_definition)}: {rel}"))
         return None, None
     path = root / rel
     if not path.is_file():
@@ -102,7 +150,20 @@ def _load_asset(
             doc.problem(loc, f"{rel} does not exist", "create the asset definition or fix the path")
         )
         return None, None
-    spec_doc = load_located(path, rel.as_posix())
+    real = path.resolve()
+    if not resolves_inside(path, root.resolve() / "specs"):
+        # Never read: a link out of specs/ would make its target's content a "spec" and
+        # print it in the validation errors.
+        problems.append(
+            doc.problem(
+                loc,
+                f"{rel} is a symbolic link (or lies in a linked folder) leaving specs/; it was "
+                "not read",
+                "put the asset definition itself under specs/<source>/v<version>/",
+            )
+        )
+        return None, None
+    spec_doc = load_located(real, rel.as_posix())
     try:
         asset = AssetSpec.model_validate(spec_doc.data)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ingestgen.config.yamlsource import Loc, Located
-from ingestgen.errors import Problem
+from ingestgen.errors import Problem, excerpt
 from target_iceberg.strict import Hint
 
 
@@ -46,23 +46,26 @@ def _describe(err: Any, model: type[BaseModel], loc: Loc) -> tuple[str, str]:
         key = loc[-1] if loc else "?"
         valid = sorted(allowed_keys(model, loc[:-1]))
         close = difflib.get_close_matches(str(key), valid, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"unknown key {key!r}", hint + "valid keys: " + ", ".join(valid)
+        hint = f"did you mean {excerpt(close[0])}? " if close else ""
+        return f"unknown key {excerpt(key)}", hint + "valid keys: " + ", ".join(valid)
     if kind == "missing":
         return "this key is required but missing", "add it"
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
-        return f"{value!r} is not one of {expected}", ""
+        return f"{excerpt(value)} is not one of {expected}", ""
     if kind in {"value_error", "assertion_error"}:
         text = str(ctx.get("error", err["msg"]))
         return text, ""
     if kind == "string_pattern_mismatch":
         found = _hint(model, loc)
         if found is None:
-            return f"{value!r} is not a valid value", f"it must match {ctx.get('pattern', '')}"
-        return f"{value!r} is not a valid {found.label}", found.fix
+            return (
+                f"{excerpt(value)} is not a valid value",
+                f"it must match {ctx.get('pattern', '')}",
+            )
+        return f"{excerpt(value)} is not a valid {found.label}", found.fix
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"expected {_kind_name(kind)}, got {type(value).__name__} {value!r}", ""
+        return f"expected {_kind_name(kind)}, got {type(value).__name__} {excerpt(value)}", ""
     return err["msg"][0].lower() + err["msg"][1:], ""
 
 

@@ -18,11 +18,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from ingestgen.config.load import load_job
+from ingestgen.config.load import is_runner_data, load_job
 from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem
-from ingestgen.paths import RUNNER_FILE, display, repo_relpath
+from ingestgen.errors import ConfigError, Problem, excerpt
+from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
 from target_iceberg.spec import Identifier
 from target_iceberg.strict import StrictModel as _Strict
 
@@ -39,6 +40,7 @@ _CRON_FIELDS = (
 )
 # The field forms Meltano's schema accepts (its meltano.yml check), all of which Dagster runs:
 # *, */step, n, n-m, n/step, and lists of numbers. Names (mon, jan) and macros are not among them.
+_RUNNER_KEY = re.compile(rb"(?m)^runner[ \t]*:")
 _CRON_FIELD = re.compile(r"^(?:\*(?:/\d+)?|\d+(?:[-/]\d+)?|\d+(?:,\d+)+)$")
 
 
@@ -47,25 +49,25 @@ def cron_problem(cron: str) -> str | None:
     fields = cron.split()
     if len(fields) != 5:
         return (
-            f"{cron!r} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
+            f"{excerpt(cron)} has {len(fields)} field{'s' if len(fields) != 1 else ''}; a cron "
             "expression has five: minute hour day-of-month month day-of-week, e.g. '0 * * * *'"
         )
     for text, (label, low, high) in zip(fields, _CRON_FIELDS, strict=True):
         match = _CRON_FIELD.match(text)
         if not match:
             return (
-                f"{cron!r}: the {label} field {text!r} is not one of *, */step, n, n-m, n/step "
-                "or n,m,... (numbers only)"
+                f"{excerpt(cron)}: the {label} field {excerpt(text)} is not one of *, */step, n, "
+                "n-m, n/step or n,m,... (numbers only)"
             )
         if "/" in text and int(text.rsplit("/", 1)[1]) == 0:
-            return f"{cron!r}: the {label} field {text!r} has a step of 0"
+            return f"{excerpt(cron)}: the {label} field {excerpt(text)} has a step of 0"
         head = text.split("/", 1)[0]
         numbers = [int(n) for n in re.split(r"[-,]", head) if n != "*"]
         for number in numbers:
             if not low <= number <= high:
-                return f"{cron!r}: {label} {number} is outside {low}-{high}"
+                return f"{excerpt(cron)}: {label} {number} is outside {low}-{high}"
         if "-" in head and numbers[0] > numbers[1]:
-            return f"{cron!r}: the {label} range {head!r} runs backwards"
+            return f"{excerpt(cron)}: the {label} range {excerpt(head)} runs backwards"
     return None
 
 
@@ -163,7 +165,26 @@ class RunnerConfig:
 def runner_files(root: Path) -> list[Path]:
     """Every ``runner.yaml`` under ``configs/``."""
     configs = root / "configs"
-    return sorted(p.resolve() for p in configs.rglob(RUNNER_FILE)) if configs.is_dir() else []
+    return inside_configs(set(configs.rglob(RUNNER_FILE)), root) if configs.is_dir() else []
+
+
+def is_runner_file(path: Path) -> bool:
+    """Whether ``path`` is a runner config: by its name, ``runner.yaml``, or by its content."""
+    if path.name == RUNNER_FILE:
+        return True
+    # A cheap look first, so that a job file is not parsed twice; a runner config this misses
+    # (flow style) is read as a job, and load_job says what it is.
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(LIMITS.file_bytes)
+    except OSError:
+        return False
+    if not _RUNNER_KEY.search(head):
+        return False
+    try:
+        return is_runner_data(load_located(path).data)
+    except ConfigError:
+        return False  # read as a job, whose validation reports the problem
 
 
 def find_runner(root: Path) -> RunnerConfig | None:
@@ -276,7 +297,7 @@ def _schedules(
             problems.append(
                 doc.problem(
                     (*loc, "name"),
-                    f"the schedule {schedule.name!r} is "
+                    f"the schedule {excerpt(schedule.name)} is "
                     f"already defined at schedules[{seen[schedule.name]}]",
                     "give every schedule its own name",
                 )
@@ -284,13 +305,22 @@ def _schedules(
         seen.setdefault(schedule.name, index)
         rel = config_relpath(schedule.config)
         if isinstance(rel, str):
-            problems.append(doc.problem((*loc, "config"), f"{schedule.config!r}: {rel}"))
+            problems.append(doc.problem((*loc, "config"), f"{excerpt(schedule.config)}: {rel}"))
             continue
         path = root / rel
         if not path.is_file():
             problems.append(
                 doc.problem(
                     (*loc, "config"), f"{rel} does not exist", "create the job file or fix the path"
+                )
+            )
+            continue
+        if not resolves_inside(path, root.resolve() / "configs"):
+            problems.append(
+                doc.problem(
+                    (*loc, "config"),
+                    f"{rel} is a symbolic link (or lies in a linked folder) leaving configs/",
+                    "put the job file itself in configs/<tenant>/",
                 )
             )
             continue

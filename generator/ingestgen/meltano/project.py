@@ -20,7 +20,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ingestgen.config.job import SourceEngineType, TenantId
+from ingestgen.config.job import SourceEngineType
+from ingestgen.config.tenant import TenantId
 from ingestgen.errors import UserError
 from ingestgen.meltano.tool import env_var_name
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
-from ingestgen.errors import ConfigError, Problem
+from ingestgen.errors import ConfigError, Problem, excerpt
 from ingestgen.registry.models import ConnectorTemplate, Registry
 from ingestgen.registry.references import option_names
 
@@ -82,7 +82,7 @@ def load_registry(root: Path) -> LoadedRegistry:
             problems.append(
                 tdoc.problem(
                     ("connector",),
-                    f"template for {template.connector!r} in file {path.name!r}",
+                    f"template for {excerpt(template.connector)} in file {excerpt(path.name)}",
                     f"name the file after a registry connector: {', '.join(sorted(known))}",
                 )
             )
@@ -104,7 +104,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
             problems.append(
                 doc.problem(
                     (*loc, "default_engine"),
-                    f"{entry.default_engine!r} is not in engines_supported",
+                    f"{excerpt(entry.default_engine)} is not in engines_supported",
                     "add it to engines_supported or pick a supported default",
                 )
             )
@@ -113,7 +113,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                 problems.append(
                     doc.problem(
                         (*loc, "engines"),
-                        f"engine {engine!r} is supported but has no rendering",
+                        f"engine {excerpt(engine)} is supported but has no rendering",
                         f"add engines.{engine}.plugin",
                     )
                 )
@@ -122,7 +122,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                 problems.append(
                     doc.problem(
                         (*loc, "engines", engine, "plugin"),
-                        f"unknown plugin {binding.plugin!r}",
+                        f"unknown plugin {excerpt(binding.plugin)}",
                         "define it under plugins:",
                     )
                 )
@@ -132,7 +132,8 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
             problems.append(
                 doc.problem(
                     ("sources", name, "default_incremental"),
-                    f"{source.default_incremental!r} is not listed in incremental_strategies",
+                    f"{excerpt(source.default_incremental)} is not listed in "
+                    "incremental_strategies",
                 )
             )
     return problems

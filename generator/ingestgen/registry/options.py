@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from ingestgen.config.load import JobFile
-from ingestgen.errors import Problem
+from ingestgen.errors import Problem, excerpt
 from ingestgen.registry.models import EngineBinding
-from ingestgen.registry.references import option_names
+from ingestgen.registry.references import option_names, option_paths
 
 
 def check_options(
@@ -45,11 +45,12 @@ def check_options(
     problems = [
         job.doc.problem(
             (*loc, key),
-            f"unknown option {key!r} for the {engine} engine",
+            f"unknown option {excerpt(key)} for the {engine} engine",
             "valid options: " + (", ".join(sorted(valid)) or "none"),
         )
         for key in sorted(set(options) - valid)
     ]
+    problems += _partial_options(job, loc, binding, options, valid)
     if schema is None:
         return problems
     known = {key: value for key, value in options.items() if key in valid}
@@ -62,7 +63,7 @@ def check_options(
                 problems.append(
                     job.doc.problem(
                         (*loc, key),
-                        f"option {key!r} needs option {needed!r}",
+                        f"option {excerpt(key)} needs option {needed!r}",
                         _description(schema, needed),
                     )
                 )
@@ -70,6 +71,35 @@ def check_options(
     errors = sorted(Draft202012Validator(values).iter_errors(known), key=lambda e: list(e.path))
     for error in errors:
         problems.append(job.doc.problem((*loc, *error.absolute_path), *_describe(error, schema)))
+    return problems
+
+
+def _partial_options(
+    job: JobFile,
+    loc: tuple[str, ...],
+    binding: EngineBinding,
+    options: dict[str, Any],
+    valid: set[str],
+) -> list[Problem]:
+    # An option referenced only by some of its keys ({options.a.b}): the job gives those keys,
+    # the registry writes the rest (e.g. batch_config's encoding and batch_size are the job's,
+    # where the files go is the platform's).
+    paths = option_paths(binding.config)
+    problems: list[Problem] = []
+    for key in sorted(set(options) & valid - paths):
+        keys = sorted({p.split(".")[1] for p in paths if p.startswith(f"{key}.")})
+        value = options[key]
+        extra = sorted(set(value) - set(keys)) if isinstance(value, dict) else [None]
+        problems += [
+            job.doc.problem(
+                (*loc, key) if name is None else (*loc, key, name),
+                f"expected a mapping, got {excerpt(value)}"
+                if name is None
+                else f"{excerpt(name)} is not a setting a job gives in {key}",
+                f"give only {', '.join(keys)}; the platform sets the rest",
+            )
+            for name in extra
+        ]
     return problems
 
 
@@ -85,11 +115,11 @@ def _describe(error: SchemaError, schema: dict[str, Any]) -> tuple[str, str]:
     name = str(error.absolute_path[0]) if error.absolute_path else ""
     hint = _description(schema, name)
     if error.validator == "pattern":
-        return f"{error.instance!r} is not a valid {name}", hint
+        return f"{excerpt(error.instance)} is not a valid {name}", hint
     if error.validator == "enum":
         choices = ", ".join(str(choice) for choice in _property(schema, name).get("enum", []))
-        return f"{error.instance!r} is not one of {choices}", hint
+        return f"{excerpt(error.instance)} is not one of {choices}", hint
     if error.validator == "type":
         got = type(error.instance).__name__
-        return f"expected {error.validator_value}, got {got} {error.instance!r}", hint
+        return f"expected {error.validator_value}, got {got} {excerpt(error.instance)}", hint
     return error.message, hint

@@ -7,7 +7,11 @@
   references or at least one that resolves, e.g. a container image (with an optional engine)
   when the job names one, else a Python package. Literal values inside an alternative do not
   count as resolving, so an alternative may carry defaults (a nested ``first_of`` ending in a
-  literal) and still be skipped when none of its references resolve.
+  literal) and still be skipped when none of its references resolve. With one alternative it
+  renders a block only when the job gives one of its values, beside values the platform fixes
+  (a storage location).
+- ``{options.a.b}`` references one key of an engine option that is a mapping: the job may then
+  give only the keys referenced (``a: {b: ...}``), the rest of the block is the platform's.
 
 Nothing here evaluates code or reads anything but the context it is given.
 """
@@ -85,13 +89,18 @@ def lookup(ctx: dict[str, Any], dotted: str) -> Any:
 
 
 def option_names(config: Any) -> set[str]:
-    """Every ``options.<name>`` referenced anywhere in ``config``: the engine's valid options."""
+    """Every engine option ``config`` references: ``{options.a}`` and ``{options.a.b}`` give a."""
+    return {name.split(".", 1)[0] for name in option_paths(config)}
+
+
+def option_paths(config: Any) -> set[str]:
+    """Every ``options.<path>`` referenced anywhere in ``config``, e.g. ``a`` or ``a.b``."""
     if isinstance(config, str):
         return {
             m.removeprefix("options.") for m in _PART.findall(config) if m.startswith("options.")
         }
     if isinstance(config, dict):
-        return set().union(*(option_names(v) for v in config.values())) if config else set()
+        return set().union(*(option_paths(v) for v in config.values())) if config else set()
     if isinstance(config, list):
-        return set().union(*(option_names(v) for v in config)) if config else set()
+        return set().union(*(option_paths(v) for v in config)) if config else set()
     return set()

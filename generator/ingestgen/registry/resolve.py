@@ -11,10 +11,11 @@ the environment: secrets stay ``${ENV_VAR}`` references and paths become project
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from ingestgen.config.load import JobFile
-from ingestgen.errors import ConfigError, Problem, each_or_all_problems
+from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.models import SourceConnector, TargetConnector
 from ingestgen.registry.options import check_options
@@ -74,7 +75,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     problems = [
         doc.problem(
             (side, "engine", "type"),
-            f"engine {engine!r} is not supported by {side} {name!r}",
+            f"engine {excerpt(engine)} is not supported by {side} {excerpt(name)}",
             "supported: " + ", ".join(supported),
         )
         for side, engine, supported, name in (
@@ -90,7 +91,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     target_binding = target.engines[target_engine]
     source_options = cfg.source.engine.options.get(source_engine, {}) if cfg.source.engine else {}
     target_options = cfg.target.engine.options.get(target_engine, {}) if cfg.target.engine else {}
-    problems += check_settings(cfg.source.settings, source, doc)
+    problems += check_settings(cfg.source.settings, source, doc, cfg.tenant_id, job.root)
     problems += _asset_source(job)
     problems += _requirements(job, {**source.requires, **source_binding.requires})
     schemas = loaded.registry.engine_options
@@ -134,7 +135,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     }
     source_ctx = {
         **context,
-        "source": _source_values(cfg.source.settings, source),
+        **_source_values(cfg.source.settings, source, cfg.tenant_id),
         "options": source_options,
     }
     target_ctx = {
@@ -180,7 +181,7 @@ def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, 
         problems.append(
             job.doc.problem(
                 ("source", "type"),
-                f"unknown source {cfg.source.type!r}",
+                f"unknown source {excerpt(cfg.source.type)}",
                 "known sources: " + ", ".join(sorted(registry.sources)),
             )
         )
@@ -188,7 +189,7 @@ def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, 
         problems.append(
             job.doc.problem(
                 ("target", "type"),
-                f"unknown target {cfg.target.type!r}",
+                f"unknown target {excerpt(cfg.target.type)}",
                 "known targets: " + ", ".join(sorted(registry.targets)),
             )
         )
@@ -204,7 +205,8 @@ def _asset_source(job: JobFile) -> list[Problem]:
     return [
         job.doc.problem(
             ("asset_definition",),
-            f"{job.asset_path} is an asset of source {spec_source!r}, not of {source!r}",
+            f"{job.asset_path} is an asset of source {excerpt(spec_source)}, "
+            f"not of {excerpt(source)}",
             f"use a spec under specs/{source}/",
         )
     ]
@@ -246,7 +248,8 @@ def _strategy(job: JobFile, source: SourceConnector, problems: list[Problem]) ->
         problems.append(
             job.doc.problem(
                 ("source", "incremental", "strategy"),
-                f"{incremental.strategy!r} is not a strategy of {job.config.source.type!r}",
+                f"{excerpt(incremental.strategy)} is not a strategy of "
+                f"{excerpt(job.config.source.type)}",
                 "use one of " + ", ".join(source.incremental_strategies),
             )
         )
@@ -263,12 +266,19 @@ def _streams(job: JobFile, source: SourceConnector) -> dict[str, str]:
     return {str(fill(source.stream_name, ctx)): job.asset.asset}
 
 
-def _source_values(settings: dict[str, Any], source: SourceConnector) -> dict[str, Any]:
+def _source_values(
+    settings: dict[str, Any], source: SourceConnector, tenant: str
+) -> dict[str, dict[str, Any]]:
+    # Path settings (checked by check_settings) become project-relative, and each gets its
+    # tenant folder as {roots.<key>}: the folder a tap re-checks the path against at run time.
     values = dict(settings)
+    roots = {}
     for key in source.paths:
-        if isinstance(values.get(key), str) and not values[key].startswith("/"):
-            values[key] = f"{REPO}/{values[key].lstrip('./')}"
-    return values
+        if isinstance(values.get(key), str):
+            path = PurePosixPath(values[key])
+            values[key] = f"{REPO}/{path.as_posix()}"
+            roots[key] = f"{REPO}/{path.parts[0]}/{tenant}"
+    return {"source": values, "roots": roots}
 
 
 def _catalog(job: JobFile, loaded: LoadedRegistry) -> dict[str, Any]:

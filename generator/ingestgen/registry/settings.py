@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import difflib
 import re
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from ingestgen.config.envrefs import reference_problems, secret_problem
 from ingestgen.config.yamlsource import Located
-from ingestgen.errors import Problem
+from ingestgen.errors import Problem, excerpt
+from ingestgen.paths import connector_path
 from ingestgen.registry.models import SourceConnector
-
-ENV_REF = re.compile(r"^\$\{[A-Z_][A-Z0-9_]*\}$")
 
 
 def check_settings(
-    settings: dict[str, Any], source: SourceConnector, doc: Located
+    settings: dict[str, Any], source: SourceConnector, doc: Located, tenant: str, root: Path
 ) -> list[Problem]:
-    """Located problems with the connector keys under ``source:`` (empty when all is well)."""
+    """Located problems with the connector keys under ``source:`` (empty when all is well).
+
+    Secret settings must be one reference to a variable of ``tenant``
+    (`ingestgen.config.envrefs`); no other setting may reference the environment at all. Path
+    settings follow `ingestgen.paths.connector_path`, on ``root``'s disk.
+    """
     schema = source.config_schema
     problems = []
     for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
@@ -30,18 +36,18 @@ def check_settings(
             extra = sorted(set(error.instance) - set(error.schema.get("properties") or {}))
             loc = (*loc, extra[0]) if extra else loc
         problems.append(doc.problem(loc, message, hint))
-    for key in source.secrets:
-        value = settings.get(key)
-        if value is not None and not (isinstance(value, str) and ENV_REF.match(value)):
-            var = f"{key.upper()}"
-            problems.append(
-                doc.problem(
-                    ("source", key),
-                    "a secret must not be written in the job file",
-                    f"give it as an environment reference, e.g. {key}: ${{{var}}}, and set {var} "
-                    "where the job runs",
-                )
-            )
+    for key, value in settings.items():
+        if key in source.paths and isinstance(value, str):
+            where = connector_path(value, tenant, root)
+            if isinstance(where, str):
+                problems.append(doc.problem(("source", key), f"{excerpt(value)}: {where}"))
+            continue
+        if key not in source.secrets:
+            problems += reference_problems(value, ("source", key), doc, source.secrets)
+            continue
+        wrong = secret_problem(key, value, tenant) if value is not None else None
+        if wrong:
+            problems.append(doc.problem(("source", key), *wrong))
     return problems
 
 
@@ -57,21 +63,26 @@ def _describe(error: SchemaError) -> tuple[str, str]:
         close = difflib.get_close_matches(key, allowed, n=1)
         # At the top level the job's own source keys are valid too.
         valid = allowed if error.absolute_path else ["type", "engine", "incremental", *allowed]
-        hint = (f"did you mean {close[0]!r}? " if close else "") + "valid keys: " + ", ".join(valid)
+        hint = (
+            (f"did you mean {excerpt(close[0])}? " if close else "")
+            + "valid keys: "
+            + ", ".join(valid)
+        )
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        return f"unknown key {key!r}{more}", hint
+        return f"unknown key {excerpt(key)}{more}", hint
     if error.validator == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
         what = missing[0] if missing else error.message
         desc = (properties.get(what) or {}).get("description", "")
-        return f"missing required key {what!r}", desc
+        return f"missing required key {excerpt(what)}", desc
     if error.validator == "enum":
         choices: list[Any] = list(schema.get("enum") or [])
-        return f"{error.instance!r} is not one of " + ", ".join(str(v) for v in choices), ""
+        return f"{excerpt(error.instance)} is not one of " + ", ".join(str(v) for v in choices), ""
     if error.validator == "type":
         return (
             f"expected {error.validator_value}, "
-            f"got {type(error.instance).__name__} {error.instance!r}",
+            f"got {type(error.instance).__name__} {excerpt(error.instance)}",
             "",
         )
-    return error.message, ""
+    # jsonschema's own messages start with the value's repr, which may be huge.
+    return error.message.replace(repr(error.instance), excerpt(error.instance)), ""

@@ -7,13 +7,14 @@ need a current render (the oneshot runner, ``ingestgen orchestrate``). Writes on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from ingestgen.config.load import load_jobs
-from ingestgen.config.runner import find_runner
-from ingestgen.paths import job_files
+from ingestgen.config.load import load_job, load_jobs
+from ingestgen.config.runner import RunnerConfig, find_runner, is_runner_file, load_runner
+from ingestgen.config.yamlsource import load_located
+from ingestgen.errors import ConfigError, Problem
+from ingestgen.paths import RUNNER_FILE, inside_configs, job_files
 from ingestgen.registry import plugin_settings
 from ingestgen.registry.load import load_registry
 from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
@@ -22,18 +23,88 @@ from ingestgen.render.workspace import meltano_schedules, render_workspace
 from ingestgen.render.write import RenderReport, apply
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What `check` validated: job files, resolved, and runner configs."""
+
+    jobs: list[ResolvedJob]
+    runners: list[RunnerConfig]
+
+
+def check(root: Path, selected: list[Path] | None = None) -> Checked:
+    """Validate the selected files (everything under ``configs/`` by default), writing nothing.
+
+    A selected file that is a runner config (named ``runner.yaml``, or holding a ``runner:``
+    block and no ``tenant_id``) is validated as one; with no selection, the repository's runner
+    config is validated with its jobs.
+
+    Raises:
+        ConfigError: every problem of every file, located.
+    """
+    loaded = load_registry(root)
+    files = job_files(root, selected)
+    runner_paths = _runner_paths(root, selected, files)
+    problems: list[Problem] = []
+    resolved: list[ResolvedJob] = []
+    runners: list[RunnerConfig] = []
+    try:
+        jobs = load_jobs([p for p in files if p not in runner_paths], root)
+        resolved = resolve_jobs(jobs, loaded)
+    except ConfigError as exc:
+        problems += exc.problems
+    for path in runner_paths:
+        try:
+            runners.append(load_runner(path, root))
+        except ConfigError as exc:
+            problems += exc.problems
+        if path.name != RUNNER_FILE:
+            # Render reads it as a job; load_job's message says to rename it.
+            try:
+                load_job(path, root)
+            except ConfigError as exc:
+                problems += exc.problems
+    if not selected:
+        try:
+            found = find_runner(root)
+        except ConfigError as exc:
+            problems += exc.problems
+        else:
+            runners += [found] if found else []
+    if problems:
+        raise ConfigError(problems)
+    return Checked(resolved, runners)
+
+
+def _runner_paths(root: Path, selected: list[Path] | None, files: list[Path]) -> list[Path]:
+    # Selected runner configs: files that are one, and runner.yaml files in selected folders.
+    if not selected:
+        return []
+    inside = {p for folder in selected if folder.is_dir() for p in folder.rglob(RUNNER_FILE)}
+    found = set(inside_configs(inside, root)) | {p for p in files if is_runner_file(p)}
+    return sorted(found)
+
+
 def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob]:
     """Validate and resolve the selected job files (all under ``configs/`` by default).
 
     Raises:
-        ConfigError: every problem found, located.
+        ConfigError: every problem found, located; a selected runner config is one.
     """
-    loaded = load_registry(root)
-    jobs = load_jobs(job_files(root, selected), root)
-    resolved = resolve_jobs(jobs, loaded)
-    if not selected:
-        find_runner(root)  # the runner config is validated with the whole repository
-    return resolved
+    checked = check(root, selected)
+    if selected and checked.runners:
+        raise ConfigError(
+            [
+                Problem(
+                    r.display,
+                    0,
+                    "",
+                    "this is a runner config, not a job file",
+                    "give a job file, configs/<tenant>/<job>.yaml",
+                )
+                for r in checked.runners
+            ]
+        )
+    return checked.jobs
 
 
 def render(root: Path, selected: list[Path] | None = None, *, check: bool = False) -> RenderReport:
@@ -59,9 +130,12 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
             if first.written:
                 loaded = load_registry(root)
     everything = job_files(root)
-    chosen = job_files(root, selected) if selected else everything
-    tenants = {_peek_tenant(path) for path in chosen}
-    files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
+    files = everything
+    if selected:
+        # Each file is read once more to find its tenant (bounded like every read).
+        chosen = job_files(root, selected)
+        tenants = {_peek_tenant(path) for path in chosen}
+        files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
     runner = find_runner(root)
     rendered = registry + render_projects(resolved, loaded, root, meltano_schedules(runner))
@@ -72,10 +146,11 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
 
 
 def _peek_tenant(path: Path) -> str | None:
-    # Only to group files by tenant; full validation happens in load_jobs.
+    # Only to group files by tenant; full validation happens in load_jobs. The same bounded,
+    # safe reader as everywhere: a hostile file must not cost more here than there.
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        data = load_located(path).data
+    except ConfigError:
         return None
     tenant = data.get("tenant_id") if isinstance(data, dict) else None
     return tenant if isinstance(tenant, str) else None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import reprlib
 import signal
 import sys
 from collections.abc import Callable, Mapping
@@ -45,6 +46,25 @@ __all__ = [
     "report",
     "run_cli",
 ]
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxdict = _SHORT.maxset = _SHORT.maxtuple = 4
+_SHORT.maxlevel = 2
+
+
+def excerpt(value: object) -> str:
+    """A short repr of a user value for messages: never more than about 60 characters of it.
+
+    Long text says how long it is, so ``'xxxxxxxxxxxxxxxxxxxxxxxxx...xxxxxxxxxxxxxxxxxxxxxxxxxxx'
+    (5,000,000 characters)`` stands for a five-megabyte value. Every message of ingestgen and of
+    our plugins quotes user values with it.
+    """
+    text = _SHORT.repr(value)
+    if isinstance(value, str) and len(value) > _SHORT.maxstring:
+        text += f" ({len(value):,} characters)"
+    return text
 
 
 class ErrorKind(enum.StrEnum):

@@ -61,6 +61,14 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "local_root",
+        th.StringType,
+        description=(
+            "With local_folder: the folder it must lie inside, symbolic links followed (the "
+            "tap refuses to read otherwise). ingestgen sets it to the tenant's own folder."
+        ),
+    ),
+    th.Property(
         "api_base_url",
         th.StringType,
         default=DEFAULT_API_BASE_URL,
@@ -169,6 +177,7 @@ class Settings:
 
     files: tuple[FileRef, ...]
     local_folder: str | None
+    local_root: str | None
     api_base_url: str
     oauth_token: str | None = field(repr=False)
     service_account_key: dict[str, Any] | None = field(repr=False)
@@ -236,6 +245,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     return Settings(
         files=tuple(files),
         local_folder=local_folder,
+        local_root=config.get("local_root") or None,
         api_base_url=str(config.get("api_base_url") or DEFAULTS["api_base_url"]).rstrip("/"),
         oauth_token=token,
         service_account_key=key,

@@ -47,7 +47,7 @@ class TapGDriveCsv(Tap):
         """Where the files are read from: the local folder, or Drive."""
         settings = self.settings
         if settings.local_folder:
-            return LocalFolderSource(settings.local_folder)
+            return LocalFolderSource(settings.local_folder, root=settings.local_root)
         transport = Transport(timeout=settings.request_timeout, max_retries=settings.max_retries)
         tokens: TokenProvider
         if settings.service_account_key is not None:

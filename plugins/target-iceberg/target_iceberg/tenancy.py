@@ -18,10 +18,20 @@ to write instead. This module never touches the network or the file system.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
-TENANT_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+from plugin_errors import excerpt
+
 RESERVED_TENANTS = frozenset({"main", "master"})
+"""Branch names of the catalog itself: a tenant by that name would write them."""
+TENANT_ID_PATTERN = r"^(?!(?:main|master)$)(?!.*__)[a-z](?:[a-z0-9_]{0,38}[a-z0-9])?$"
+"""The whole tenant-id rule as one regular expression (for JSON Schema and other readers)."""
+TENANT_ID = re.compile(TENANT_ID_PATTERN)
+_TENANT_SHAPE = (
+    "use 1-40 lower-case letters, digits and single '_' (not at the end), starting with a "
+    "letter, and not main or master"
+)
 BRANCH_SEPARATOR = "__"
 BRANCH_SUFFIX = re.compile(r"^[a-z0-9]+(?:_[a-z0-9]+)*$")
 MAX_BRANCH = 100
@@ -45,33 +55,50 @@ class Refusal:
         return f"{self.message}; {self.fix}"
 
 
-def _shown(value: str) -> str:
-    # Never echo more than a short excerpt of a hostile value.
-    return repr(value if len(value) <= 80 else value[:77] + "...")
-
-
 def tenant_id_problem(tenant: str) -> Refusal | None:
-    """None if ``tenant`` is a valid tenant id."""
-    fix = (
-        "use 1-40 lower-case letters, digits and single '_' (not at the end), starting with a "
-        "letter, and not main or master"
-    )
-    if not TENANT_ID.match(tenant) or BRANCH_SEPARATOR in tenant or tenant.endswith("_"):
-        return Refusal(f"{_shown(tenant)} is not a valid tenant id", fix)
+    """None if ``tenant`` is a valid tenant id; else why not, look-alikes explained."""
+    if TENANT_ID.match(tenant):
+        return None
+    shown = excerpt(tenant)
     if tenant in RESERVED_TENANTS:
-        return Refusal(f"{_shown(tenant)} is a reserved name, not a tenant id", fix)
-    return None
+        return Refusal(
+            f"{shown} is reserved: it is the catalog's own branch", "choose another tenant id"
+        )
+    foreign = next((c for c in tenant if not c.isascii()), None)
+    if foreign is not None:
+        name = unicodedata.name(foreign, "unnamed")
+        return Refusal(
+            f"{shown} is not a valid tenant id: it holds {foreign!r} (U+{ord(foreign):04X} "
+            f"{name}), which is not an ASCII letter",
+            _TENANT_SHAPE,
+        )
+    if tenant != tenant.strip():
+        return Refusal(f"{shown} is not a valid tenant id", "remove the spaces around it")
+    if tenant.lower() != tenant and TENANT_ID.match(tenant.lower()):
+        return Refusal(
+            f"{shown} is not a valid tenant id", f"write it in lower case, {tenant.lower()!r}"
+        )
+    if BRANCH_SEPARATOR in tenant and len(tenant) <= 40:
+        fixed = re.sub("_+", "_", tenant).strip("_")
+        return Refusal(
+            f"{shown} is not a valid tenant id: '__' separates a tenant id from a branch suffix "
+            "or a variable name, so a tenant id never holds it",
+            f"e.g. {fixed!r}",
+        )
+    if tenant.endswith("_") and len(tenant) <= 40:
+        return Refusal(f"{shown} is not a valid tenant id", "remove the trailing '_'")
+    return Refusal(f"{shown} is not a valid tenant id", _TENANT_SHAPE)
 
 
 def nessie_ref_problem(name: str) -> str | None:
     """None if Nessie accepts ``name`` as a branch or tag name, else why not."""
     if not NESSIE_REF_NAME.match(name):
         return (
-            f"{_shown(name)} is not a Nessie reference name (start with a letter, then letters, "
+            f"{excerpt(name)} is not a Nessie reference name (start with a letter, then letters, "
             "digits or ./_-, not ending in '/' or '.', no '..')"
         )
     if name.upper() in NESSIE_FORBIDDEN or NESSIE_HASH.match(name):
-        return f"Nessie refuses {_shown(name)} as a reference name (HEAD, DETACHED or hash-like)"
+        return f"Nessie refuses {excerpt(name)} as a reference name (HEAD, DETACHED or hash-like)"
     return None
 
 
@@ -84,13 +111,13 @@ def branch_problem(branch: str, tenant: str) -> Refusal | None:
         "letters and digits in words joined by single '_'"
     )
     if branch in RESERVED_TENANTS:
-        return Refusal(f"{_shown(branch)} is never a tenant's branch", fix)
+        return Refusal(f"{excerpt(branch)} is never a tenant's branch", fix)
     if branch != tenant:
         suffix = branch.removeprefix(f"{tenant}{BRANCH_SEPARATOR}")
         if suffix == branch or not BRANCH_SUFFIX.match(suffix):
-            return Refusal(f"{_shown(branch)} is not tenant {tenant!r}'s own branch", fix)
+            return Refusal(f"{excerpt(branch)} is not tenant {tenant!r}'s own branch", fix)
     if len(branch) > MAX_BRANCH:
-        return Refusal(f"branch {_shown(branch)} is longer than {MAX_BRANCH} characters", fix)
+        return Refusal(f"branch {excerpt(branch)} is longer than {MAX_BRANCH} characters", fix)
     if (nessie := nessie_ref_problem(branch)) is not None:
         return Refusal(nessie, f"{fix}; a branch name must not read as a hash")
     return None
@@ -111,6 +138,6 @@ def warehouse_problem(warehouse: str, lake_root: str, tenant: str) -> Refusal | 
     if warehouse in (own, own.rstrip("/")):
         return None
     return Refusal(
-        f"{_shown(warehouse)} is not tenant {tenant!r}'s own prefix",
+        f"{excerpt(warehouse)} is not tenant {tenant!r}'s own prefix",
         f"omit it or write {own!r} (the platform's lake root {lake_root!r} plus the tenant id)",
     )

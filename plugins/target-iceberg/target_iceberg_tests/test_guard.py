@@ -289,7 +289,8 @@ def test_the_cli_exits_2_in_one_line_before_any_request(
     )
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("target-iceberg: refusing to run: the catalog is not tenant 'acme'")
+    expected = "target-iceberg: error: refusing to run: the catalog is not tenant 'acme'"
+    assert last.startswith(expected)
     assert "Traceback" not in done.stderr
     assert _Recorder.requests == []
     assert SECRET not in done.stderr

@@ -2,7 +2,9 @@
 
 Stands in for Drive in the demo and the tests with the same semantics: the modified time is
 the file's mtime (UTC, RFC 3339) and the checksum the MD5 of its bytes. Never reads a path
-outside the folder, so a job YAML cannot make the tap read arbitrary files.
+outside the folder, so a job YAML cannot make the tap read arbitrary files; with ``local_root``
+the folder itself, links followed, must lie inside that root (the generator checks the same at
+render time; this catches a hand-edited project or a link made since).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import mimetypes
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +24,17 @@ from tap_gdrive_csv.sources.base import FileVersion, LocalCopy, iter_chunks
 class LocalFolderSource:
     """Reads CSV files from one folder."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, root: str | None = None) -> None:
         self.folder = Path(folder).expanduser().resolve()
+        # The root as written, '..' collapsed but links kept: a root that is itself a link out
+        # of the repository must not move the boundary.
+        if root is not None and not self.folder.is_relative_to(os.path.abspath(root)):  # noqa: PTH100
+            msg = (
+                f"local_folder {folder!r} lies outside local_root {root!r} once its symbolic "
+                "links are followed: point local_folder at a folder inside local_root, or "
+                "replace the link with the files"
+            )
+            raise ConfigError(msg)
         if not self.folder.is_dir():
             msg = (
                 f"local_folder {folder!r} is not an existing folder: create it or fix the "
