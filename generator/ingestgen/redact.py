@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -41,6 +41,11 @@ SECRET_NAME = re.compile(
 )
 # Keys inside JSON secrets (service-account keys) whose values are themselves secret.
 _SECRET_LEAF = re.compile(r"(key|secret|token|password)", re.IGNORECASE)
+# Keys inside a sensitive object setting (catalog_properties) under which a value is a secret;
+# its other keys (uri, warehouse, s3.endpoint) are addresses, which logs must keep readable.
+_SECRET_PART = re.compile(
+    r"(key|secret|token|password|passwd|credential|creds|auth|private|signature)", re.IGNORECASE
+)
 
 _SHAPES: list[tuple[re.Pattern[str], str]] = [
     # scheme://user:password@host  (keep the user: it says which account, not how to use it)
@@ -156,26 +161,28 @@ def project_secret_values(project: Project, environ: Mapping[str, str]) -> set[s
 
     For every setting marked ``sensitive`` (on a plugin or the plugin it inherits from): the
     values of Meltano's variables for it under every plugin name and namespace, and of the
-    ``${VAR}`` references in its configured value.
+    ``${VAR}`` references in its configured value: all of a plain value's, and inside an object
+    setting those under secret-looking keys (``s3.secret-access-key``, ``token``, ``creds``).
     """
     found: set[str] = set()
     for plugin in project.plugins.values():
         config = plugin.config
         for setting in plugin.sensitive:
             found.update(environ.get(var, "") for var in plugin.setting_env_vars(setting))
-            found.update(environ.get(var, "") for var in references(config.get(setting)))
+            found.update(environ.get(var, "") for var in _secret_references(config.get(setting)))
     return {v for v in found if v}
 
 
-def _strings(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+def _secret_references(value: object, secret: bool = True) -> set[str]:
+    # ``secret``: the value sits under a secret-looking key (a plain sensitive setting is one).
+    if isinstance(value, Mapping):
+        return set().union(
+            set(),
+            *(_secret_references(v, bool(_SECRET_PART.search(str(k)))) for k, v in value.items()),
+        )
+    if isinstance(value, list | tuple):
+        return set().union(set(), *(_secret_references(v, secret) for v in value))
+    return references(value) if secret else set()
 
 
 def environment_secret_values(environ: Mapping[str, str]) -> set[str]:

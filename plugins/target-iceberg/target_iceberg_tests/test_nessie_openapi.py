@@ -27,6 +27,7 @@ from target_iceberg.rest import (
     CatalogUnavailableError,
     response_error,
 )
+from target_iceberg.summary import NessieCommit
 from target_iceberg.target import TargetIceberg
 
 if TYPE_CHECKING:
@@ -60,11 +61,11 @@ def test_a_branch_created_meanwhile_by_another_run_is_used(fake_nessie: FakeNess
 
 def test_the_runs_commit_is_found_by_its_run_id(fake_nessie: FakeNessie) -> None:
     run = BranchRun(fake_nessie.api_uri, "acme__sales")
-    assert run.open() == {"branch": "acme__sales", "commit_hash": None}
+    assert run.open() == NessieCommit(branch="acme__sales", commit_hash=None)
     mine = fake_nessie.commit("acme__sales", "load", {"ingestgen.run-id": "r-1"})
     fake_nessie.commit("acme__sales", "a later commit by someone else", {"ingestgen.run-id": "r-2"})
-    assert run.record_commit("r-1") == {"branch": "acme__sales", "commit_hash": mine}
-    assert run.record_commit("r-404") == {"branch": "acme__sales", "commit_hash": None}
+    assert run.record_commit("r-1") == NessieCommit(branch="acme__sales", commit_hash=mine)
+    assert run.record_commit("r-404") == NessieCommit(branch="acme__sales", commit_hash=None)
     assert fake_nessie.problems == []
 
 
@@ -219,5 +220,5 @@ def test_the_loader_creates_the_branch_before_any_catalog_call(
     ):
         target.process_lines(io.StringIO(json.dumps(schema) + "\n"))
     assert "acme" in fake_nessie.branches
-    assert target.summary.nessie == {"branch": "acme", "commit_hash": None}
+    assert target.summary.nessie == NessieCommit(branch="acme", commit_hash=None)
     assert fake_nessie.problems == []
