@@ -167,6 +167,12 @@ CASES = [
         ("'acme/../globex' is not a valid tenant id",),
     ),
     Case(TENANTS, "empty", tenant("''"), ("tenant_id: '' is not a valid tenant id",)),
+    Case(
+        TENANTS,
+        "another tenant's id in configs/acme/ (would render into globex's project)",
+        tenant("globex").replace("configs/acme/data", "configs/globex/data"),
+        (f"{JOB}:1 tenant_id: a job under configs/acme/ belongs to tenant 'acme', not 'globex'",),
+    ),
     Case(TENANTS, "a number", tenant("123"), (f"{JOB}:1 tenant_id: expected text, got int 123",)),
     Case(TENANTS, "a list", tenant("[acme]"), ("tenant_id: expected text, got list ['acme']",)),
     Case(

@@ -90,6 +90,7 @@ def load_job(path: Path, root: Path) -> JobFile:
     except ValidationError as exc:
         raise ConfigError(problems + problems_from(exc, doc, JobConfig)) from None
     problems += _isolation(config, doc)
+    problems += _folder(config, doc)
     asset, asset_path = _load_asset(config, doc, root, problems)
     if problems or asset is None or asset_path is None:
         raise ConfigError(problems)
@@ -122,6 +123,29 @@ def _references(data: dict[object, object], doc: Located) -> list[Problem]:
         else:
             problems += reference_problems(value, (str(key),), doc, [])
     return problems
+
+
+EXAMPLES = "examples"
+"""configs/examples/ holds the design's own examples, which name several tenants."""
+
+
+def _folder(config: JobConfig, doc: Located) -> list[Problem]:
+    # configs/<tenant>/ holds only that tenant's jobs: a file there naming another tenant would
+    # render into, and run as, the other tenant's project.
+    parts = PurePosixPath(doc.file).parts
+    if len(parts) < 3 or parts[0] != "configs" or parts[1] == EXAMPLES:
+        return []
+    if parts[1] == config.tenant_id:
+        return []
+    folder = parts[1] if len(parts[1]) <= 40 else excerpt(parts[1])
+    return [
+        doc.problem(
+            ("tenant_id",),
+            f"a job under configs/{folder}/ belongs to tenant {folder!r}, not {config.tenant_id!r}",
+            f"move the file to configs/{config.tenant_id}/ or fix tenant_id (only "
+            f"configs/{EXAMPLES}/ may hold several tenants' jobs)",
+        )
+    ]
 
 
 def _isolation(config: JobConfig, doc: Located) -> list[Problem]:
