@@ -51,6 +51,7 @@ from target_iceberg.errors import (
     StreamError,
     loader_kind,
 )
+from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
@@ -129,6 +130,7 @@ class TargetIceberg(Target):
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
+                backend=self._backend(catalog),
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -146,6 +148,15 @@ class TargetIceberg(Target):
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
         return self._context
+
+    def _backend(self, catalog: t.Any) -> Backend:
+        """The engine's write backend (the one seam between the engines)."""
+        cfg = self.settings
+        if cfg.engine == "spark":
+            from target_iceberg.spark.backend import SparkBackend
+
+            return SparkBackend(cfg, catalog)
+        return NativeBackend(cfg.write_mode)
 
     @property
     def committer(self) -> Committer:
@@ -317,6 +328,9 @@ class TargetIceberg(Target):
         except Exception as exc:
             self._abort(exc)
             raise
+        finally:
+            if self._context is not None:
+                self._context.backend.close()
         for sink in self.sinks.values():
             sink.summary.snapshot_id = committed.get(sink.summary.table, sink.already_committed())
             if sink.summary.rejected_table:
@@ -357,6 +371,8 @@ class TargetIceberg(Target):
     def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():
             sink.abort()
+        if self._context is not None:
+            self._context.backend.close()
         self.summary.status = "failed"
         self.summary.error = message(exc)
         self.summary.error_kind = kind or classify(exc, loader_kind)
