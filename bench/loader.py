@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,14 @@ COUNTRIES = ["DE", "FR", "US", "GB", "IN", "BR", "JP", "NL", "ES", "IT"]
 CITIES = ["Berlin", "Paris", "Austin", "Leeds", "Pune", "Recife", "Osaka", "Delft"]
 
 
-def generate(path: Path, count: int) -> int:
-    """Write a Singer stream of ``count`` records; return its size in bytes."""
+def generate(
+    path: Path, count: int, *, ids: Callable[[int], int] | None = None, tag: str = "Customer"
+) -> int:
+    """Write a Singer stream of ``count`` records; return its size in bytes.
+
+    ``ids`` maps the record's position to its ``id`` (default: the position); ``tag`` starts
+    every ``name`` (bench/merge.py tells the versions apart by it).
+    """
     rnd = random.Random(42)
     with path.open("w", encoding="utf-8") as out:
         out.write(
@@ -91,6 +98,7 @@ def generate(path: Path, count: int) -> int:
             + "\n"
         )
         for i in range(count):
+            rid = ids(i) if ids else i
             email = f'"user{i % 50000}@example.com"' if i % 7 else "null"
             score = str(rnd.randint(0, 1000)) if i % 5 else "null"
             offset = ("+02:00", "Z", "-05:00")[i % 3]
@@ -107,8 +115,8 @@ def generate(path: Path, count: int) -> int:
             active = "true" if i % 2 else "false"
             out.write(
                 '{"type": "RECORD", "stream": "orders", "record": {'
-                f'"id": {i}, "customer_id": {rnd.randint(1, 10**6)}, '
-                f'"name": "Customer number {i} with a longer name", "email": {email}, '
+                f'"id": {rid}, "customer_id": {rnd.randint(1, 10**6)}, '
+                f'"name": "{tag} number {i} with a longer name", "email": {email}, '
                 f'"amount": {rnd.random() * 1000:.6f}, "price": "{price}", '
                 f'"active": {active}, "signup_date": "2023-{month}-{day:02d}", '
                 f'"updated_at": "2024-{month}-{day:02d}T{clock}{offset}", '

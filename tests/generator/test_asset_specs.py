@@ -56,6 +56,21 @@ def test_good_spec(sandbox: Path) -> None:
             id="unknown-type",
         ),
         pytest.param(
+            SPEC + "  cursor: placed_at\n",
+            "schema: cursor column 'placed_at' must be `required: true`",
+            id="cursor-optional",
+        ),
+        pytest.param(
+            SPEC + "  cursor: updated\n",
+            "schema: cursor names 'updated', which is not a column",
+            id="cursor-unknown",
+        ),
+        pytest.param(
+            SPEC + "  cursor: id\n",
+            "schema: cursor 'id' is a primary_key column; name a version column",
+            id="cursor-is-key",
+        ),
+        pytest.param(
             SPEC.replace("[id]", "[total]"),
             "specs/gdrive_csv/v2.0/orders.yaml:3 schema: primary_key column 'total' "
             "must be `required: true`",

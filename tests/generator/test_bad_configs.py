@@ -58,10 +58,10 @@ CASES = [
         id="engine-unsupported",
     ),
     pytest.param(
-        GOOD.replace("  type: iceberg", "  type: iceberg\n  engine:\n    type: spark"),
+        GOOD.replace("  type: iceberg", "  type: iceberg\n  engine:\n    type: meltano"),
         [
-            "target.engine.type: engine 'spark' is not supported by target 'iceberg' "
-            "(supported: native)"
+            "target.engine.type: engine 'meltano' is not supported by target 'iceberg' "
+            "(supported: native, spark)"
         ],
         id="target-engine-unsupported",
     ),
@@ -210,6 +210,21 @@ CASES = [
             "'native'"
         ],
         id="options-for-other-engine",
+    ),
+    pytest.param(
+        GOOD.replace(
+            "  type: iceberg",
+            "  type: iceberg\n  engine:\n    type: spark\n    options:\n      spark:\n"
+            "        master: yarn-ish\n        write_mode: upsert\n        driver_memory: 1\n"
+            "        conf: {spark.jars: /tmp/x.jar}",
+        ),
+        [
+            "target.engine.options.spark.master: 'yarn-ish' is not valid (Spark master: local[N]",
+            "target.engine.options.spark.write_mode: 'upsert' is not one of ['append', 'merge']",
+            "target.engine.options.spark.driver_memory: 1 is not of type 'string' (Driver JVM",
+            "target.engine.options.spark.conf: 'spark.jars' should not be valid",
+        ],
+        id="spark-engine-option-values",
     ),
     pytest.param(
         "tenant_id: acme\nsource: [1, 2\n",

@@ -93,6 +93,15 @@ def _about_or_none(executable: str) -> dict[str, Any] | None:
         return None  # asked again, one by one, for the located error
 
 
+def settings_schema(pip_url: str, executable: str) -> dict[str, Any] | None:
+    """Our plugin's settings as JSON Schema (``--about``), or None (not ours, not installed)."""
+    if own_plugin_folder(pip_url) is None or (path := _executable(executable)) is None:
+        return None
+    about = _about_or_none(path)
+    settings = (about or {}).get("settings")
+    return settings if isinstance(settings, dict) else None
+
+
 def _settings_block(settings: list[dict[str, Any]], executable: str) -> str:
     lines = [
         f"    # settings: generated from `{executable} --about --format=json` by"

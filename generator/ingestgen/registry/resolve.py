@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from jsonschema import Draft202012Validator
+
 from ingestgen.config.load import JobFile
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.registry.load import LoadedRegistry
-from ingestgen.registry.models import SourceConnector, TargetConnector
+from ingestgen.registry.models import EngineBinding, PluginDef, SourceConnector, TargetConnector
 from ingestgen.registry.options import check_options
-from ingestgen.registry.references import fill, lookup
+from ingestgen.registry.plugin_settings import settings_schema
+from ingestgen.registry.references import fill, lookup, option_names
 from ingestgen.registry.settings import check_settings
 from target_iceberg.tenancy import branch_problem, warehouse_problem
 
@@ -169,6 +172,11 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         base=target_binding.plugin,
         config=fill(target_binding.config, target_ctx),
     )
+    plugin = loaded.registry.plugins.get(target_binding.plugin)
+    if plugin is not None and target_options:
+        problems = option_values(job, target_engine, target_binding, loader.config, plugin)
+        if problems:
+            raise ConfigError(problems)
     return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader)
 
 
@@ -225,6 +233,53 @@ def _requirements(job: JobFile, requires: dict[str, str]) -> list[Problem]:
                 )
             )
     return problems
+
+
+def option_values(
+    job: JobFile, engine: str, binding: EngineBinding, config: dict[str, Any], plugin: PluginDef
+) -> list[Problem]:
+    """Target engine options checked against the settings schema our plugin declares.
+
+    The plugin's own ``--about`` schema (types, ranges, patterns, choices) is the one rule
+    book, so an option fails here exactly as the loader would refuse it at run time.
+    """
+    schema = settings_schema(plugin.pip_url, plugin.executable)
+    if schema is None:
+        return []
+    relevant = {"type": "object", "properties": schema.get("properties", {})}
+    problems = []
+    for error in Draft202012Validator(relevant).iter_errors(config):
+        source: Any = binding.config
+        path = list(error.absolute_path)
+        depth = 0
+        while depth < len(path) and isinstance(source, dict):
+            source = source.get(path[depth])
+            depth += 1
+        names = option_names(source) if source is not None else set()
+        if not names:
+            continue  # a value the registry writes, not the job's
+        option = sorted(names)[0]
+        where = path[depth:]  # inside the option's value (a key of a mapping, say)
+        message = (
+            f"{excerpt(error.instance)} is not valid"
+            if error.validator == "pattern"
+            else error.message[:300]
+        )
+        problems.append(
+            job.doc.problem(
+                ("target", "engine", "options", engine, option, *where),
+                message,
+                _described(schema, path),
+            )
+        )
+    return problems
+
+
+def _described(schema: dict[str, Any], path: list[Any]) -> str:
+    node: Any = schema
+    for part in path:
+        node = (node.get("properties") or {}).get(part, {}) if isinstance(node, dict) else {}
+    return str(node.get("description", "")) if isinstance(node, dict) else ""
 
 
 def _replication(

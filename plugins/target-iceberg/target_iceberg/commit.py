@@ -149,8 +149,13 @@ def stage(
     new_schema: Schema | None,
     files: Sequence[DataFile],
     properties: dict[str, str],
+    replaced: Sequence[DataFile] = (),
 ) -> None:
-    """Stage a schema change (if any) and one fast-append snapshot on ``transaction``.
+    """Stage a schema change (if any) and one snapshot of the run's files on ``transaction``.
+
+    The snapshot is a fast append, or, when the run replaces files (``write_mode: merge``), one
+    overwrite that removes ``replaced`` and adds ``files`` (pyiceberg validates at commit
+    time that the replaced files are still live).
 
     Args:
         transaction: a table or create-table transaction; not committed here.
@@ -159,6 +164,7 @@ def stage(
         new_schema: the planned schema with the ids the files were written with, or None.
         files: the run's data files.
         properties: snapshot summary properties.
+        replaced: live data files the snapshot removes (their rows are rewritten in ``files``).
     """
     if new_schema is not None:
         requirements = (
@@ -172,6 +178,13 @@ def stage(
             (AddSchemaUpdate(schema_=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
             requirements,
         )
+    if replaced:
+        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as change:
+            for data_file in replaced:
+                change.delete_data_file(data_file)
+            for data_file in files:
+                change.append_data_file(data_file)
+        return
     if not files:
         return
     with transaction.update_snapshot(snapshot_properties=properties).fast_append() as append:

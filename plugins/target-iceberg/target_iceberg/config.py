@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from target_iceberg.errors import ConfigError
 
@@ -25,6 +25,18 @@ MAX_NAME = 120  # data file names add ~70 characters; file systems allow 255
 TABLE_NAME = re.compile(rf"[a-z0-9_]{{1,{MAX_NAME}}}")
 """Table names: they become folder names in the warehouse, so nothing else is allowed."""
 NAMESPACE_NAME = rf"^[A-Za-z0-9_][A-Za-z0-9_-]{{0,{MAX_NAME - 1}}}$"
+
+SPARK_MASTER = re.compile(
+    r"local(\[(\*|[1-9][0-9]*)(,[1-9][0-9]*)?\])?"
+    r"|spark://[A-Za-z0-9.\-]+:[0-9]{1,5}(,[A-Za-z0-9.\-]+:[0-9]{1,5})*"
+    r"|k8s://(https?://)?[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/\-]*)?"
+    r"|sc://[A-Za-z0-9.\-]+(:[0-9]{1,5})?(/;[A-Za-z0-9_\-]+=[^;\s]*(;[A-Za-z0-9_\-]+=[^;\s]*)*)?"
+)
+"""Where a Spark session runs: local threads, a standalone, Kubernetes or Spark Connect master."""
+SPARK_CONF_KEY = re.compile(r"spark\.[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*")
+_SPARK_MANAGED = ("spark.master", "spark.remote", "spark.driver.memory", "spark.jars")
+"""Spark settings the loader sets itself (from its own options): `conf` may not override them."""
+
 
 def _secret(description: str) -> dict[str, Any]:
     return {"description": description, "json_schema_extra": {"secret": True, "writeOnly": True}}
@@ -48,6 +60,70 @@ class NessieSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     branch: str = Field(min_length=1, description="The branch the run commits to.")
     api_uri: str = Field(min_length=1, description="Nessie's REST API v2 root.")
+
+
+class SparkSettings(BaseModel):
+    """The `spark` engine's session (used only with ``engine: spark``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    master: str = Field(
+        default="local[2]",
+        # In the JSON Schema too, so the generator checks it at render time.
+        json_schema_extra={"pattern": f"^(?:{SPARK_MASTER.pattern})$"},
+        description=(
+            "Spark master: local[N] (threads in this process's JVM), spark://host:port "
+            "(standalone), k8s://https://host:port (Kubernetes) or sc://host:port (Spark Connect)."
+        ),
+    )
+    driver_memory: str = Field(
+        default="1g",
+        pattern=r"^[1-9][0-9]*[kKmMgGtT]$",
+        description="Driver JVM heap, e.g. 1g or 768m (Spark's spark.driver.memory).",
+    )
+    conf: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        json_schema_extra={
+            "propertyNames": {
+                "pattern": f"^{SPARK_CONF_KEY.pattern}$",
+                "not": {"enum": [*_SPARK_MANAGED, "spark.sql.extensions"]},
+            }
+        },
+        description=(
+            "Extra Spark settings, e.g. {spark.sql.shuffle.partitions: 8}; keys start with "
+            "'spark.'. The master, driver memory, jars and the loader's catalog are set from the "
+            "other options and cannot be overridden here."
+        ),
+    )
+    jars_dir: str | None = Field(
+        default=None,
+        description=(
+            "Folder holding the Iceberg Spark runtime, AWS bundle and SQLite JDBC jars. "
+            "Default: fetched once with Maven into ~/.cache/ingestgen/spark-jars/."
+        ),
+    )
+
+    @field_validator("master")
+    @classmethod
+    def _master(cls, value: str) -> str:
+        if not SPARK_MASTER.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a Spark master: use local[N], spark://host:port, "
+                "k8s://https://host:port or sc://host:port"
+            )
+        return value
+
+    @field_validator("conf")
+    @classmethod
+    def _conf(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not SPARK_CONF_KEY.fullmatch(key):
+                raise ValueError(f"conf key {key!r} is not a Spark setting (spark.<name>)")
+            if key in _SPARK_MANAGED or key == "spark.sql.extensions":
+                raise ValueError(
+                    f"conf key {key!r} is set by the loader (from the master, driver_memory "
+                    "and jars_dir options); it cannot be overridden here"
+                )
+        return value
 
 
 class LoaderConfig(BaseModel):
@@ -165,6 +241,43 @@ class LoaderConfig(BaseModel):
             "main on first use, before any catalog call; the run summary names its commit."
         ),
     )
+
+    engine: Literal["native", "spark"] = Field(
+        default="native",
+        description=(
+            "Who writes the tables: native (Parquet files and commits from this process) or "
+            "spark (a Spark session appends or MERGEs the run's rows). Contract, quarantine, "
+            "thresholds, snapshot properties and the STATE rule are the same."
+        ),
+    )
+    write_mode: Literal["append", "merge"] = Field(
+        default="append",
+        description=(
+            "append: add the run's rows. merge: upsert by the primary key (the spec's "
+            "primary_key, else the stream's key_properties), one version per key, in one "
+            "snapshot."
+        ),
+    )
+    spark: SparkSettings = Field(
+        default_factory=SparkSettings,
+        description="The Spark session of engine spark: {master, driver_memory, conf, jars_dir}.",
+    )
+
+    @model_validator(mode="after")
+    def _engine_fits(self) -> LoaderConfig:
+        if self.engine == "spark" and self.commit_mode == "multi_table":
+            raise ValueError(
+                "commit_mode multi_table is not available with engine spark (Spark commits each "
+                "table itself); use commit_mode per_table"
+            )
+        prefix = f"spark.sql.catalog.{self.catalog_name}"
+        for key in self.spark.conf:
+            if key == prefix or key.startswith(prefix + "."):
+                raise ValueError(
+                    f"spark.conf key {key!r} configures the loader's own catalog "
+                    f"{self.catalog_name!r}, which comes from catalog_properties"
+                )
+        return self
 
     @field_validator("run_id", mode="after")
     @classmethod

@@ -36,10 +36,10 @@ from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import RejectThresholdError, StreamError
+from target_iceberg.outputs import Backend, NativeBackend, TableOutput
 from target_iceberg.reader import escape_bad_utf8
 from target_iceberg.summary import RejectSample, StreamSummary
-from target_iceberg.tables import TableHandle
-from target_iceberg.writer import RollingWriter, WriterSettings
+from target_iceberg.writer import WriterSettings
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +71,11 @@ class RunContext:
         block_records: int = BLOCK_RECORDS,
         max_rejected_rows: int | None = None,
         batch_root: Path | None = None,
+        backend: Backend | None = None,
     ) -> None:
         self.catalog = catalog
+        self.backend: Backend = backend or NativeBackend()
+        """Who writes the tables (the engine's seam)."""
         self.batch_root = batch_root
         """BATCH files must lie inside this folder, when set."""
         self.max_rejected_rows = max_rejected_rows
@@ -109,28 +112,6 @@ class RunContext:
         self._worker.shutdown(wait=True, cancel_futures=True)
 
 
-class _Output:
-    """A table and its writer. ``skip``: this run id already committed here (a re-run)."""
-
-    def __init__(self, handle: TableHandle, ctx: RunContext, prefix: str) -> None:
-        self.handle = handle
-        self.skip = handle.already_committed(ctx.run_id) is not None
-        if self.skip:
-            logger.info(
-                "%s: run %s already committed here; not writing it again", handle.name, ctx.run_id
-            )
-        self.writer = RollingWriter(
-            io=handle.io,
-            locations=handle.locations(),
-            schema=handle.plan.schema,
-            arrow_schema=handle.plan.arrow_schema(),
-            spec=handle.spec,
-            table_properties=handle.metadata.properties,
-            file_prefix=prefix,
-            settings=ctx.settings,
-        )
-
-
 class StreamSink:
     """Loads one Singer stream into one table (plus its quarantine table)."""
 
@@ -140,14 +121,10 @@ class StreamSink:
         self.contract = contract
         self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
         self.table_name = table
-        handle = TableHandle(
-            ctx.catalog, (ctx.namespace, table), contract, create_now=ctx.create_tables_first
-        )
-        self.output = _Output(handle, ctx, f"{ctx.file_prefix}-{table}")
-        self.shape = BlockShape(
-            handle.plan.columns, handle.plan.arrow_schema(), contract, ctx.unknown
-        )
-        self._rejected: _Output | None = None
+        self.output = ctx.backend.open(ctx, (ctx.namespace, table), contract, "data")
+        plan = self.output.plan
+        self.shape = BlockShape(plan.columns, plan.arrow_schema(), contract, ctx.unknown)
+        self._rejected: TableOutput | None = None
         self.buffer: list[bytes] = []
         """RECORD lines not yet processed, each piece ending with a line break; the reader
         appends to this very list."""
@@ -161,13 +138,10 @@ class StreamSink:
         """Apply a changed contract (a new SCHEMA message) to rows that come after it."""
         self.flush()
         self.ctx.drain()
-        handle = self.output.handle
-        if handle.replan(contract):
-            self.output.writer.set_schema(handle.plan.schema, handle.plan.arrow_schema())
+        self.output.replan(contract)
         self.contract = contract
-        self.shape = BlockShape(
-            handle.plan.columns, handle.plan.arrow_schema(), contract, self.ctx.unknown
-        )
+        plan = self.output.plan
+        self.shape = BlockShape(plan.columns, plan.arrow_schema(), contract, self.ctx.unknown)
 
     # Input --------------------------------------------------------------------------------
 
@@ -278,8 +252,7 @@ class StreamSink:
         self.flush()
 
     def _land(self, landed: Landed) -> None:
-        if not self.output.skip:
-            self.output.writer.write(landed.table)
+        self.output.write(landed.table)
         self.summary.rows_landed += landed.table.num_rows
         if landed.rejects:
             self._quarantine(landed.rejects)
@@ -300,21 +273,17 @@ class StreamSink:
             raise RejectThresholdError(threshold_message(self.ctx.rejected, limit))
         if self._rejected is None:
             name = self.table_name + quarantine.SUFFIX
-            handle = TableHandle(
-                self.ctx.catalog,
-                (self.ctx.namespace, name),
-                quarantine.CONTRACT,
-                create_now=self.ctx.create_tables_first,
+            self._rejected = self.ctx.backend.open(
+                self.ctx, (self.ctx.namespace, name), quarantine.CONTRACT, "rejects"
             )
-            self._rejected = _Output(handle, self.ctx, f"{self.ctx.file_prefix}-{name}")
             self.summary.rejected_table = f"{self.ctx.namespace}.{name}"
         output = self._rejected
         if output.skip:
             return
-        output.writer.write(
+        output.write(
             quarantine.rejects_table(
                 rejects,
-                schema=output.handle.plan.arrow_schema(),
+                schema=output.plan.arrow_schema(),
                 run_id=self.ctx.run_id,
                 stream=self.stream,
                 spec_version=self.contract.version,
@@ -335,39 +304,28 @@ class StreamSink:
         for output in (self.output, self._rejected):
             if output is None:
                 continue
-            if output.skip:
-                continue
-            files = output.writer.close()
-            change = output.handle.stage(files, props)
+            change = output.stage(props)
             if change is not None:
                 changes.append(change)
-        stats = self.output.writer.stats
-        self.summary.files = stats.files + (
-            self._rejected.writer.stats.files if self._rejected else 0
-        )
-        self.summary.bytes = stats.bytes + (
-            self._rejected.writer.stats.bytes if self._rejected else 0
-        )
-        self.summary.schema_changes = self.output.handle.schema_changes
+        outputs = [o for o in (self.output, self._rejected) if o is not None]
+        self.summary.files = sum(o.stats.files for o in outputs)
+        self.summary.bytes = sum(o.stats.bytes for o in outputs)
+        self.summary.schema_changes = self.output.schema_changes
+        self.summary.merge = self.output.counts
         return changes
 
     def already_committed(self) -> int | None:
         """The snapshot of this run id in the stream's table, if the run committed before."""
-        return self.output.handle.already_committed(self.ctx.run_id)
+        return self.output.already_committed()
 
     def abort(self) -> None:
         """Delete every file this sink wrote; nothing becomes visible."""
         self.buffer.clear()
         self.ctx.cancel()
         for output in (self.output, self._rejected):
-            if output is None or output.skip:
-                continue
-            if self._staged and output.handle.committed_in_catalog(
-                self.ctx.catalog, self.ctx.run_id
-            ):
-                # The commit of this table went through before the failure: its files are live.
-                continue
-            output.writer.abort()
+            if output is not None:
+                # A table whose commit went through before the failure keeps its files.
+                output.abort(staged=self._staged)
 
 
 def threshold_message(rejected: int, limit: int) -> str:

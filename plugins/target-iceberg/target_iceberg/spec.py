@@ -33,6 +33,8 @@ Identifier = Annotated[
 
 TRANSFORM = re.compile(r"^(identity|year|month|day|hour|bucket\[(\d+)\]|truncate\[(\d+)\])$")
 _TEMPORAL = {"date", "timestamp", "timestamptz"}
+_ORDERED = {"int", "long", "float", "double", "date", "time", "timestamp", "timestamptz", "string"}
+"""Primitive types a cursor may have: totally ordered (decimals too)."""
 
 
 class Column(StrictModel):
@@ -94,6 +96,15 @@ class AssetSchema(StrictModel):
     partitioning: list[PartitionField] = Field(
         default_factory=list, description="Partition spec of the Iceberg table."
     )
+    cursor: Identifier | None = Field(
+        default=None,
+        description=(
+            "With write_mode merge: the column whose larger value wins when two versions of a "
+            "primary key meet (two records of a run, or a record and the table's row); equal "
+            "values: the later record wins. Must be a required column of an ordered type. "
+            "Without it, the last record of the run wins and replaces the table's row."
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> AssetSchema:
@@ -107,12 +118,37 @@ class AssetSchema(StrictModel):
                 raise ValueError(f"primary_key names {key!r}, which is not a column")
             if not by_name[key].required:
                 raise ValueError(f"primary_key column {key!r} must be `required: true`")
+        if self.cursor is not None:
+            _check_cursor(self.cursor, by_name, self.primary_key)
         for part in self.partitioning:
             source = by_name.get(part.column)
             if source is None:
                 raise ValueError(f"partitioning names {part.column!r}, which is not a column")
             _check_transform(part, source.parsed_type)
         return self
+
+
+def _check_cursor(cursor: str, by_name: dict[str, Column], key: list[str]) -> None:
+    column = by_name.get(cursor)
+    if column is None:
+        raise ValueError(f"cursor names {cursor!r}, which is not a column")
+    if not key:
+        raise ValueError(
+            f"cursor {cursor!r} needs a primary_key: it decides between versions of one key"
+        )
+    if cursor in key:
+        raise ValueError(f"cursor {cursor!r} is a primary_key column; name a version column")
+    typ = column.parsed_type
+    if not (isinstance(typ, DecimalType) or (isinstance(typ, Primitive) and str(typ) in _ORDERED)):
+        raise ValueError(
+            f"cursor {cursor!r} is {typ}: use a column of type int, long, float, double, "
+            "decimal, date, time, timestamp, timestamptz or string"
+        )
+    if not column.required:
+        raise ValueError(
+            f"cursor column {cursor!r} must be `required: true` (a version without a cursor "
+            "value could not be ordered)"
+        )
 
 
 def _check_transform(part: PartitionField, typ: TypeNode) -> None:

@@ -41,6 +41,24 @@ class RejectSample(_Model):
     raw: str = Field(description="The record as received, cut to 500 characters.")
 
 
+class MergeCounts(_Model):
+    """What a ``write_mode: merge`` run did with its records' keys."""
+
+    inserted: int = Field(default=0, description="Keys new to the table.")
+    updated: int = Field(default=0, description="Keys whose table row was replaced.")
+    duplicates: int = Field(
+        default=0, description="Records superseded by a later (or newer) one of the run."
+    )
+    stale: int = Field(
+        default=0,
+        description="Records older (by the spec's cursor) than the table's row: kept out.",
+    )
+    files_probed: int = Field(default=0, description="Data files whose keys were read.")
+    files_rewritten: int = Field(
+        default=0, description="Data files rewritten without replaced rows."
+    )
+
+
 class StreamSummary(_Model):
     """One stream's figures."""
 
@@ -58,6 +76,9 @@ class StreamSummary(_Model):
     schema_changes: list[str] = Field(default_factory=list, description="Schema evolutions.")
     sample_rejects: list[RejectSample] = Field(
         default_factory=list, description="Up to 20 rejected records."
+    )
+    merge: MergeCounts | None = Field(
+        default=None, description="With write_mode merge: inserted, updated, superseded keys."
     )
 
 

@@ -176,10 +176,15 @@ class TableHandle:
         except NoSuchTableError:
             return False
 
-    def stage(self, files: Sequence[DataFile], properties: dict[str, str]) -> TableChange | None:
-        """Stage the run's change; None if there is nothing to commit."""
+    def stage(
+        self,
+        files: Sequence[DataFile],
+        properties: dict[str, str],
+        replaced: Sequence[DataFile] = (),
+    ) -> TableChange | None:
+        """Stage the run's change (removing ``replaced`` files); None if there is nothing."""
         new_schema = self.plan.schema if self.plan.schema != self.base_schema else None
-        if not files and new_schema is None and not self.created:
+        if not files and not replaced and new_schema is None and not self.created:
             return None
         if new_schema is not None and self.base_schema.schema_id == new_schema.schema_id:
             raise EvolutionError(
@@ -191,6 +196,7 @@ class TableHandle:
             new_schema=new_schema,
             files=files,
             properties=properties,
+            replaced=replaced,
         )
         return TableChange(self.identifier, self.transaction, len(files), self.created)
 

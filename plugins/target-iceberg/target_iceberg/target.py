@@ -54,6 +54,7 @@ from target_iceberg.errors import (
 )
 from target_iceberg.guard import check_isolation
 from target_iceberg.nessie import BranchRun
+from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
@@ -148,6 +149,7 @@ class TargetIceberg(Target):
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
+                backend=self._backend(catalog),
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -162,6 +164,15 @@ class TargetIceberg(Target):
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
         return self._context
+
+    def _backend(self, catalog: t.Any) -> Backend:
+        """The engine's write backend (the one seam between the engines)."""
+        cfg = self.settings
+        if cfg.engine == "spark":
+            from target_iceberg.spark.backend import SparkBackend
+
+            return SparkBackend(cfg, catalog)
+        return NativeBackend(cfg.write_mode)
 
     @property
     def committer(self) -> Committer:
@@ -333,21 +344,28 @@ class TargetIceberg(Target):
         except Exception as exc:
             self._abort(exc)
             raise
+        finally:
+            if self._context is not None:
+                self._context.backend.close()
+        self._summarise_commit(changes, committed)
+        self.summary.commit_s = round(time.time() - started, 3)
+        if self._latest_state is not None:
+            self._write_state_message(copy.deepcopy(self._latest_state))
+        self.summary.finish(self.settings.run_summary_path)
+
+    def _summarise_commit(self, changes: list[TableChange], committed: dict[str, int]) -> None:
+        """Record the run's snapshots (and Nessie commit) and its status in the summary."""
         if changes and self._nessie is not None:
             self.summary.nessie = self._nessie.record_commit(self.settings.run_id)
         for sink in self.sinks.values():
             sink.summary.snapshot_id = committed.get(sink.summary.table, sink.already_committed())
             if sink.summary.rejected_table:
                 sink.summary.rejected_snapshot_id = committed.get(sink.summary.rejected_table)
-        self.summary.commit_s = round(time.time() - started, 3)
         rejected = sum(s.summary.rows_rejected for s in self.sinks.values())
         if not changes and any(s.already_committed() is not None for s in self.sinks.values()):
             self.summary.status = "already_committed"
         else:
             self.summary.status = "partial" if rejected else "success"
-        if self._latest_state is not None:
-            self._write_state_message(copy.deepcopy(self._latest_state))
-        self.summary.finish(self.settings.run_summary_path)
 
     def _snapshot_properties(self) -> dict[str, str]:
         props = {TENANT: self.settings.tenant or "", JOB: self.settings.job or ""}
@@ -375,6 +393,8 @@ class TargetIceberg(Target):
     def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():
             sink.abort()
+        if self._context is not None:
+            self._context.backend.close()
         self.summary.status = "failed"
         self.summary.error = message(exc)
         self.summary.error_kind = kind or classify(exc, loader_kind)

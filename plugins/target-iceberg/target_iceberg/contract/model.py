@@ -43,6 +43,8 @@ class Contract:
     origin: str = "schema message"
     """Where the contract came from, for messages: a spec path or ``schema message``."""
     version: str | None = None
+    cursor: str | None = None
+    """The spec's cursor column: decides between two versions of a key (write_mode merge)."""
     singer_derived: bool = False
     """True when the contract comes from a Singer SCHEMA message. Then a record missing a key
     property is a protocol error (the tap is broken), not a contract violation, and table
@@ -67,6 +69,7 @@ class Contract:
             partitioning=self.partitioning,
             origin=self.origin,
             version=self.version,
+            cursor=self.cursor,
             singer_derived=self.singer_derived,
         )
 
@@ -83,4 +86,5 @@ class Contract:
             partitioning=tuple(schema.partitioning),
             origin=origin,
             version=spec.version,
+            cursor=schema.cursor,
         )
