@@ -3,8 +3,9 @@
 The CLI calls only these (and prints their results with `ingestgen.cli.output`); tests and other
 programs may call them too. Each is a thin call into its stage: `ingestgen.render.repository`
 (validate, render), `ingestgen.run` (run), `ingestgen.lake` (show), `ingestgen.orchestrate`
-(orchestrate). No stage imports this module. Stages that need pyiceberg, OpenLineage or Dagster
-are imported when their command is called, so the CLI starts fast.
+(orchestrate), `ingestgen.plan` (plan), `ingestgen.report` (report). No stage imports this
+module. Stages that need pyiceberg, OpenLineage or Dagster are imported when their command is
+called, so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ingestgen.render import repository
 
 if TYPE_CHECKING:
     from ingestgen.lake import TablePreview
+    from ingestgen.plan.build import Plan
     from ingestgen.registry.resolve import ResolvedJob
     from ingestgen.render.write import RenderReport
     from ingestgen.run.oneshot import RunResult
@@ -85,3 +87,15 @@ def orchestrate(
     from ingestgen.orchestrate.serve import serve
 
     serve(root, home, host=host, port=port, install=install, say=say)
+
+
+def plan(root: Path, selected: list[Path] | None = None, *, base: str = "HEAD") -> Plan:
+    """``ingestgen plan``: what the working tree's change does, compared with git ``base``.
+
+    Raises:
+        ConfigError: the working tree's configuration is invalid (every problem, located).
+        UserError: not a git work tree, or ``base`` names no commit.
+    """
+    from ingestgen.plan.build import make_plan
+
+    return make_plan(root, selected, base=base)

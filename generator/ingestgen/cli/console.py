@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ingestgen import __version__, api
-from ingestgen.cli import output
+from ingestgen.cli import output, plan_output
 from ingestgen.errors import ExitCode, IngestgenError, UserError
 from ingestgen.paths import find_root
 
@@ -74,6 +74,37 @@ def render(
     output.emit(*output.render_summary(report, check), fmt)
     if not report.clean:
         ctx.exit(ExitCode.PARTIAL)
+
+
+@cli.command()
+@_paths
+@_root
+@_output
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="The git revision to compare with: what is deployed (in CI: the target branch).",
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Also print the unified diff of projects/.")
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    root: Path | None,
+    fmt: str,
+    base: str,
+    show_diff: bool,
+) -> None:
+    """Show what a change does before it lands: projects, tables, incremental state.
+
+    Compares a fresh render of the working tree with the git revision --base. Exit codes: 0 no
+    change; 1 changes, all allowed; 2 invalid configuration, or a table change the loader
+    refuses.
+    """
+    result = _run(ctx, fmt, lambda: api.plan(find_root(root), list(paths) or None, base=base))
+    output.emit(*plan_output.plan_summary(result, diff=show_diff), fmt)
+    ctx.exit(result.exit_code)
 
 
 @cli.command()

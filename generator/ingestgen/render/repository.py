@@ -16,7 +16,7 @@ from ingestgen.config.runner import find_runner
 from ingestgen.paths import job_files
 from ingestgen.registry.load import load_registry
 from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
-from ingestgen.render.project import render_projects
+from ingestgen.render.project import RenderedFile, render_projects
 from ingestgen.render.workspace import meltano_schedules, render_workspace
 from ingestgen.render.write import RenderReport, apply
 
@@ -41,16 +41,24 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     A tenant's project always holds all of that tenant's jobs, so rendering one job re-renders its
     tenant from every job file of that tenant under ``configs/``.
     """
+    return apply(rendered(root, selected), root, check=check, tenants_all=not selected)
+
+
+def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFile]:
+    """What `render` would write for ``selected`` (see there), without writing anything.
+
+    Raises:
+        ConfigError: every problem found, located.
+    """
     loaded = load_registry(root)
     everything = job_files(root)
     chosen = job_files(root, selected) if selected else everything
     tenants = {_peek_tenant(path) for path in chosen}
-    files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
-    resolved = resolve_jobs(load_jobs(files, root), loaded)
+    paths = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
+    resolved = resolve_jobs(load_jobs(paths, root), loaded)
     runner = find_runner(root)
-    rendered = render_projects(resolved, loaded, root, meltano_schedules(runner))
-    rendered += render_workspace(runner, root)
-    return apply(rendered, root, check=check, tenants_all=not selected)
+    projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
+    return projects + render_workspace(runner, root)
 
 
 def _peek_tenant(path: Path) -> str | None:
