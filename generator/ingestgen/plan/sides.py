@@ -128,8 +128,8 @@ def base_side(root: Path, rev: str, into: Path, tenants: set[str] | None) -> tup
     Raises:
         UserError: not a git work tree, or ``rev`` names no commit.
     """
-    commit = _commit(root, rev)
     prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
+    commit = _commit(root, rev)
     tree = f"{commit}:{prefix}"
     top = set(_git(root, "ls-tree", "--name-only", tree).decode().split("\n"))
     wanted = [name for name in (PROJECTS, "specs") if name in top]
