@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ingestgen.plan.build import Plan
     from ingestgen.registry.resolve import ResolvedJob
     from ingestgen.render.write import RenderReport
+    from ingestgen.report.figures import Report
     from ingestgen.run.oneshot import RunResult
 
 
@@ -99,3 +100,14 @@ def plan(root: Path, selected: list[Path] | None = None, *, base: str = "HEAD") 
     from ingestgen.plan.build import make_plan
 
     return make_plan(root, selected, base=base)
+
+
+def report(root: Path, tenants: list[str] | None = None, *, since: str | None = None) -> Report:
+    """``ingestgen report``: the tenants' runs over time, from their records and tables.
+
+    Raises:
+        UserError: a tenant without a rendered project, or a ``since`` that is no time or age.
+    """
+    from ingestgen.report.figures import make_report
+
+    return make_report(root, tenants, since=since)
