@@ -12,39 +12,20 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import subprocess
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.fixtures.chromium import FLAGS, chromium
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
+OFFLINE = [
     # Belt and braces beside the offline emulation: no name resolves, no proxy answers.
     "--host-resolver-rules=MAP * ~NOTFOUND",
     "--proxy-server=127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",
 ]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing; run scripts/install-system-deps")
-        pytest.skip("chromium is not installed (scripts/install-system-deps installs it)")
-    return found
 
 
 class Page:
@@ -62,6 +43,7 @@ class Page:
             [
                 chromium(),
                 *FLAGS,
+                *OFFLINE,
                 "--remote-debugging-pipe",
                 f"--user-data-dir={user_data_dir}",
                 "about:blank",

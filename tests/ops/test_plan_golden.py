@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from ingestgen.cli.console import cli
+from tests.ops.conftest import git
 
 GOLDEN = Path(__file__).parent / "golden" / "plan"
 SPEC = "specs/gdrive_csv/v1.0/deals_daily.yaml"
@@ -89,16 +90,6 @@ UNSET = dict.fromkeys(
         "INGESTGEN_ROOT",
     )
 )
-
-
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def plan(root: Path, *args: str) -> tuple[int, str]:
@@ -264,18 +255,24 @@ CASES: dict[str, tuple[Callable[[Path], None] | None, int]] = {
 }
 
 
-def normalise(text: str, root: Path, commit: str) -> str:
-    return text.replace(commit[:12], "<base>").replace(str(root), "<repo>")
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden_plan(case: str, base: Path, tmp_path: Path, update_golden: bool) -> None:
+def changed(case: str, base: Path, tmp_path: Path) -> tuple[Path, str, int]:
+    """A copy of the base with the case's change: its root, the base commit, the exit code."""
     change, code = CASES[case]
     root = tmp_path / "repo"
     shutil.copytree(base, root, symlinks=True)
     commit = git(root, "rev-parse", "HEAD").strip()
     if change is not None:
         change(root)
+    return root, commit, code
+
+
+def normalise(text: str, root: Path, commit: str) -> str:
+    return text.replace(commit[:12], "<base>").replace(str(root), "<repo>")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_plan(case: str, base: Path, tmp_path: Path, update_golden: bool) -> None:
+    root, commit, code = changed(case, base, tmp_path)
     exit_code, text = plan(root)
     assert exit_code == code, text
     shown = f"exit {exit_code}\n{normalise(text, root, commit)}"
@@ -288,12 +285,7 @@ def test_golden_plan(case: str, base: Path, tmp_path: Path, update_golden: bool)
 
 @pytest.mark.parametrize("case", ["refused_types", "renamed_job"])
 def test_golden_plan_json(case: str, base: Path, tmp_path: Path, update_golden: bool) -> None:
-    change, code = CASES[case]
-    root = tmp_path / "repo"
-    shutil.copytree(base, root, symlinks=True)
-    commit = git(root, "rev-parse", "HEAD").strip()
-    assert change is not None
-    change(root)
+    root, commit, code = changed(case, base, tmp_path)
     exit_code, text = plan(root, "--output", "json", "--diff")
     data = json.loads(text)
     assert exit_code == code == data["exit_code"]
@@ -360,3 +352,22 @@ def test_plan_never_writes(base: Path, tmp_path: Path) -> None:
     after = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert after == before
     assert not re.search(r"\S", git(root, "status", "--porcelain", "--", "projects"))
+
+
+def test_an_unreachable_rest_catalog_falls_back_to_the_spec(base: Path, tmp_path: Path) -> None:
+    root, _, _ = changed("add_and_promote", base, tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        "NESSIE_ICEBERG_URI": f"http://127.0.0.1:{port}/iceberg",
+        "S3_ENDPOINT": f"http://127.0.0.1:{port}",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "k",
+        "AWS_SECRET_ACCESS_KEY": "s",
+    }
+    result = CliRunner().invoke(cli, ["plan", "--root", str(root)], env=env)
+    assert result.exit_code == 1, result.output
+    assert "compared with: the spec alone: the table that the base's" in result.stdout
+    assert "(catalog acme_nessie not reachable: ConnectionError" in result.stdout
+    assert "allowed  promote seats: int -> long" in result.stdout

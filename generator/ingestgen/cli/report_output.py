@@ -369,5 +369,5 @@ td:first-child,th:first-child{text-align:left}
 tr.failed td{background:#fde8e8}tr.partial td{background:#fff6dd}
 .plots{display:grid;grid-template-columns:1fr 1fr;gap:1rem}.plot{min-height:380px}
 pre{margin:0;white-space:pre-wrap;overflow-wrap:anywhere;max-width:40rem;text-align:left;font-size:.8rem}
-.rejects td{text-align:left}.rejects td[data-field=count]{text-align:right}
+.rejects td,.rejects th{text-align:left}.rejects td[data-field=count]{text-align:right}
 """
