@@ -3,8 +3,9 @@
 The CLI calls only these (and prints their results with `ingestgen.cli.output`); tests and other
 programs may call them too. Each is a thin call into its stage: `ingestgen.render.repository`
 (validate, render), `ingestgen.run` (run), `ingestgen.lake` (show), `ingestgen.orchestrate`
-(orchestrate). No stage imports this module. Stages that need pyiceberg, OpenLineage or Dagster
-are imported when their command is called, so the CLI starts fast.
+(orchestrate), `ingestgen.plan` (plan), `ingestgen.report` (report). No stage imports this
+module. Stages that need pyiceberg, OpenLineage or Dagster are imported when their command is
+called, so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from ingestgen.render import repository
 
 if TYPE_CHECKING:
     from ingestgen.lake import TablePreview
+    from ingestgen.plan.build import Plan
     from ingestgen.registry.resolve import ResolvedJob
     from ingestgen.render.repository import Checked
     from ingestgen.render.write import RenderReport
+    from ingestgen.report.figures import Report
     from ingestgen.run.oneshot import RunResult
 
 
@@ -97,3 +100,26 @@ def orchestrate(
     from ingestgen.orchestrate.serve import serve
 
     serve(root, home, host=host, port=port, install=install, say=say)
+
+
+def plan(root: Path, selected: list[Path] | None = None, *, base: str = "HEAD") -> Plan:
+    """``ingestgen plan``: what the working tree's change does, compared with git ``base``.
+
+    Raises:
+        ConfigError: the working tree's configuration is invalid (every problem, located).
+        UserError: not a git work tree, or ``base`` names no commit.
+    """
+    from ingestgen.plan.build import make_plan
+
+    return make_plan(root, selected, base=base)
+
+
+def report(root: Path, tenants: list[str] | None = None, *, since: str | None = None) -> Report:
+    """``ingestgen report``: the tenants' runs over time, from their records and tables.
+
+    Raises:
+        UserError: a tenant without a rendered project, or a ``since`` that is no time or age.
+    """
+    from ingestgen.report.figures import make_report
+
+    return make_report(root, tenants, since=since)

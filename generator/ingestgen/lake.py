@@ -7,13 +7,18 @@ shows is what the jobs wrote. Read-only: never creates, alters or commits anythi
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ingestgen.errors import UserError
-from ingestgen.meltano.project import Project
+from ingestgen.meltano.project import Plugin, Project
 from ingestgen.meltano.tool import expand, references
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
 
 
 @dataclass(frozen=True)
@@ -35,19 +40,30 @@ def catalogs(project: Path) -> dict[str, dict[str, str] | str]:
     Raises:
         UserError: no rendered project there.
     """
-    env = {**os.environ, "MELTANO_PROJECT_ROOT": str(project.resolve())}
     out: dict[str, dict[str, str] | str] = {}
     for loader in Project.read(project).of_kind("loaders"):
-        catalog = loader.catalog
-        if catalog is None:
-            continue
-        missing = sorted(references(dict(catalog.properties)) - set(env))
-        out[catalog.name] = (
-            f"{loader.name} needs the environment variable(s) {', '.join(missing)}; set them"
-            if missing
-            else {k: expand(str(v), env) for k, v in catalog.properties.items()}
-        )
+        if loader.catalog is not None:
+            out[loader.catalog.name] = catalog_properties(loader, project, os.environ)
     return out
+
+
+def catalog_properties(
+    loader: Plugin, project: Path, environ: Mapping[str, str]
+) -> dict[str, str] | str:
+    """The properties of ``loader``'s catalog as the loader sees them in ``project``.
+
+    ``${VAR}`` references are expanded from ``environ`` (``MELTANO_PROJECT_ROOT`` is the
+    project); when one is unset, a message saying which instead. Empty for a loader without a
+    catalog.
+    """
+    if loader.catalog is None:
+        return {}
+    properties = dict(loader.catalog.properties)
+    env = {**environ, "MELTANO_PROJECT_ROOT": str(project.resolve())}
+    missing = sorted(references(properties) - set(env))
+    if missing:
+        return f"{loader.name} needs the environment variable(s) {', '.join(missing)}; set them"
+    return {k: expand(str(v), env) for k, v in properties.items()}
 
 
 def preview(project: Path, namespace: str, table: str | None, limit: int) -> list[TablePreview]:
@@ -91,3 +107,24 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
     if not found and errors:
         raise UserError("nothing to show; " + "; ".join(errors))
     return found
+
+
+def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog | None:
+    """Load a catalog for reading; None for an embedded catalog whose file does not exist yet.
+
+    An embedded (SQLite) catalog is opened read-only, so reading never creates or changes its
+    file. Other catalogs are loaded as given (loading a REST catalog asks the server).
+
+    Raises:
+        Exception: whatever pyiceberg raises when the catalog cannot be reached.
+    """
+    from pyiceberg.catalog import load_catalog
+
+    props = dict(properties)
+    uri = props.get("uri", "")
+    if props.get("type") == "sql" and uri.startswith("sqlite:///"):
+        path = Path(uri.removeprefix("sqlite:///"))
+        if not path.is_file():
+            return None
+        props["uri"] = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
+    return load_catalog(name, **props)

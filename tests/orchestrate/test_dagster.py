@@ -27,6 +27,7 @@ import yaml
 
 from ingestgen import api, lake
 from ingestgen.orchestrate.graphql import DagsterApiError, location_status, query
+from tests.fixtures.chromium import FLAGS, chromium
 
 pytestmark = [pytest.mark.dagster, pytest.mark.slow]
 BIN = Path(sys.executable).parent
@@ -289,28 +290,7 @@ def test_a_schedule_tick_starts_a_tagged_run(orchestrated: Orchestrated) -> None
     assert rows(orchestrated.root, "initech") == 50
 
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--window-size=1600,900",
-    "--virtual-time-budget=20000",
-]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is missing; run scripts/install-system-deps")
-        pytest.skip("chromium is not installed (scripts/install-system-deps installs it)")
-    return found
+CHROMIUM_FLAGS = [*FLAGS, "--window-size=1600,900", "--virtual-time-budget=20000"]
 
 
 def test_ui_lists_every_tenants_schedules(

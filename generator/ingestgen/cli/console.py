@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ingestgen import __version__, api
-from ingestgen.cli import output
+from ingestgen.cli import output, plan_output, report_output
 from ingestgen.errors import ExitCode, IngestgenError, UserError
 from ingestgen.paths import find_root
 
@@ -74,6 +74,76 @@ def render(
     output.emit(*output.render_summary(report, check), fmt)
     if not report.clean:
         ctx.exit(ExitCode.PARTIAL)
+
+
+@cli.command()
+@_paths
+@_root
+@_output
+@click.option(
+    "--base",
+    default="HEAD",
+    show_default=True,
+    help="The git revision to compare with: what is deployed (in CI: the target branch).",
+)
+@click.option("--diff", "show_diff", is_flag=True, help="Also print the unified diff of projects/.")
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    paths: tuple[Path, ...],
+    root: Path | None,
+    fmt: str,
+    base: str,
+    show_diff: bool,
+) -> None:
+    """Show what a change does before it lands: projects, tables, incremental state.
+
+    Compares a fresh render of the working tree with the git revision --base. Exit codes: 0 no
+    change; 1 changes, all allowed; 2 invalid configuration, or a table change the loader
+    refuses.
+    """
+    result = _run(ctx, fmt, lambda: api.plan(find_root(root), list(paths) or None, base=base))
+    output.emit(*plan_output.plan_summary(result, diff=show_diff), fmt)
+    ctx.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("tenants", nargs=-1)
+@click.option(
+    "--since",
+    help="Only runs started since: a date or time (2026-11-01, 2026-11-01T08:00+01:00, UTC "
+    "by default) or an age (90m, 24h, 7d, 4w). Default: every record.",
+)
+@click.option(
+    "--html",
+    "html_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as one self-contained HTML page with plots.",
+)
+@_root
+@_output
+@click.pass_context
+def report(
+    ctx: click.Context,
+    tenants: tuple[str, ...],
+    since: str | None,
+    html_file: Path | None,
+    root: Path | None,
+    fmt: str,
+) -> None:
+    """Report the tenants' runs (default: all): rows, rejects, durations, cost, reject reasons.
+
+    Reads the run records under projects/<tenant>/.meltano/runs/ and the tables' snapshot
+    summaries and quarantine tables.
+    """
+    result = _run(ctx, fmt, lambda: api.report(find_root(root), list(tenants), since=since))
+    data, text = report_output.report_summary(result)
+    if html_file is not None:
+        page = _run(ctx, fmt, lambda: report_output.report_html(result))
+        html_file.write_text(page, encoding="utf-8")
+        data["html"] = str(html_file)
+        text += f"\nwrote {html_file}"
+    output.emit(data, text, fmt)
 
 
 @cli.command()

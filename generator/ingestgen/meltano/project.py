@@ -76,6 +76,9 @@ class PluginEntry(_View):
     name: str
     inherit_from: str | None = None
     namespace: str | None = None
+    pip_url: str | None = None
+    executable: str | None = None
+    capabilities: list[str] = Field(default_factory=list)
     settings: list[Setting] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)
     select: list[str] = Field(default_factory=list)

@@ -114,21 +114,34 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     tenant from every job file of that tenant under ``configs/``. Rendering everything (no
     ``selected``) also regenerates our plugins' settings in the registry from the plugins.
     """
-    loaded = load_registry(root)
-    registry: list[RenderedFile] = []
     first = RenderReport()
+    extra: list[RenderedFile] = []
     if not selected:
-        # Our plugins' settings lists come from the plugins; written first, so that the
-        # projects rendered below carry them.
-        plugins = {n: (p.pip_url, p.executable) for n, p in loaded.registry.plugins.items()}
-        registry = [
-            RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
-        ]
-        if not check:
-            first = apply(registry, root, check=False, tenants_all=False)
-            registry = []
-            if first.written:
-                loaded = load_registry(root)
+        settings = _plugin_settings(root)
+        if check:
+            extra = [settings]
+        else:
+            # Written first, so that the projects rendered below carry them.
+            first = apply([settings], root, check=False, tenants_all=False)
+    report = apply(extra + rendered(root, selected), root, check=check, tenants_all=not selected)
+    report.written[:0], report.unchanged[:0] = first.written, first.unchanged
+    return report
+
+
+def _plugin_settings(root: Path) -> RenderedFile:
+    # Our plugins' settings lists come from the plugins themselves (their --about).
+    loaded = load_registry(root)
+    plugins = {n: (p.pip_url, p.executable) for n, p in loaded.registry.plugins.items()}
+    return RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
+
+
+def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFile]:
+    """The projects and Dagster workspace `render` would write for ``selected``; writes nothing.
+
+    Raises:
+        ConfigError: every problem found, located.
+    """
+    loaded = load_registry(root)
     everything = job_files(root)
     files = everything
     if selected:
@@ -138,11 +151,8 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
         files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
     runner = find_runner(root)
-    rendered = registry + render_projects(resolved, loaded, root, meltano_schedules(runner))
-    rendered += render_workspace(runner, root)
-    report = apply(rendered, root, check=check, tenants_all=not selected)
-    report.written[:0], report.unchanged[:0] = first.written, first.unchanged
-    return report
+    projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
+    return projects + render_workspace(runner, root)
 
 
 def _peek_tenant(path: Path) -> str | None:
