@@ -68,7 +68,8 @@ def test_the_consolidated_job_stops_at_google_drive_with_exit_2(sandbox: Path) -
     )
 
     assert done.returncode == 2, done.stderr[-4000:]
-    assert "tap-gdrive-csv: error: could not reach" in done.stderr
+    # Google could not be reached: a transient failure by the plugins' convention (exit 75).
+    assert "tap-gdrive-csv: error (transient, a retry may help): could not reach" in done.stderr
     assert f"for an access token for {ACCOUNT} after 5 attempts (ConnectionError)" in done.stderr
     record = json.loads(done.stdout)
     assert (record["exit_code"], record["status"]) == (2, "failed")

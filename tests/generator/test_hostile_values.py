@@ -72,6 +72,24 @@ def link(at: str, to: Callable[[Path], Path], job: str = GOOD) -> Callable[[Path
     return setup
 
 
+def mounted_specs(inner_link: bool) -> Callable[[Path], None]:
+    """specs/ as the runner image has it: a link to a folder mounted from elsewhere."""
+
+    def setup(root: Path) -> None:
+        mount = root.parent / "mounted-specs"
+        shutil.move(root / "specs", mount)
+        (root / "specs").symlink_to(mount)
+        job = GOOD
+        if inner_link:
+            (mount / "gdrive_csv" / "v1.0" / "linked.yaml").symlink_to(
+                outside(root) / "secret.yaml"
+            )
+            job = GOOD.replace("deals_daily.yaml", "linked.yaml")
+        (root / JOB).write_text(job)
+
+    return setup
+
+
 def spec_link(target: Callable[[Path], Path]) -> Callable[[Path], None]:
     job = GOOD.replace("deals_daily.yaml", "linked.yaml")
     return link("specs/gdrive_csv/v1.0/linked.yaml", target, job)
@@ -438,6 +456,19 @@ CASES = [
             "asset_definition: specs/evil/v1.0/deals_daily.yaml is a symbolic link (or lies in "
             "a linked folder) leaving specs/",
         ),
+        absent=(SECRET,),
+    ),
+    Case(
+        PATHS,
+        "asset spec: specs/ itself mounted from elsewhere (the runner image's /specs)",
+        mounted_specs(inner_link=False),
+        code=0,
+    ),
+    Case(
+        PATHS,
+        "asset spec: a link leaving a mounted specs/",
+        mounted_specs(inner_link=True),
+        ("linked.yaml is a symbolic link (or lies in a linked folder) leaving specs/",),
         absent=(SECRET,),
     ),
     Case(

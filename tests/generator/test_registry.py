@@ -61,6 +61,13 @@ def test_both_spellings_are_refused(sandbox: Path) -> None:
             "",
             "plugins.tap-stripe.namespace: this key is required but missing",
         ),
+        (
+            "-e ${MELTANO_PROJECT_ROOT}/../../plugins/plugin-errors -e ${MELTANO_PROJECT_ROOT}"
+            "/../../plugins/tap-airbyte-bridge airbyte-source-hubspot",
+            "-e ${MELTANO_PROJECT_ROOT}/../../plugins/tap-airbyte-bridge airbyte-source-hubspot",
+            "plugins.tap-airbyte-hubspot.pip_url: installs one of our plugins from the repository "
+            "but not plugins/plugin-errors",
+        ),
     ],
 )
 def test_inconsistent_registry_is_refused(sandbox: Path, old: str, new: str, message: str) -> None:

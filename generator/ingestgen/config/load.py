@@ -175,7 +175,9 @@ def _load_asset(
         )
         return None, None
     real = path.resolve()
-    if not resolves_inside(path, root.resolve() / "specs"):
+    # The boundary is where specs/ itself really is: the platform may mount it (the runner image
+    # links /app/specs to a read-only /specs, as the design asks). Nothing inside it may leave it.
+    if not resolves_inside(path, (root / "specs").resolve()):
         # Never read: a link out of specs/ would make its target's content a "spec" and
         # print it in the validation errors.
         problems.append(

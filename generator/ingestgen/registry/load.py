@@ -127,6 +127,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                     )
                 )
     problems += _option_schemas(registry, doc)
+    problems += _shared_packages(registry, doc)
     for name, source in registry.sources.items():
         if source.default_incremental not in source.incremental_strategies:
             problems.append(
@@ -166,4 +167,26 @@ def _option_schemas(registry: Registry, doc: Located) -> list[Problem]:
                             f"add it to engine_options.{side}.{engine}.properties",
                         )
                     )
+    return problems
+
+
+# Our plugins depend on the shared error convention, which is not on the package index: a
+# pip_url installing one of them from the repository must install it from there too, or
+# `meltano install` fails to resolve (seen when a plugin entry was added without it).
+_OURS = ("plugins/target-iceberg", "plugins/tap-gdrive-csv", "plugins/tap-airbyte-bridge")
+_SHARED = "plugins/plugin-errors"
+
+
+def _shared_packages(registry: Registry, doc: Located) -> list[Problem]:
+    problems = []
+    for name, plugin in registry.plugins.items():
+        if any(ours in plugin.pip_url for ours in _OURS) and _SHARED not in plugin.pip_url:
+            problems.append(
+                doc.problem(
+                    ("plugins", name, "pip_url"),
+                    f"installs one of our plugins from the repository but not {_SHARED}, "
+                    "which they depend on and which no package index serves",
+                    f"start it with -e ${{MELTANO_PROJECT_ROOT}}/../../{_SHARED}",
+                )
+            )
     return problems
