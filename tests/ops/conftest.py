@@ -74,19 +74,21 @@ def landed(tmp_path_factory: pytest.TempPathFactory) -> Landed:
     for name in ("registry", "specs", "templates"):
         shutil.copytree(REPO / name, root / name)
     (root / "plugins").symlink_to(REPO / "plugins")
-    shutil.copytree(DATA, root / "data" / "good")
+    # Each tenant's files live in its own data/<tenant>/ folder (the path rule).
+    shutil.copytree(DATA, root / "data" / "acme" / "good")
+    shutil.copytree(DATA, root / "data" / "initech" / "good")
     rows = (DATA / "deals_2026_11_24.csv").read_text().splitlines()
     # Two rows break the contract: a deal id that is no number, a date that is no date.
     rows[3] = "not-a-number" + rows[3][rows[3].index(",") :]
     rows[5] = rows[5].replace("2026-11-24", "24/11/2026", 1)
-    (root / "data" / "bad").mkdir()
-    (root / "data" / "bad" / "deals_bad.csv").write_text("\n".join(rows) + "\n")
+    (root / "data" / "acme" / "bad").mkdir()
+    (root / "data" / "acme" / "bad" / "deals_bad.csv").write_text("\n".join(rows) + "\n")
     good = ["deals_2026_11_24.csv", "deals_2026_11_25.csv"]
     jobs = {
-        "acme/deals_daily": job("acme", good, "data/good"),
-        "acme/bad_rows": job("acme", ["deals_bad.csv"], "data/bad"),
-        "acme/missing_file": job("acme", ["no_such_file.csv"], "data/good"),
-        "initech/deals_daily": job("initech", good[:1], "data/good"),
+        "acme/deals_daily": job("acme", good, "data/acme/good"),
+        "acme/bad_rows": job("acme", ["deals_bad.csv"], "data/acme/bad"),
+        "acme/missing_file": job("acme", ["no_such_file.csv"], "data/acme/good"),
+        "initech/deals_daily": job("initech", good[:1], "data/initech/good"),
     }
     for name, text in jobs.items():
         path = root / "configs" / f"{name}.yaml"
