@@ -8,7 +8,9 @@ CSV settings to check. This module never decides which files to read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import csv
+import io
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,25 +28,26 @@ HEAD_BYTES = 64 << 10
 MAX_HEAD_BYTES = 16 << 20
 
 
-def _read_options(
-    options: CsvOptions, block_size: int = BLOCK_SIZE, *, use_threads: bool = True
-) -> pacsv.ReadOptions:
-    return pacsv.ReadOptions(
-        encoding=options.encoding, block_size=block_size, use_threads=use_threads
+def _read_options(options: CsvOptions, block_size: int = BLOCK_SIZE) -> pacsv.ReadOptions:
+    return pacsv.ReadOptions(encoding=options.encoding, block_size=block_size)
+
+
+def _header_from_text(text: str, options: CsvOptions) -> list[str]:
+    # The header is parsed with Python's csv module, not Arrow: a streaming Arrow reader
+    # closed after its first block can still have a background read in flight, which aborts
+    # the process at exit ("terminate called without an active exception", apache/arrow
+    # #34314 and #43604). Arrow's reader skips a UTF-8 byte-order mark and blank lines before
+    # the header; so does this. An unterminated quote raises csv.Error (strict mode).
+    rows = csv.reader(
+        io.StringIO(text.removeprefix("\ufeff"), newline=""),
+        delimiter=options.delimiter,
+        quotechar=options.quote_char,
+        strict=True,
     )
-
-
-def _header_names(source: pa.NativeFile | Path, options: CsvOptions, block_size: int) -> list[str]:
-    # A header needs one block and no read-ahead: a streaming reader's background read still
-    # running when the process exits aborts it inside Arrow's thread pool ("terminate called
-    # without an active exception", seen under load at the end of discovery). So no threads,
-    # and the reader is closed before returning.
-    with pacsv.open_csv(
-        source,
-        read_options=_read_options(options, block_size, use_threads=False),
-        parse_options=_parse_options(options),
-    ) as reader:
-        return list(reader.schema.names)
+    for row in rows:
+        if row:
+            return row
+    raise csv.Error("Empty CSV file")
 
 
 def _parse_options(options: CsvOptions) -> pacsv.ParseOptions:
@@ -82,20 +85,37 @@ def check_header(names: Sequence[str], version: FileVersion) -> list[str]:
 
 
 def _names_from_bytes(data: bytes, options: CsvOptions) -> list[str]:
-    return _header_names(pa.BufferReader(data), options, max(BLOCK_SIZE, len(data) + 1))
+    return _header_from_text(data.decode(options.encoding), options)
 
 
 def read_header(source: FileSource, version: FileVersion, options: CsvOptions) -> list[str]:
     """Read only as much of the file as its header needs (a ranged download on Drive)."""
+    return _header_from_head(lambda size: source.head(version, size), version, options)
+
+
+def header_of(path: Path, version: FileVersion, options: CsvOptions) -> list[str]:
+    """Return the header of a file already on local disk."""
+
+    def head(size: int) -> tuple[bytes, bool]:
+        with path.open("rb") as handle:
+            data = handle.read(size + 1)
+        return data[:size], len(data) <= size
+
+    return _header_from_head(head, version, options)
+
+
+def _header_from_head(
+    head: Callable[[int], tuple[bytes, bool]], version: FileVersion, options: CsvOptions
+) -> list[str]:
     ascii_compatible = "\n".encode(options.encoding, errors="replace") == b"\n"
     size = HEAD_BYTES
     while True:
-        data, complete = source.head(version, size)
+        data, complete = head(size)
         if not complete and ascii_compatible:
             # Cut at the last line break so the parser never sees half a row.
             cut = data.rfind(b"\n")
             data = data[: cut + 1] if cut >= 0 else b""
-        if not data and complete:
+        if not data.strip() and complete:
             msg = (
                 f"file {version.file_id!r} ({version.name}) is empty: a CSV needs a header row "
                 "naming its columns"
@@ -104,7 +124,7 @@ def read_header(source: FileSource, version: FileVersion, options: CsvOptions) -
         if data and (complete or ascii_compatible):
             try:
                 return check_header(_names_from_bytes(data, options), version)
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            except (csv.Error, UnicodeDecodeError) as exc:
                 if complete or size >= MAX_HEAD_BYTES:
                     raise _format_error(version, "the header", exc) from exc
         if size >= MAX_HEAD_BYTES:
@@ -114,21 +134,6 @@ def read_header(source: FileSource, version: FileVersion, options: CsvOptions) -
             )
             raise CsvFormatError(msg, file_id=version.file_id)
         size *= 4
-
-
-def header_of(path: Path, version: FileVersion, options: CsvOptions) -> list[str]:
-    """Return the header of a file already on local disk."""
-    try:
-        names = _header_names(path, options, BLOCK_SIZE)
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        if "Empty CSV file" in str(exc):
-            msg = (
-                f"file {version.file_id!r} ({version.name}) is empty: a CSV needs a header "
-                "row naming its columns"
-            )
-            raise CsvFormatError(msg, file_id=version.file_id) from exc
-        raise _format_error(version, "the header", exc) from exc
-    return check_header(names, version)
 
 
 def iter_batches(
@@ -177,4 +182,3 @@ def iter_batches(
                     yield batch if columns else batch.select([])
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise _format_error(version, "a row", exc) from exc
-

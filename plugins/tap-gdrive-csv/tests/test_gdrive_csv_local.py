@@ -312,3 +312,43 @@ def test_file_id_cannot_escape_the_folder(data_folder: Path, discover: Discover)
     config = {"local_folder": str(data_folder), "files": [{"file_id": "../x.csv", "object": "x"}]}
     with pytest.raises(ConfigError, match="points outside local_folder"):
         discover(config)
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "delimiter"),
+    [
+        (b'id,"a ""quoted"", name","line\nbreak"\n1,2,3\n', "utf-8", ","),
+        (b"\xef\xbb\xbfid;name\r\n1;x\r\n", "utf-8", ";"),
+        (b"\n\nid,name\n1,x\n", "utf-8", ","),
+        ("id,caf\u00e9,na\u00efve\n1,2,3\n".encode("latin-1"), "latin-1", ","),
+        (b"id,name\n", "utf-8", ","),
+    ],
+    ids=[
+        "quotes-and-line-break",
+        "bom-crlf-semicolon",
+        "blank-lines-first",
+        "latin-1",
+        "header-only",
+    ],
+)
+def test_header_names_are_arrows_own(
+    tmp_path: Path, content: bytes, encoding: str, delimiter: str
+) -> None:
+    # The header is parsed without Arrow (no background reads at exit); the rows with Arrow.
+    # Both must agree on every shape a spreadsheet export takes.
+    import pyarrow.csv as pacsv
+
+    from tap_gdrive_csv.configuration import CsvOptions
+    from tap_gdrive_csv.csvfile import header_of
+    from tap_gdrive_csv.sources.base import FileVersion
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    options = CsvOptions(delimiter=delimiter, encoding=encoding)
+    version = FileVersion("f.csv", "f.csv", "text/csv", "2024-01-01T00:00:00Z", None, None)
+    arrow = pacsv.read_csv(
+        path,
+        read_options=pacsv.ReadOptions(encoding=encoding),
+        parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+    )
+    assert header_of(path, version, options) == arrow.schema.names
