@@ -196,7 +196,8 @@ def report(
         logger.debug("%s failed", name, exc_info=exc)
     sys.stderr.write(one_line(name, exc, kind) + "\n")
     sys.stderr.flush()
-    return kind, EXIT_CODES[kind]
+    # A plugin's own error may carry a code of its own (a loader's failed audit exits 1 or 2).
+    return kind, exc.exit_code if isinstance(exc, PluginError) else EXIT_CODES[kind]
 
 
 def run_cli(

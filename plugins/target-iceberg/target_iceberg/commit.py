@@ -26,7 +26,13 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table, Transaction
-from pyiceberg.table.update import AddSchemaUpdate, AssertCurrentSchemaId, SetCurrentSchemaUpdate
+from pyiceberg.table.refs import MAIN_BRANCH, SnapshotRefType
+from pyiceberg.table.update import (
+    AddSchemaUpdate,
+    AssertCurrentSchemaId,
+    SetCurrentSchemaUpdate,
+    SetSnapshotRefUpdate,
+)
 
 from target_iceberg.errors import CommitError, ConfigError
 
@@ -133,7 +139,27 @@ class MultiTableCommitter:
 
 
 def committed_snapshot(table: Table | None, run_id: str) -> int | None:
-    """The id of the table's snapshot written by ``run_id``, if that run already committed."""
+    """The id of the snapshot ``run_id`` committed to the table's ``main``, if it did.
+
+    Only ``main``'s history counts: a snapshot of the run on an audit branch is not
+    published (see `written_snapshot`).
+    """
+    if table is None:
+        return None
+    metadata = table.metadata
+    snapshot = metadata.current_snapshot()
+    seen: set[int] = set()
+    while snapshot is not None and snapshot.snapshot_id not in seen:
+        seen.add(snapshot.snapshot_id)
+        if snapshot.summary is not None and snapshot.summary[RUN_ID] == run_id:
+            return snapshot.snapshot_id
+        parent = snapshot.parent_snapshot_id
+        snapshot = metadata.snapshot_by_id(parent) if parent is not None else None
+    return None
+
+
+def written_snapshot(table: Table | None, run_id: str) -> int | None:
+    """The id of a snapshot of ``run_id`` anywhere in the table (``main`` or a branch)."""
     if table is None:
         return None
     for snapshot in table.metadata.snapshots:
@@ -150,6 +176,7 @@ def stage(
     files: Sequence[DataFile],
     properties: dict[str, str],
     replaced: Sequence[DataFile] = (),
+    branch: str | None = None,
 ) -> None:
     """Stage a schema change (if any) and one snapshot of the run's files on ``transaction``.
 
@@ -165,6 +192,8 @@ def stage(
         files: the run's data files.
         properties: snapshot summary properties.
         replaced: live data files the snapshot removes (their rows are rewritten in ``files``).
+        branch: write the snapshot to this branch (write-audit-publish), cut from ``main``
+            first when it does not exist; None: ``main``.
     """
     if new_schema is not None:
         requirements = (
@@ -178,15 +207,39 @@ def stage(
             (AddSchemaUpdate(schema_=new_schema), SetCurrentSchemaUpdate(schema_id=-1)),
             requirements,
         )
+    main = transaction.table_metadata.current_snapshot_id
+    if branch is not None and main is not None and branch not in transaction.table_metadata.refs:
+        # Cut from main, so the branch holds main's rows plus the run's.
+        transaction._apply(
+            *transaction._set_ref_snapshot(
+                snapshot_id=main, ref_name=branch, type=SnapshotRefType.BRANCH
+            )
+        )
+    # pyiceberg writes a table's first snapshot to main only: on a table without snapshots the
+    # run's snapshot is staged without a ref, and the branch is pointed at it.
+    unreferenced = branch is not None and main is None
+    target = None if unreferenced else (branch or MAIN_BRANCH)
+    producer = transaction.update_snapshot(snapshot_properties=properties, branch=target)
     if replaced:
-        with transaction.update_snapshot(snapshot_properties=properties).overwrite() as change:
+        with producer.overwrite() as change:
             for data_file in replaced:
                 change.delete_data_file(data_file)
             for data_file in files:
                 change.append_data_file(data_file)
+        snapshot_id = change.snapshot_id
+    elif files:
+        with producer.fast_append() as append:
+            for data_file in files:
+                append.append_data_file(data_file)
+        snapshot_id = append.snapshot_id
+    else:
         return
-    if not files:
-        return
-    with transaction.update_snapshot(snapshot_properties=properties).fast_append() as append:
-        for data_file in files:
-            append.append_data_file(data_file)
+    if unreferenced:
+        transaction._apply(
+            (
+                SetSnapshotRefUpdate(
+                    snapshot_id=snapshot_id, ref_name=branch, type=SnapshotRefType.BRANCH
+                ),
+            ),
+            (),
+        )

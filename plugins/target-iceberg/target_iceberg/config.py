@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from target_iceberg.audit.model import AuditSettings
 from target_iceberg.errors import ConfigError
 
 UnknownColumns = Literal["reject", "ignore", "evolve"]
@@ -242,6 +243,16 @@ class LoaderConfig(BaseModel):
         ),
     )
 
+    audit: AuditSettings | None = Field(
+        default=None,
+        description=(
+            "Write-audit-publish: {enabled, on_fail}. Each table's snapshot goes to the audit "
+            "branch ingestgen-audit-<run_id>, the asset spec's audit checks run on it, and only "
+            "if all pass is every table's main moved to it (then the STATE is emitted). A failed "
+            "audit leaves main untouched, keeps the branch and exits on_fail (1 or 2)."
+        ),
+    )
+
     engine: Literal["native", "spark"] = Field(
         default="native",
         description=(
@@ -265,6 +276,11 @@ class LoaderConfig(BaseModel):
 
     @model_validator(mode="after")
     def _engine_fits(self) -> LoaderConfig:
+        if self.audit is not None and self.audit.enabled and self.engine == "spark":
+            raise ValueError(
+                "audit (write-audit-publish) is not available with engine spark yet (Spark "
+                "commits to main itself); use engine native or turn audit off"
+            )
         if self.engine == "spark" and self.commit_mode == "multi_table":
             raise ValueError(
                 "commit_mode multi_table is not available with engine spark (Spark commits each "

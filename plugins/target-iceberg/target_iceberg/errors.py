@@ -55,6 +55,22 @@ class CommitError(LoaderError):
     terminal = False
 
 
+class AuditFailedError(LoaderError):
+    """An audit check failed: main is untouched and the audit branch is kept as evidence.
+
+    Exits with the job's ``audit.on_fail`` code (1 or 2), not the terminal kind's 2 alone.
+    """
+
+    def __init__(self, text: str, *, exit_code: int = 2) -> None:
+        super().__init__(text)
+        self._exit_code = exit_code
+
+    @property
+    def exit_code(self) -> int:
+        """The job's ``audit.on_fail``."""
+        return self._exit_code
+
+
 _TRANSIENT_NAMES = frozenset(
     {
         # pyiceberg: the catalog service failed or a concurrent commit won.

@@ -117,7 +117,11 @@ class NativeOutput:
     def __init__(self, ctx: RunContext, identifier: tuple[str, str], contract: Contract) -> None:
         self.ctx = ctx
         self.handle = TableHandle(
-            ctx.catalog, identifier, contract, create_now=ctx.create_tables_first
+            ctx.catalog,
+            identifier,
+            contract,
+            create_now=ctx.create_tables_first,
+            branch=ctx.audit_branch,
         )
         self.name = self.handle.name
         self.skip = self.handle.already_committed(ctx.run_id) is not None
@@ -125,6 +129,18 @@ class NativeOutput:
             logger.info(
                 "%s: run %s already committed here; not writing it again", self.name, ctx.run_id
             )
+        elif ctx.audit_branch is not None and self.handle.table is not None:
+            # A re-run of a run that wrote its audit branch but never published (killed, or
+            # its audit failed): the branch is audited and published as it is.
+            written = self.handle.table.metadata.snapshot_by_name(ctx.audit_branch)
+            if written is not None:
+                self.skip = True
+                logger.info(
+                    "%s: run %s already wrote %s; auditing it as it is",
+                    self.name,
+                    ctx.run_id,
+                    ctx.audit_branch,
+                )
         self.writer = self.new_writer()
         self.stats = self.writer.stats
         self.counts: MergeCounts | None = None

@@ -171,7 +171,10 @@ def commit_transactions(
             break
         what = f"POST transactions/commit of {len(changes)} table(s)"
         error = response_error(resp, what, f"the catalog at {catalog.uri}")
-        if not isinstance(error, CatalogConflictError) or creates or attempt == retries:
+        restage = any(tx._snapshot_producers for tx in transactions)
+        if not isinstance(error, CatalogConflictError) or creates or not restage:
+            raise error  # (nothing to re-stage: the same requirements would conflict again)
+        if attempt == retries:
             raise error
         time.sleep(backoff * (2**attempt) * (1 + random.random()))  # noqa: S311 (jitter)
         for tx in transactions:

@@ -72,8 +72,11 @@ class RunContext:
         max_rejected_rows: int | None = None,
         batch_root: Path | None = None,
         backend: Backend | None = None,
+        audit_branch: str | None = None,
     ) -> None:
         self.catalog = catalog
+        self.audit_branch = audit_branch
+        """Write every table's snapshot to this branch, not ``main`` (write-audit-publish)."""
         self.backend: Backend = backend or NativeBackend()
         """Who writes the tables (the engine's seam)."""
         self.batch_root = batch_root

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from target_iceberg.audit.model import ACCEPTED, NUMERIC, TEMPORAL, AuditChecks
 from target_iceberg.strict import Hint, StrictModel
 from target_iceberg.types import (
     DecimalType,
@@ -169,6 +170,63 @@ def _check_transform(part: PartitionField, typ: TypeNode) -> None:
         raise ValueError(f"transform 'truncate' does not apply to {part.column!r} of type {name}")
 
 
+def _check_audit(audit: AuditChecks, schema: AssetSchema) -> None:
+    """Every column an audit check names exists and has a type the check applies to."""
+    types = {c.name: c.type for c in schema.columns}
+    known = ", ".join(types)
+
+    def typed(check: str, column: str, allowed: str, ok: bool) -> None:
+        if column not in types:
+            raise ValueError(f"audit.{check} names {column!r}, which is not a column ({known})")
+        if not ok:
+            raise ValueError(
+                f"audit.{check}: column {column!r} is {types[column]}; {check} needs {allowed}"
+            )
+
+    for column in audit.not_null:
+        typed("not_null", column, "", True)
+    for column, values in audit.accepted_values.items():
+        kind = types.get(column, "")
+        typed(
+            "accepted_values",
+            column,
+            "a string, int, long or boolean column",
+            bool(ACCEPTED.match(kind)),
+        )
+        if not values:
+            raise ValueError(f"audit.accepted_values.{column}: list at least one value")
+        wrong = [v for v in values if _value_kind(v) != _column_kind(kind)]
+        if wrong:
+            raise ValueError(
+                f"audit.accepted_values.{column}: {wrong[:3]!r} do not match the column type {kind}"
+            )
+    for column in audit.ranges:
+        typed(
+            "ranges",
+            column,
+            "a numeric column (int, long, float, double, decimal)",
+            bool(NUMERIC.match(types.get(column, ""))),
+        )
+    if audit.freshness is not None:
+        column = audit.freshness.column
+        typed(
+            "freshness",
+            column,
+            "a date, timestamp or timestamptz column",
+            types.get(column) in TEMPORAL,
+        )
+    if audit.unique_key and not schema.primary_key:
+        raise ValueError("audit.unique_key needs schema.primary_key (the columns to check)")
+
+
+def _value_kind(value: object) -> str:
+    return "boolean" if isinstance(value, bool) else "int" if isinstance(value, int) else "string"
+
+
+def _column_kind(kind: str) -> str:
+    return "int" if kind in ("int", "long") else kind
+
+
 class AssetSpec(StrictModel):
     """An asset definition file."""
 
@@ -177,6 +235,19 @@ class AssetSpec(StrictModel):
     description: str | None = Field(default=None, description="Free text for catalogs.")
     kind: Literal["table"] = Field(default="table", description="Only tables for now.")
     table_schema: AssetSchema = Field(alias="schema", description="The contract the table keeps.")
+    audit: AuditChecks | None = Field(
+        default=None,
+        description=(
+            "Checks a run's data must pass before it is published (write-audit-publish; the "
+            "job turns it on with target.audit)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _audit_fits(self) -> AssetSpec:
+        if self.audit is not None:
+            _check_audit(self.audit, self.table_schema)
+        return self
 
     @field_validator("version", mode="before")
     @classmethod

@@ -99,6 +99,33 @@ class NessieCommit(_Model):
     commit_hash: str | None = Field(default=None, description="The commit's hash, if known.")
 
 
+class CheckResult(_Model):
+    """One audit check on one table."""
+
+    table: str = Field(description="The table, as <namespace>.<table>.")
+    check: str = Field(description="The check, e.g. not_null.account or unique_key.")
+    passed: bool = Field(description="Whether the audit branch's data passed it.")
+    detail: str = Field(description="What was measured, against what bound.")
+
+
+class AuditSummary(_Model):
+    """Write-audit-publish: the run's audit branch, its checks, and whether it was published."""
+
+    branch: str = Field(description="The audit branch of every table of the run.")
+    passed: bool = Field(default=False, description="Every check passed.")
+    published: bool = Field(default=False, description="main now holds the audited snapshots.")
+    on_fail: int = Field(default=2, description="The exit code of a failed audit (1 or 2).")
+    checks: list[CheckResult] = Field(default_factory=list, description="Every check's result.")
+    snapshots: dict[str, int] = Field(
+        default_factory=dict, description="The audited snapshot of each table, by table."
+    )
+
+    @property
+    def failing(self) -> list[CheckResult]:
+        """The checks that failed."""
+        return [c for c in self.checks if not c.passed]
+
+
 class RunSummary(_Model):
     """The whole run."""
 
@@ -120,6 +147,9 @@ class RunSummary(_Model):
     nessie: NessieCommit | None = Field(
         default=None, description="The Nessie branch and commit, for Nessie catalogs."
     )
+    audit: AuditSummary | None = Field(
+        default=None, description="The audit branch and checks, when the job audits its runs."
+    )
 
     @property
     def committed(self) -> bool:
@@ -129,6 +159,8 @@ class RunSummary(_Model):
     def seal(self) -> None:
         """Fill the derived fields (exit code, totals) from the status and the streams."""
         self.exit_code = _EXIT_CODES[self.status]
+        if self.status == "failed" and self.audit is not None and self.audit.failing:
+            self.exit_code = self.audit.on_fail
         self.totals = Totals(
             **{key: sum(getattr(s, key) for s in self.streams.values()) for key in _TOTALS}
         )

@@ -23,7 +23,7 @@ from pyiceberg.table.locations import LocationProvider, load_location_provider
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.transforms import parse_transform
 
-from target_iceberg.commit import TableChange, committed_snapshot, stage
+from target_iceberg.commit import TableChange, committed_snapshot, stage, written_snapshot
 from target_iceberg.contract.evolution import SchemaPlan, plan_schema
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import EvolutionError
@@ -59,6 +59,7 @@ class TableHandle:
         contract: Contract,
         *,
         create_now: bool = False,
+        branch: str | None = None,
     ) -> None:
         """Load the table, or stage its creation.
 
@@ -68,7 +69,9 @@ class TableHandle:
             contract: what the run writes.
             create_now: create a missing table right away, empty, instead of staging its
                 creation with the data (REST multi-table commits only take existing tables).
+            branch: the run's audit branch (write-audit-publish); None: write to ``main``.
         """
+        self.branch = branch
         self.identifier = identifier
         self.name = ".".join(identifier)
         self.table: Table | None
@@ -172,7 +175,8 @@ class TableHandle:
     def committed_in_catalog(self, catalog: Catalog, run_id: str) -> bool:
         """Whether the catalog now holds a snapshot of ``run_id`` (asked after a failure)."""
         try:
-            return committed_snapshot(catalog.load_table(self.identifier), run_id) is not None
+            # A snapshot on the audit branch counts: its files are the branch's evidence.
+            return written_snapshot(catalog.load_table(self.identifier), run_id) is not None
         except NoSuchTableError:
             return False
 
@@ -197,6 +201,7 @@ class TableHandle:
             files=files,
             properties=properties,
             replaced=replaced,
+            branch=self.branch,
         )
         return TableChange(self.identifier, self.transaction, len(files), self.created)
 

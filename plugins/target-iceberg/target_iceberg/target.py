@@ -32,6 +32,7 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
 from target_iceberg import quarantine
+from target_iceberg.audit.publish import AuditTarget, Publisher, branch_name
 from target_iceberg.catalog import ensure_namespace, open_catalog, resolve_properties
 from target_iceberg.commit import (
     JOB,
@@ -46,6 +47,7 @@ from target_iceberg.config import MAX_NAME, SETTINGS, TABLE_NAME, LoaderConfig, 
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import (
+    AuditFailedError,
     ConfigError,
     ContractError,
     RejectThresholdError,
@@ -58,7 +60,7 @@ from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
-from target_iceberg.summary import RunSummary
+from target_iceberg.summary import AuditSummary, RunSummary
 from target_iceberg.writer import MB, WriterSettings
 
 if t.TYPE_CHECKING:
@@ -150,6 +152,9 @@ class TargetIceberg(Target):
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
                 backend=self._backend(catalog),
+                audit_branch=(
+                    branch_name(cfg.run_id) if cfg.audit is not None and cfg.audit.enabled else None
+                ),
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -341,6 +346,8 @@ class TargetIceberg(Target):
             for stream in sorted(self.sinks):
                 changes.extend(self.sinks[stream].stage(properties))
             committed = self.committer.commit(changes) if changes else {}
+            if self._context is not None and self._context.audit_branch is not None:
+                committed = self._audit_and_publish(self._context.audit_branch, committed)
         except Exception as exc:
             self._abort(exc)
             raise
@@ -352,6 +359,72 @@ class TargetIceberg(Target):
         if self._latest_state is not None:
             self._write_state_message(copy.deepcopy(self._latest_state))
         self.summary.finish(self.settings.run_summary_path)
+
+    @property
+    def publish_committer(self) -> Committer:
+        """Who publishes audit branches: one multi-table commit on REST, else the run's."""
+        from pyiceberg.catalog.rest import RestCatalog
+
+        catalog = self.context.catalog
+        if isinstance(catalog, RestCatalog) and not isinstance(self.committer, MultiTableCommitter):
+            cfg = self.settings
+            return MultiTableCommitter(
+                catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
+            )
+        return self.committer
+
+    def _audit_and_publish(self, branch: str, committed: dict[str, int]) -> dict[str, int]:
+        """Run the specs' audit checks on the branch; publish it or fail with the evidence kept.
+
+        Raises:
+            AuditFailedError: a check failed; main is untouched, the branch kept.
+        """
+        cfg = self.settings
+        assert cfg.audit is not None
+        targets = []
+        for sink in self.sinks.values():
+            summary = sink.summary
+            targets.append(
+                AuditTarget(
+                    (cfg.namespace, sink.table_name),
+                    checks=sink.contract.audit,
+                    key=sink.contract.key,
+                    read=summary.rows_read,
+                    rejected=summary.rows_rejected,
+                )
+            )
+            if summary.rejected_table:
+                targets.append(AuditTarget((cfg.namespace, summary.rejected_table.split(".")[1])))
+        publisher = Publisher(
+            self.context.catalog, self.publish_committer, run_id=cfg.run_id, branch=branch
+        )
+        outcome = publisher.run(targets)
+        self.summary.audit = AuditSummary(
+            branch=branch,
+            passed=not outcome.failing,
+            published=outcome.published,
+            on_fail=cfg.audit.on_fail,
+            checks=outcome.checks,
+            snapshots=outcome.snapshots,
+        )
+        for check in outcome.checks:
+            log = self.logger.info if check.passed else self.logger.error
+            log(
+                "audit %s %s: %s (%s)",
+                check.table,
+                check.check,
+                "pass" if check.passed else "FAIL",
+                check.detail,
+            )
+        if outcome.failing:
+            raise AuditFailedError(
+                f"the audit of run {cfg.run_id} failed: "
+                + "; ".join(f"{c.table} {c.check}: {c.detail}" for c in outcome.failing)
+                + f". main is unchanged; the run's data is kept on branch {branch}. Inspect it "
+                "with `ingestgen audit`, then publish or discard it, or fix the source and re-run",
+                exit_code=cfg.audit.on_fail,
+            )
+        return {**committed, **outcome.snapshots}
 
     def _summarise_commit(self, changes: list[TableChange], committed: dict[str, int]) -> None:
         """Record the run's snapshots (and Nessie commit) and its status in the summary."""

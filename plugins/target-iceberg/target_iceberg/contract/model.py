@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from target_iceberg.audit.model import AuditChecks
 from target_iceberg.spec import AssetSpec, PartitionField
 from target_iceberg.types import Primitive, TypeNode
 
@@ -49,6 +50,8 @@ class Contract:
     """True when the contract comes from a Singer SCHEMA message. Then a record missing a key
     property is a protocol error (the tap is broken), not a contract violation, and table
     columns are created optional."""
+    audit: AuditChecks | None = field(default=None, compare=False)
+    """The spec's audit checks (write-audit-publish), if it declares any."""
     names: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +74,7 @@ class Contract:
             version=self.version,
             cursor=self.cursor,
             singer_derived=self.singer_derived,
+            audit=self.audit,
         )
 
     @classmethod
@@ -87,4 +91,5 @@ class Contract:
             origin=origin,
             version=spec.version,
             cursor=schema.cursor,
+            audit=spec.audit,
         )
