@@ -4,7 +4,7 @@ and only a passing audit moves main (then the STATE is emitted)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -14,6 +14,9 @@ from target_iceberg.audit.publish import branch_name
 from target_iceberg.errors import AuditFailedError
 
 from .conftest import RunTarget, messages, records
+
+if TYPE_CHECKING:
+    from ingestgen_services.pytest_plugin import IcebergRestServer
 
 pytestmark = pytest.mark.wap
 
@@ -102,3 +105,173 @@ def test_a_failing_audit_leaves_main_and_keeps_the_branch(
     branch = branch_name("r2")
     assert branch in table.metadata.refs
     assert table.scan(snapshot_id=table.metadata.refs[branch].snapshot_id).to_arrow().num_rows == 9
+
+
+def test_an_append_to_main_between_write_and_publish_is_kept(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from target_iceberg.commit import PerTableCommitter
+
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+    }
+    run_target(text(rows(range(5)), 5), run_id="r1", **cfg)
+    original = PerTableCommitter.commit
+    raced: list[int] = []
+
+    def racing(self: PerTableCommitter, changes: Any) -> dict[str, int]:
+        if not raced and changes and changes[0].files == 0:  # the publish, not the write
+            other = catalog.load_table("acme.deals")
+            schema = other.schema().as_arrow()
+            other.append(pa.Table.from_pylist(rows(range(100, 102)), schema=schema))
+            raced.append(1)
+        return original(self, changes)
+
+    monkeypatch.setattr(PerTableCommitter, "commit", racing)
+    target, out = run_target(text(rows(range(5, 8)), 8), run_id="r2", **cfg)
+    assert raced
+    ids = sorted(catalog.load_table("acme.deals").scan().to_arrow().column("id").to_pylist())
+    assert ids == [*range(8), 100, 101]  # the other writer's rows and the run's, once
+    assert out == ['{"bookmarks": {"deals": 8}}']
+    assert target.summary.audit is not None and target.summary.audit.published
+
+
+def test_a_kill_between_audit_and_publish_leaves_main_and_the_rerun_publishes(
+    catalog: Catalog, lake: Path, tmp_path: Path, run_target: RunTarget
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import catalog_props
+
+    cfg = {
+        "namespace": "acme",
+        "catalog_properties": catalog_props(lake),
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+        "run_id": "r-killed",
+    }
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    (tmp_path / "input.jsonl").write_text(text(rows(range(4)), 4))
+    # The loader process dies (SIGKILL) right after the audit branch is written and checked.
+    script = (
+        "import os, signal, sys\n"
+        "from target_iceberg.audit import publish\n"
+        "def killed(self, targets):\n"
+        "    self.audit(targets)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "publish.Publisher.run = killed\n"
+        "from target_iceberg.target import TargetIceberg\n"
+        "sys.argv = ['target-iceberg', '--config', sys.argv[1], '--input', sys.argv[2]]\n"
+        "TargetIceberg.cli()\n"
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            str(tmp_path / "config.json"),
+            str(tmp_path / "input.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert done.stdout.strip() == ""  # no STATE
+    table = catalog.load_table("acme.deals")
+    assert table.current_snapshot() is None  # main has nothing of the run
+    assert branch_name("r-killed") in table.metadata.refs
+    # The retry (same run id, as a runner's MELTANO_RUN_ID gives it) publishes the kept branch.
+    target, out = run_target(
+        text(rows(range(4)), 4), **{k: v for k, v in cfg.items() if k != "namespace"}
+    )
+    table = catalog.load_table("acme.deals")
+    assert sorted(table.scan().to_arrow().column("id").to_pylist()) == [0, 1, 2, 3]
+    assert list(table.metadata.refs) == ["main"]
+    assert out == ['{"bookmarks": {"deals": 4}}']
+    assert target.summary.status == "success"
+
+
+def test_freshness_and_reject_ratio_fail_with_their_figures(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    spec = {
+        **SPEC,
+        "schema": {
+            **SPEC["schema"],
+            "columns": [*SPEC["schema"]["columns"], {"name": "updated_at", "type": "timestamptz"}],
+        },
+        "audit": {
+            "freshness": {"column": "updated_at", "max_age": "2d"},
+            "max_reject_ratio": 0.1,
+        },
+    }
+    path = tmp_path / "fresh.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    props = {**PROPS, "updated_at": {"type": "string", "format": "date-time"}}
+    schema = {
+        "type": "SCHEMA",
+        "stream": "deals",
+        "schema": {"type": "object", "properties": props},
+    }
+    data = [{"id": i, "updated_at": "2020-01-01T00:00:00Z"} for i in range(3)]
+    with pytest.raises(AuditFailedError) as failed:
+        run_target(
+            messages(schema, *records("deals", [*data, {"id": "x"}])),
+            run_id="r1",
+            streams={"deals": {"asset_spec": str(path)}},
+            audit={"enabled": True},
+        )
+    assert failed.value.exit_code == 2
+    text_ = str(failed.value)
+    assert "freshness.updated_at: newest 2020-01-01T00:00:00+00:00" in text_
+    assert "max_reject_ratio: 1 of 4 record(s) quarantined" in text_
+    assert catalog.load_table("acme.deals").current_snapshot() is None
+
+
+def test_audit_pass_and_fail_on_the_reference_rest_catalog(
+    iceberg_rest_server: IcebergRestServer, tmp_path: Path
+) -> None:
+    import io
+    import uuid
+    from contextlib import redirect_stdout
+
+    from pyiceberg.catalog import load_catalog
+
+    from target_iceberg.target import TargetIceberg
+
+    props = iceberg_rest_server.catalog_properties()
+    namespace = f"ns_{uuid.uuid4().hex[:8]}"
+    cfg = {
+        "namespace": namespace,
+        "catalog_properties": props,
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+    }
+
+    def run(data: str, run_id: str) -> tuple[TargetIceberg, str]:
+        target = TargetIceberg(config={**cfg, "run_id": run_id})
+        out = io.StringIO()
+        with redirect_stdout(out):
+            target.process_lines(io.StringIO(data))
+            target.process_endofpipe()
+        return target, out.getvalue()
+
+    # Two tables of the run (the data and its quarantine) publish in one transactions/commit.
+    target, out = run(text([*rows(range(5)), {"id": "bad"}], 5), "r1")
+    catalog = load_catalog("check", **props)
+    assert catalog.load_table(f"{namespace}.deals").scan().to_arrow().num_rows == 5
+    assert catalog.load_table(f"{namespace}.deals__rejected").scan().to_arrow().num_rows == 1
+    assert out.strip() == '{"bookmarks": {"deals": 5}}'
+    assert target.summary.audit is not None and target.summary.audit.published
+    with pytest.raises(AuditFailedError, match="unique_key"):
+        run(text(rows(range(4, 6)), 6), "r2")
+    table = catalog.load_table(f"{namespace}.deals")
+    assert table.scan().to_arrow().num_rows == 5
+    assert branch_name("r2") in table.metadata.refs
