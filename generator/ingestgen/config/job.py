@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ingestgen.config.tenant import TenantId
 from ingestgen.errors import excerpt
+from target_iceberg.audit.model import AuditSettings
 from target_iceberg.strict import StrictModel as _Strict
 
 SourceEngineType = Literal["airbyte", "singer", "native", "jdbc"]
@@ -115,6 +116,13 @@ class Target(_Strict):
     file_format: Literal["parquet"] = Field(default="parquet", description="Only parquet.")
     engine: TargetEngine | None = Field(
         default=None, description="Engine override; omit to use the registry default."
+    )
+    audit: AuditSettings | None = Field(
+        default=None,
+        description="Write-audit-publish: {enabled, on_fail: 1|2}. Each run lands on an audit "
+        "branch of its tables, the asset spec's audit: checks run on it, and main moves only if "
+        "every check passes; a failure keeps the branch (see `ingestgen audit`) and exits "
+        "on_fail. The asset spec must declare checks.",
     )
 
 

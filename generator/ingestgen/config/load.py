@@ -198,6 +198,16 @@ def _load_asset(
     layout = _layout_problem(rel, asset)
     if layout:
         problems.append(spec_doc.problem((), layout[0], layout[1]))
+    audit = config.target.audit
+    if audit is not None and audit.enabled and (asset.audit is None or not asset.audit.count()):
+        problems.append(
+            doc.problem(
+                ("target", "audit"),
+                f"audit is enabled but the asset spec {rel} declares no audit checks",
+                f"add an audit: block (row_count, not_null, unique_key, ...) to {rel}, or "
+                "remove target.audit",
+            )
+        )
     return asset, rel
 
 

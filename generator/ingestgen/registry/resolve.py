@@ -87,6 +87,16 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         )
         if engine not in supported
     ]
+    audit = cfg.target.audit
+    if audit is not None and audit.enabled and target_engine != "native":
+        problems.append(
+            doc.problem(
+                ("target", "audit"),
+                f"audit (write-audit-publish) is not available with target engine "
+                f"{target_engine!r}",
+                "use target engine native, or remove target.audit",
+            )
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -145,7 +155,10 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         **context,
         "options": target_options,
         "catalog": catalog,
-        "target": {"streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()}},
+        "target": {
+            "streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()},
+            "audit": cfg.target.audit.model_dump() if cfg.target.audit else None,
+        },
     }
     template = loaded.templates.get(cfg.source.type)
     execution = template.execution if template else {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from target_iceberg.audit.model import ACCEPTED, NUMERIC, TEMPORAL, AuditChecks
 from target_iceberg.strict import Hint, StrictModel
@@ -177,10 +177,10 @@ def _check_audit(audit: AuditChecks, schema: AssetSchema) -> None:
 
     def typed(check: str, column: str, allowed: str, ok: bool) -> None:
         if column not in types:
-            raise ValueError(f"audit.{check} names {column!r}, which is not a column ({known})")
+            raise ValueError(f"{check} names {column!r}, which is not a column ({known})")
         if not ok:
             raise ValueError(
-                f"audit.{check}: column {column!r} is {types[column]}; {check} needs {allowed}"
+                f"{check}: column {column!r} is {types[column]}; {check} needs {allowed}"
             )
 
     for column in audit.not_null:
@@ -194,11 +194,11 @@ def _check_audit(audit: AuditChecks, schema: AssetSchema) -> None:
             bool(ACCEPTED.match(kind)),
         )
         if not values:
-            raise ValueError(f"audit.accepted_values.{column}: list at least one value")
+            raise ValueError(f"accepted_values.{column}: list at least one value")
         wrong = [v for v in values if _value_kind(v) != _column_kind(kind)]
         if wrong:
             raise ValueError(
-                f"audit.accepted_values.{column}: {wrong[:3]!r} do not match the column type {kind}"
+                f"accepted_values.{column}: {wrong[:3]!r} do not match the column type {kind}"
             )
     for column in audit.ranges:
         typed(
@@ -216,7 +216,7 @@ def _check_audit(audit: AuditChecks, schema: AssetSchema) -> None:
             types.get(column) in TEMPORAL,
         )
     if audit.unique_key and not schema.primary_key:
-        raise ValueError("audit.unique_key needs schema.primary_key (the columns to check)")
+        raise ValueError("unique_key needs schema.primary_key (the columns to check)")
 
 
 def _value_kind(value: object) -> str:
@@ -243,11 +243,14 @@ class AssetSpec(StrictModel):
         ),
     )
 
-    @model_validator(mode="after")
-    def _audit_fits(self) -> AssetSpec:
-        if self.audit is not None:
-            _check_audit(self.audit, self.table_schema)
-        return self
+    @field_validator("audit")
+    @classmethod
+    def _audit_fits(cls, value: AuditChecks | None, info: ValidationInfo) -> AuditChecks | None:
+        # Located at `audit`: the schema (validated before it) says which columns exist.
+        schema = info.data.get("table_schema")
+        if value is not None and isinstance(schema, AssetSchema):
+            _check_audit(value, schema)
+        return value
 
     @field_validator("version", mode="before")
     @classmethod
