@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from ingestgen.render import repository
 
 if TYPE_CHECKING:
+    from ingestgen.audit import Evidence
     from ingestgen.lake import TablePreview
     from ingestgen.plan.build import Plan
     from ingestgen.registry.resolve import ResolvedJob
@@ -81,6 +82,31 @@ def show(root: Path, tenant: str, table: str | None = None, limit: int = 5) -> l
     from ingestgen.meltano.project import project_dir
 
     return lake.preview(project_dir(root, tenant), tenant, table, limit)
+
+
+def audit(
+    root: Path,
+    tenant: str,
+    job: str | None = None,
+    *,
+    publish: str | None = None,
+    discard: str | None = None,
+) -> list[Evidence]:
+    """``ingestgen audit``: the runs kept on audit branches; publish or discard one by hand.
+
+    Raises:
+        UserError: not a tenant id, no rendered project, no such job or run, or a run whose data
+            a later run of its job already published (publishing it would duplicate rows).
+    """
+    from ingestgen import audit as wap
+    from ingestgen.meltano.project import project_dir
+
+    project = project_dir(root, tenant)
+    if publish is not None:
+        return [wap.publish(project, tenant, job, publish)]
+    if discard is not None:
+        return [wap.discard(project, tenant, job, discard)]
+    return wap.evidence(project, tenant, job)
 
 
 def orchestrate(

@@ -162,6 +162,43 @@ def show(
 
 
 @cli.command()
+@click.argument("tenant")
+@click.argument("job", required=False)
+@click.option("--publish", "publish", metavar="RUN", help="Publish run RUN's audit branch by hand.")
+@click.option("--discard", "discard", metavar="RUN", help="Remove run RUN's audit branch.")
+@_root
+@_output
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    tenant: str,
+    job: str | None,
+    publish: str | None,
+    discard: str | None,
+    root: Path | None,
+    fmt: str,
+) -> None:
+    """Show the runs an audit kept off main (tables, checks); publish or discard one.
+
+    --publish moves each table's main to the run's audited snapshot (whatever its checks say)
+    and records the run's Singer state as the job's state; it refuses a run whose data a later
+    run of the job already published. Exit codes: 0 done, or nothing kept; 1 runs are kept;
+    2 bad usage, unknown job or run.
+    """
+    if publish and discard:
+        raise click.UsageError("give --publish or --discard, not both")
+    found = _run(
+        ctx,
+        fmt,
+        lambda: api.audit(find_root(root), tenant, job, publish=publish, discard=discard),
+    )
+    action = "published" if publish else "discarded" if discard else None
+    output.emit(*output.audit_summary(found, action), fmt)
+    if action is None and found:
+        ctx.exit(ExitCode.PARTIAL)
+
+
+@cli.command()
 @_root
 @click.option(
     "--home",

@@ -10,6 +10,7 @@ import click
 from ingestgen.errors import ConfigError, IngestgenError
 
 if TYPE_CHECKING:
+    from ingestgen.audit import Evidence
     from ingestgen.config.runner import RunnerConfig
     from ingestgen.lake import TablePreview
     from ingestgen.registry.resolve import ResolvedJob
@@ -111,6 +112,33 @@ def tables_summary(tables: list[TablePreview]) -> tuple[dict[str, Any], str]:
         lines.append(f"{t.name}: {t.rows} rows, snapshot {t.snapshot_id}")
         lines += [f"  {json.dumps(row, default=str, sort_keys=False)}" for row in t.head]
     return json.loads(json.dumps(data, default=str)), "\n".join(lines)
+
+
+def audit_summary(found: list[Evidence], action: str | None) -> tuple[dict[str, Any], str]:
+    """What `audit` prints: each kept run's tables and checks, or what was done to one."""
+    data = {"action": action, "runs": [e.to_dict() for e in found]}
+    if not found:
+        return data, "no run is kept on an audit branch"
+    lines: list[str] = []
+    for e in found:
+        head = f"{action} run {e.run_id}" if action else f"run {e.run_id}"
+        lines.append(f"{head} of job {e.job} (branch {e.branch})")
+        for t in e.tables:
+            moved = "" if t.main_snapshot_id == t.base_snapshot_id else ", main moved since"
+            lines.append(
+                f"  {t.name}: {t.rows_added} row(s) added, snapshot {t.snapshot_id}{moved}"
+            )
+        for c in e.checks:
+            lines.append(f"  {'pass' if c.passed else 'FAIL'} {c.table} {c.check}: {c.detail}")
+        if e.superseded_by:
+            lines.append(
+                f"  superseded: run {e.superseded_by} of the job published since; discard this one"
+            )
+    if action is None:
+        lines.append(
+            "publish one with --publish RUN (main moves to it) or drop it with --discard RUN"
+        )
+    return data, "\n".join(lines)
 
 
 def run_summary(record: dict[str, Any]) -> tuple[dict[str, Any], str]:

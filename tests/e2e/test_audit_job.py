@@ -1,0 +1,97 @@
+"""Write-audit-publish end to end: a job with target.audit rendered by ingestgen, run by
+`meltano run`; a passing run is published, a failing one keeps main and its branch, which
+`ingestgen audit` shows and discards."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pyiceberg.catalog import load_catalog
+
+from ingestgen.meltano.tool import environment, executable
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.wap]
+BIN = Path(sys.executable).parent
+
+
+def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [executable(), *args],
+        cwd=project,
+        env=environment(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+
+
+def ingestgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "ingestgen"), *args, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def rows(project: Path) -> int:
+    catalog = load_catalog(
+        "acme_embedded",
+        type="sql",
+        uri=f"sqlite:///{project}/.lake/catalog.db",
+        warehouse=f"file://{project}/.lake/warehouse",
+    )
+    return catalog.load_table(("acme", "deals_daily")).scan().to_arrow().num_rows
+
+
+def test_audited_job_publishes_a_good_run_and_keeps_a_bad_one(
+    sandbox: Path, repo_root: Path
+) -> None:
+    configs = sandbox / "configs" / "acme"
+    shutil.copytree(repo_root / "configs" / "acme", configs)
+    job = configs / "deals_daily.yaml"
+    job.write_text(
+        job.read_text().replace(
+            "  catalog: embedded\n", "  catalog: embedded\n  audit: {enabled: true, on_fail: 1}\n"
+        )
+    )
+    done = ingestgen(sandbox, "render")
+    assert done.returncode == 0, done.stderr
+    project = sandbox / "projects" / "acme"
+    assert meltano(project, "install").returncode == 0
+
+    good = meltano(project, "run", "deals_daily")
+    assert good.returncode == 0, good.stderr[-3000:]
+    assert rows(project) == 50
+    assert ingestgen(sandbox, "audit", "acme").stdout.strip() == (
+        "no run is kept on an audit branch"
+    )
+
+    # A changed file with a stage the spec does not accept: the audit fails, main keeps 50 rows.
+    data = configs / "data" / "deals_2026_11_25.csv"
+    text = data.read_text().replace(",proposal,", ",bogus,", 1)
+    time.sleep(1.1)  # a newer modification time: the tap reads the file again
+    data.write_text(text)
+    bad = meltano(project, "run", "deals_daily")
+    assert bad.returncode == 1
+    assert "accepted_values.stage" in bad.stderr and "main is unchanged" in bad.stderr
+    assert rows(project) == 50
+
+    shown = ingestgen(sandbox, "audit", "acme", "deals_daily")
+    assert shown.returncode == 1, shown.stderr
+    assert "FAIL acme.deals_daily accepted_values.stage: 1 row(s) outside" in shown.stdout
+    assert "FAIL acme.deals_daily unique_key" in shown.stdout  # the file's rows came again
+    run_id = shown.stdout.split()[1]
+    gone = ingestgen(sandbox, "audit", "acme", "--discard", run_id)
+    assert gone.returncode == 0, gone.stderr
+    assert f"discarded run {run_id}" in gone.stdout
+    assert ingestgen(sandbox, "audit", "acme").returncode == 0
+    assert rows(project) == 50
