@@ -34,6 +34,17 @@ def judge(summary: RunSummary | InvalidSummary | None, meltano_exit_code: int) -
         )
     streams = summary.streams.values()
     rejected = sum(s.rows_rejected for s in streams)
+    audit = summary.audit
+    if not summary.committed and audit is not None and audit.failing:
+        # main is untouched and the run's data kept on the audit branch: the job's on_fail.
+        failing = ", ".join(f"{c.table} {c.check}" for c in audit.failing)
+        tenant = summary.tenant or summary.namespace
+        return Outcome(
+            "failed",
+            audit.on_fail,
+            f"the audit failed ({failing}); main is unchanged and the run is kept on branch "
+            f"{audit.branch}: see `ingestgen audit {tenant}`",
+        )
     if not summary.committed:
         error = summary.error or "no reason given"
         kind = f" ({summary.error_kind})" if summary.error_kind else ""
