@@ -47,7 +47,8 @@ def test_audited_job_and_checks_validate(sandbox: Path) -> None:
         pytest.param(
             SPEC,
             "  audit: {enabled: true}\n",
-            "target.audit: audit is enabled but the asset spec specs/gdrive_csv/v2.0/orders.yaml declares no audit checks",
+            "target.audit: audit is enabled but the asset spec specs/gdrive_csv/v2.0/orders.yaml "
+            "declares no audit checks",
             id="no-checks",
         ),
         pytest.param(

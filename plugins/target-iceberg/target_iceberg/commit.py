@@ -238,7 +238,12 @@ def stage(
         transaction._apply(
             (
                 SetSnapshotRefUpdate(
-                    snapshot_id=snapshot_id, ref_name=branch, type=SnapshotRefType.BRANCH
+                    snapshot_id=snapshot_id,
+                    ref_name=branch,
+                    type=SnapshotRefType.BRANCH,
+                    max_ref_age_ms=None,
+                    max_snapshot_age_ms=None,
+                    min_snapshots_to_keep=None,
                 ),
             ),
             (),

@@ -100,8 +100,8 @@ def evaluate(
     if checks.row_count is not None:
         low, high = checks.row_count.min, checks.row_count.max
         ok = (low is None or count >= low) and (high is None or count <= high)
-        bounds = f"{'' if low is None else low}..{'' if high is None else high}"
-        result("row_count", ok, f"{count} row(s) added, allowed {bounds}")
+        allowed = f"{'' if low is None else low}..{'' if high is None else high}"
+        result("row_count", ok, f"{count} row(s) added, allowed {allowed}")
     for column, ratio in sorted(checks.not_null.items()):
         values = rows.column(column)
         total = len(values)
@@ -113,10 +113,10 @@ def evaluate(
         )
     if checks.unique_key and key:
         result("unique_key", *_unique(table, snapshot_id, key))
-    for column, allowed in sorted(checks.accepted_values.items()):
-        result(f"accepted_values.{column}", *_accepted(rows.column(column), allowed))
-    for column, bounds in sorted(checks.ranges.items()):
-        result(f"ranges.{column}", *_in_range(rows.column(column), bounds.min, bounds.max))
+    for column, values in sorted(checks.accepted_values.items()):
+        result(f"accepted_values.{column}", *_accepted(rows.column(column), values))
+    for column, limits in sorted(checks.ranges.items()):
+        result(f"ranges.{column}", *_in_range(rows.column(column), limits.min, limits.max))
     if checks.freshness is not None:
         fresh = checks.freshness
         result(
