@@ -1,6 +1,6 @@
 """Write-audit-publish end to end: a job with target.audit rendered by ingestgen, run by
 `meltano run`; a passing run is published, a failing one keeps main and its branch, which
-`ingestgen audit` shows and discards."""
+`ingestgen audit` shows and publishes by hand."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from pyiceberg.catalog import load_catalog
 
+from ingestgen.cli.console import cli
 from ingestgen.meltano.tool import environment, executable
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.wap]
@@ -32,14 +34,9 @@ def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def ingestgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "ingestgen"), *args, "--root", str(root)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+def ingestgen(root: Path, *args: str) -> Result:
+    # In-process (the CLI's own code path): a subprocess would only add interpreter start-ups.
+    return CliRunner().invoke(cli, [*args, "--root", str(root)])
 
 
 def rows(project: Path) -> int:
@@ -64,7 +61,7 @@ def test_audited_job_publishes_a_good_run_and_keeps_a_bad_one(
         )
     )
     done = ingestgen(sandbox, "render")
-    assert done.returncode == 0, done.stderr
+    assert done.exit_code == 0, done.output
     project = sandbox / "projects" / "acme"
     assert meltano(project, "install").returncode == 0
 
@@ -86,12 +83,18 @@ def test_audited_job_publishes_a_good_run_and_keeps_a_bad_one(
     assert rows(project) == 50
 
     shown = ingestgen(sandbox, "audit", "acme", "deals_daily")
-    assert shown.returncode == 1, shown.stderr
+    assert shown.exit_code == 1, shown.output
     assert "FAIL acme.deals_daily accepted_values.stage: 1 row(s) outside" in shown.stdout
     assert "FAIL acme.deals_daily unique_key" in shown.stdout  # the file's rows came again
     run_id = shown.stdout.split()[1]
-    gone = ingestgen(sandbox, "audit", "acme", "--discard", run_id)
-    assert gone.returncode == 0, gone.stderr
-    assert f"discarded run {run_id}" in gone.stdout
-    assert ingestgen(sandbox, "audit", "acme").returncode == 0
-    assert rows(project) == 50
+    # A person decides the run is fine after all: main moves to it and its bookmark is recorded,
+    # so the next run does not read the file again.
+    published = ingestgen(sandbox, "audit", "acme", "--publish", run_id)
+    assert published.exit_code == 0, published.output
+    assert f"published run {run_id}" in published.stdout
+    assert rows(project) == 75
+    assert ingestgen(sandbox, "audit", "acme").exit_code == 0
+    state_id = "dev:tap-gdrive-csv--deals_daily-to-target-iceberg--deals_daily"
+    state = meltano(project, "state", "get", state_id)
+    assert state.returncode == 0, state.stderr[-2000:]
+    assert "deals_2026_11_25.csv" in state.stdout

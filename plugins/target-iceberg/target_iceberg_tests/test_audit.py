@@ -275,3 +275,23 @@ def test_audit_pass_and_fail_on_the_reference_rest_catalog(
     table = catalog.load_table(f"{namespace}.deals")
     assert table.scan().to_arrow().num_rows == 5
     assert branch_name("r2") in table.metadata.refs
+
+
+def test_discard_removes_only_the_runs_branch(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    from target_iceberg.audit.publish import Publisher
+    from target_iceberg.commit import PerTableCommitter
+
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, row_count={"max": 2})}},
+        "audit": {"enabled": True},
+    }
+    for run_id in ("r1", "r2"):
+        with pytest.raises(AuditFailedError, match="row_count: 3 row"):
+            run_target(text(rows(range(3)), 3), run_id=run_id, **cfg)
+    publisher = Publisher(catalog, PerTableCommitter(catalog), run_id="r1")
+    assert publisher.discard([("acme", "deals"), ("acme", "absent")]) == ["acme.deals"]
+    table = catalog.load_table("acme.deals")
+    assert set(table.metadata.refs) == {branch_name("r2")}
+    assert table.current_snapshot() is None
