@@ -99,7 +99,7 @@ def test_good_spec(sandbox: Path) -> None:
         pytest.param(
             SPEC.replace("asset: orders", "asset: orders\nowner: sales"),
             "specs/gdrive_csv/v2.0/orders.yaml:2 owner: unknown key 'owner' (valid keys: "
-            "asset, description, kind, schema, version)",
+            "asset, audit, description, kind, schema, version)",
             id="unknown-key",
         ),
     ],
