@@ -295,3 +295,57 @@ def test_discard_removes_only_the_runs_branch(
     table = catalog.load_table("acme.deals")
     assert set(table.metadata.refs) == {branch_name("r2")}
     assert table.current_snapshot() is None
+
+
+def test_the_rest_publish_detects_a_concurrent_append_and_keeps_it(
+    iceberg_rest_server: IcebergRestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import uuid
+    from contextlib import redirect_stdout
+
+    import pyarrow as pa
+    from pyiceberg.catalog import load_catalog
+
+    from target_iceberg.commit import MultiTableCommitter
+    from target_iceberg.target import TargetIceberg
+
+    props = iceberg_rest_server.catalog_properties()
+    namespace = f"ns_{uuid.uuid4().hex[:8]}"
+    catalog = load_catalog("check", **props)
+    cfg = {
+        "namespace": namespace,
+        "catalog_properties": props,
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+    }
+
+    def run(data: str, run_id: str) -> TargetIceberg:
+        target = TargetIceberg(config={**cfg, "run_id": run_id})
+        with redirect_stdout(io.StringIO()):
+            target.process_lines(io.StringIO(data))
+            target.process_endofpipe()
+        return target
+
+    run(text(rows(range(3)), 3), "r1")
+    original = MultiTableCommitter.commit
+    calls: list[str] = []
+
+    def racing(self: MultiTableCommitter, changes: Any) -> dict[str, int]:
+        if not calls:  # another writer appends to main after the audit, before the publish
+            other = catalog.load_table(f"{namespace}.deals")
+            other.append(
+                pa.Table.from_pylist(rows(range(50, 52)), schema=other.schema().as_arrow())
+            )
+        try:
+            return original(self, changes)
+        except Exception as exc:
+            calls.append(type(exc).__name__)
+            raise
+
+    monkeypatch.setattr(MultiTableCommitter, "commit", racing)
+    target = run(text(rows(range(3, 5)), 5), "r2")
+    assert calls == ["CommitError"]  # the assert-ref-snapshot-id requirement failed once
+    ids = catalog.load_table(f"{namespace}.deals").scan().to_arrow().column("id").to_pylist()
+    assert sorted(ids) == [0, 1, 2, 3, 4, 50, 51]
+    assert target.summary.audit is not None and target.summary.audit.published
