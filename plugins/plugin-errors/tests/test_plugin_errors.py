@@ -136,7 +136,9 @@ def test_every_plugin_ends_a_bad_config_with_exit_2_and_one_line(
     args = [str(BIN / plugin), "--config", str(path)]
     if plugin != "target-iceberg":
         args.append("--discover")
-    done = subprocess.run(args, input="", capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run(
+        args, input="", capture_output=True, text=True, check=False, timeout=120
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     lines = [line for line in done.stderr.splitlines() if line.startswith(f"{plugin}: error: ")]
     assert len(lines) == 1, done.stderr[-2000:]

@@ -18,20 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-COLUMNS = [
-    "deal_id",
-    "snapshot_date",
-    "account",
-    "stage",
-    "amount",
-    "currency",
-    "probability",
-    "is_won",
-    "updated_at",
-    "owner",
-    "region",
-    "note",
-]
+COLUMNS = ["deal_id", "snapshot_date", "account", "stage", "amount", "currency",
+           "probability", "is_won", "updated_at", "owner", "region", "note"]
 
 
 def write_csv(path: Path, rows: int) -> None:
@@ -41,22 +29,12 @@ def write_csv(path: Path, rows: int) -> None:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
         for i in range(rows):
-            writer.writerow(
-                [
-                    i,
-                    "2024-01-31",
-                    f"Account {i % 5000}",
-                    rng.choice(["won", "lost", "open"]),
-                    f"{rng.random() * 1e5:.2f}",
-                    "EUR",
-                    f"{rng.random():.2f}",
-                    rng.choice(["true", "false"]),
-                    "2024-01-31T10:00:00Z",
-                    f"owner{i % 97}",
-                    rng.choice(["EMEA", "APAC", "AMER"]),
-                    "" if i % 3 else "a note, with a comma",
-                ]
-            )
+            writer.writerow([
+                i, "2024-01-31", f"Account {i % 5000}", rng.choice(["won", "lost", "open"]),
+                f"{rng.random() * 1e5:.2f}", "EUR", f"{rng.random():.2f}",
+                rng.choice(["true", "false"]), "2024-01-31T10:00:00Z", f"owner{i % 97}",
+                rng.choice(["EMEA", "APAC", "AMER"]), "" if i % 3 else "a note, with a comma",
+            ])
 
 
 def run(exe: Path, config: dict[str, object], folder: Path) -> tuple[float, float, float]:
@@ -65,12 +43,8 @@ def run(exe: Path, config: dict[str, object], folder: Path) -> tuple[float, floa
     path.write_text(json.dumps(config))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(
-        [str(exe), "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-    )
+    subprocess.run([str(exe), "--config", str(path)], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -88,8 +62,7 @@ def main() -> None:
         modes = {
             "RECORD fast path": base,
             "RECORD SDK path (stream map)": {
-                **base,
-                "stream_maps": {"big": {"__alias__": "big_alias"}},
+                **base, "stream_maps": {"big": {"__alias__": "big_alias"}}
             },
             "BATCH parquet": {
                 **base,
@@ -100,10 +73,8 @@ def main() -> None:
                 },
             },
         }
-        print(
-            f"{rows} rows x {len(COLUMNS)} columns, "
-            f"{(folder / 'big.csv').stat().st_size / 1e6:.0f} MB of CSV"
-        )
+        print(f"{rows} rows x {len(COLUMNS)} columns, "
+              f"{(folder / 'big.csv').stat().st_size / 1e6:.0f} MB of CSV")
         print(f"{'mode':32} {'wall s':>8} {'cpu s':>8} {'rows/cpu s':>11} {'max rss MB':>11}")
         for name, config in modes.items():
             wall, cpu, rss = run(exe, config, folder)

@@ -213,7 +213,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
     csv_options = _csv_options(config, problems)
     strategy = config.get("incremental_strategy") or DEFAULTS["incremental_strategy"]
     if strategy not in STRATEGIES:
-        problems.append(f"incremental_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}")
+        problems.append(
+            f"incremental_strategy: {strategy!r} is not one of {', '.join(STRATEGIES)}"
+        )
     local_folder = config.get("local_folder") or None
     token = config.get("oauth_token") or None
     key = _service_account_key(config.get("service_account_key"), problems)
@@ -224,7 +226,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
             "local_folder to read local files"
         )
     if token is not None and key is not None:
-        problems.append("both oauth_token and service_account_key are set: keep only one of them")
+        problems.append(
+            "both oauth_token and service_account_key are set: keep only one of them"
+        )
     if config.get("emit_activate_version_messages") and strategy != "full_refresh":
         problems.append(
             "emit_activate_version_messages needs incremental_strategy: full_refresh (with "
@@ -255,7 +259,9 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
 
 def _files(raw: Any, problems: list[str]) -> list[FileRef]:
     if not isinstance(raw, list) or not raw:
-        problems.append("files: give at least one {file_id, object} entry (job YAML source.files)")
+        problems.append(
+            "files: give at least one {file_id, object} entry (job YAML source.files)"
+        )
         return []
     refs: list[FileRef] = []
     seen: set[tuple[str, str]] = set()

@@ -126,10 +126,7 @@ class CsvObjectStream(Stream):
             if previous and unchanged_by_metadata(previous, version):
                 self.logger.info(
                     "Skipping file %s (%s) of %s: unchanged since %s",
-                    file_id,
-                    version.name,
-                    self.name,
-                    previous.get("modified_time"),
+                    file_id, version.name, self.name, previous.get("modified_time"),
                 )
                 if previous.get("modified_time") != version.modified_time:
                     # Same md5 under a new modified time: remember the new time.
@@ -140,10 +137,7 @@ class CsvObjectStream(Stream):
                 if unchanged_by_content(previous, copy.md5):
                     self.logger.info(
                         "Skipping file %s (%s) of %s: modified at %s but content unchanged",
-                        file_id,
-                        version.name,
-                        self.name,
-                        version.modified_time,
+                        file_id, version.name, self.name, version.modified_time,
                     )
                     rows_then = previous.get("rows") if previous else None
                     self._save(bookmarks, file_id, make_bookmark(version, copy.md5, rows_then))
@@ -151,24 +145,13 @@ class CsvObjectStream(Stream):
                 header = header_of(copy.path, version, self.settings.csv)
                 self._check_header(header, version)
                 rows = 0
-                for batch in iter_batches(
-                    copy.path,
-                    version,
-                    self.settings.csv,
-                    header,
-                    columns,
-                    block_size=self.block_size,
-                ):
+                for batch in iter_batches(copy.path, version, self.settings.csv, header,
+                                          columns, block_size=self.block_size):
                     rows += batch.num_rows
                     yield batch
             self.logger.info(
                 "Read %d rows of %s from file %s (%s, modified %s, md5 %s)",
-                rows,
-                self.name,
-                file_id,
-                version.name,
-                version.modified_time,
-                copy.md5,
+                rows, self.name, file_id, version.name, version.modified_time, copy.md5,
             )
             self._save(bookmarks, file_id, make_bookmark(version, copy.md5, rows))
         # Forget files no longer configured, so the state only describes this job.
@@ -238,7 +221,8 @@ class CsvObjectStream(Stream):
                 if chunk is not batch:
                     self._abort_sync(
                         abort_reason=MaxRecordsLimitException(
-                            f"Stream {self.name!r} stopped at the dry-run limit of {limit} records."
+                            f"Stream {self.name!r} stopped at the dry-run limit of {limit} "
+                            "records."
                         )
                     )
         self._finalize_state(self.stream_state)

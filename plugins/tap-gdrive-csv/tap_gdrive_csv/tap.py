@@ -102,10 +102,7 @@ class TapGDriveCsv(Tap):
             version = self.source.describe(file_id)
             header = read_header(self.source, version, self.settings.csv)
             self.logger.info(
-                "Object %s: file %s (%s) has %d columns",
-                name,
-                file_id,
-                version.name,
+                "Object %s: file %s (%s) has %d columns", name, file_id, version.name,
                 len(header),
             )
             if first is None:
@@ -140,3 +137,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         logger=logging.getLogger(TapGDriveCsv.name),
         extra=error_kind,
     )
+

@@ -138,9 +138,8 @@ class Transport:
         delay += random.uniform(0, self.backoff_base)  # noqa: S311 - jitter, not security
         if retry_after and retry_after.isdigit():
             delay = max(delay, float(retry_after))
-        logger.warning(
-            "Retrying %s in %.1f s (attempt %d of %d)", why, delay, attempt + 1, self.max_retries
-        )
+        logger.warning("Retrying %s in %.1f s (attempt %d of %d)", why, delay, attempt + 1,
+                       self.max_retries)
         self._sleep(delay)
 
     def close(self) -> None:

@@ -349,3 +349,20 @@ def test_the_rest_publish_detects_a_concurrent_append_and_keeps_it(
     ids = catalog.load_table(f"{namespace}.deals").scan().to_arrow().column("id").to_pylist()
     assert sorted(ids) == [0, 1, 2, 3, 4, 50, 51]
     assert target.summary.audit is not None and target.summary.audit.published
+
+
+@pytest.mark.parametrize("code", [1, 2])
+def test_a_failed_audit_exits_with_the_jobs_on_fail(
+    code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from plugin_errors import run_cli
+
+    def fail() -> None:
+        raise AuditFailedError("the audit of run r failed: acme.deals row_count: 0", exit_code=code)
+
+    with pytest.raises(SystemExit) as stopped:
+        run_cli("target-iceberg", fail)
+    assert stopped.value.code == code
+    assert capsys.readouterr().err == (
+        "target-iceberg: error: the audit of run r failed: acme.deals row_count: 0\n"
+    )

@@ -61,11 +61,7 @@ class DriveSource:
         while True:
             auth = {"Authorization": f"Bearer {self.tokens.token()}", **(headers or {})}
             response = self.transport.request(
-                "GET",
-                url,
-                what=f"{what} of file {file_id!r}",
-                headers=auth,
-                params=params,
+                "GET", url, what=f"{what} of file {file_id!r}", headers=auth, params=params,
                 stream=stream,
             )
             # An expired minted token is renewed once; a given token cannot be.
@@ -112,11 +108,8 @@ class DriveSource:
             raise SourceFileError(msg, file_id=file_id)
         return version
 
-    def _content(
-        self,
-        version: FileVersion,
-        headers: dict[str, str] | None = None,
-    ) -> requests.Response:
+    def _content(self, version: FileVersion, headers: dict[str, str] | None = None,
+                 ) -> requests.Response:
         if version.is_spreadsheet:
             return self._get(
                 self._url(version.file_id, "/export"),
