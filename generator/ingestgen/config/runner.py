@@ -23,9 +23,11 @@ from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
+from ingestgen.maintain.policy import Maintenance
 from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
 from target_iceberg.spec import Identifier
 from target_iceberg.strict import StrictModel as _Strict
+from target_iceberg.tenancy import tenant_id_problem
 
 ScheduleName = Identifier
 """A schedule name: an identifier like a table's, safe as Meltano and Dagster schedule names."""
@@ -117,6 +119,11 @@ class Runner(_Strict):
     orchestrator: Orchestrator | None = Field(
         default=None, description="Required with mode: orchestrated, refused with oneshot."
     )
+    maintenance: Maintenance | None = Field(
+        default=None,
+        description="Table upkeep (`ingestgen maintain`): retention, orphan files, compaction, "
+        "per tenant and per table, and per-tenant schedules.",
+    )
 
 
 class RunnerFile(_Strict):
@@ -146,6 +153,7 @@ class RunnerConfig:
     mode: str
     concurrency_per_tenant: int
     schedules: tuple[ScheduledJob, ...]
+    maintenance: Maintenance | None = None
 
     @property
     def orchestrated(self) -> bool:
@@ -254,6 +262,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
                 "set mode: orchestrated or remove the orchestrator block",
             )
         )
+    problems += _maintenance_problems(doc, root)
     if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
@@ -261,7 +270,42 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
         mode=parsed.mode,
         concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
         schedules=tuple(schedules),
+        maintenance=parsed.maintenance,
     )
+
+
+def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:
+    """Tenants that have no job under configs/, and schedules without an orchestrator.
+
+    Read from the document itself, so that they are found next to the model's own problems.
+    """
+    runner = doc.data.get("runner") if isinstance(doc.data, dict) else None
+    runner = runner if isinstance(runner, dict) else {}
+    block = runner.get("maintenance")
+    tenants = block.get("tenants") if isinstance(block, dict) else None
+    problems = []
+    for tenant, settings in (tenants if isinstance(tenants, dict) else {}).items():
+        loc = ("runner", "maintenance", "tenants", str(tenant))
+        if tenant_id_problem(str(tenant)) is not None:
+            continue  # the model says why
+        if not (root / "configs" / str(tenant)).is_dir():
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"no tenant {tenant!r}: configs/{tenant}/ does not exist",
+                    "use the tenant_id of a job under configs/<tenant>/",
+                )
+            )
+        cron = settings.get("cron") if isinstance(settings, dict) else None
+        if cron is not None and runner.get("mode") != "orchestrated":
+            problems.append(
+                doc.problem(
+                    (*loc, "cron"),
+                    "maintenance schedules need mode: orchestrated",
+                    "set mode: orchestrated, or run `ingestgen maintain` yourself",
+                )
+            )
+    return problems
 
 
 def config_relpath(config: str) -> PurePosixPath | str:
