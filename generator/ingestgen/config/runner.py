@@ -24,7 +24,14 @@ from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
 from ingestgen.maintain.policy import Maintenance
-from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
+from ingestgen.paths import (
+    RUNNER_FILE,
+    display,
+    inside_configs,
+    job_files,
+    repo_relpath,
+    resolves_inside,
+)
 from target_iceberg.spec import Identifier
 from target_iceberg.strict import StrictModel as _Strict
 from target_iceberg.tenancy import tenant_id_problem
@@ -162,8 +169,14 @@ class RunnerConfig:
 
     @property
     def tenants(self) -> list[str]:
-        """Tenants with at least one schedule, sorted."""
-        return sorted({s.tenant for s in self.schedules})
+        """Tenants with at least one schedule (a job's or a maintenance one), sorted."""
+        upkeep = self.maintenance.tenants.items() if self.maintenance else ()
+        return sorted({s.tenant for s in self.schedules} | {t for t, m in upkeep if m.cron})
+
+    def maintenance_cron(self, tenant: str) -> str | None:
+        """When ``ingestgen maintain <tenant>`` runs (orchestrated mode), if ever."""
+        own = self.maintenance.tenants.get(tenant) if self.maintenance else None
+        return own.cron if own is not None and self.orchestrated else None
 
     def for_tenant(self, tenant: str) -> list[ScheduledJob]:
         """The tenant's schedules, by name."""
@@ -284,16 +297,17 @@ def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:
     block = runner.get("maintenance")
     tenants = block.get("tenants") if isinstance(block, dict) else None
     problems = []
+    known = _job_tenants(root) if isinstance(tenants, dict) and tenants else set()
     for tenant, settings in (tenants if isinstance(tenants, dict) else {}).items():
         loc = ("runner", "maintenance", "tenants", str(tenant))
         if tenant_id_problem(str(tenant)) is not None:
             continue  # the model says why
-        if not (root / "configs" / str(tenant)).is_dir():
+        if tenant not in known:
             problems.append(
                 doc.problem(
                     loc,
-                    f"no tenant {tenant!r}: configs/{tenant}/ does not exist",
-                    "use the tenant_id of a job under configs/<tenant>/",
+                    f"no tenant {tenant!r}: no job file under configs/ has tenant_id: {tenant}",
+                    "use the tenant_id of a job; known: " + (", ".join(sorted(known)) or "none"),
                 )
             )
         cron = settings.get("cron") if isinstance(settings, dict) else None
@@ -306,6 +320,20 @@ def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _job_tenants(root: Path) -> set[str]:
+    # The tenant ids the job files name; each file is validated on its own elsewhere.
+    found = set()
+    for path in job_files(root):
+        try:
+            data = load_located(path).data
+        except ConfigError:
+            continue
+        tenant = data.get("tenant_id") if isinstance(data, dict) else None
+        if isinstance(tenant, str):
+            found.add(tenant)
+    return found
 
 
 def config_relpath(config: str) -> PurePosixPath | str:
