@@ -122,6 +122,11 @@ def test_maintain_on_the_rest_catalog_and_s3(
     with pytest.raises(ClientError):
         client.head_object(Bucket=s3.bucket, Key=orphan)
     left = _keys(client, s3.bucket, prefix)
+    # One data file left: the compacted one (the small ones belonged to expired snapshots only).
+    # (A key ending in "/" is a folder marker, not a file.)
+    assert [k for k in left if k.startswith(f"{prefix}data/") and not k.endswith("/")] == [
+        next(iter(table.scan().plan_files())).file.file_path.removeprefix(f"s3://{s3.bucket}/")
+    ]
     for listed in old_lists:
         assert listed.removeprefix(f"s3://{s3.bucket}/") not in left
     assert {k: v for k, v in _keys(client, s3.bucket).items() if not k.startswith(prefix)} == (

@@ -1,8 +1,9 @@
 """Find and remove a table's orphan files: under its location, referenced by nothing, old.
 
 Referenced: the current metadata file and those in its log, statistics files, and for every
-snapshot that stays, its manifest list, its manifests and every data or delete file they list
-(deleted entries included). A file under the table's location that is none of these and older
+snapshot that stays, its manifest list, its manifests and every data or delete file live in
+them. A file a manifest lists as deleted belongs to the snapshots before it: if one of those
+stays, its own manifests list the file as live; if none does, the file is an orphan. A file under the table's location that is none of these and older
 than the safety window is an orphan. Files under another table's location nested inside this
 one are never looked at, and nothing outside the table's location is ever listed or deleted.
 """
@@ -45,7 +46,7 @@ def referenced(table: Table, snapshot_ids: Iterable[int]) -> set[str]:
             manifests.setdefault(manifest.manifest_path, manifest)
     for path, manifest in manifests.items():
         paths.add(path)
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=False):
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
             paths.add(entry.data_file.file_path)
     return {_bare(p) for p in paths if p}
 
