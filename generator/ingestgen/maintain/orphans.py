@@ -4,8 +4,9 @@ Referenced: the current metadata file and those in its log, statistics files, an
 snapshot that stays, its manifest list, its manifests and every data or delete file live in
 them. A file a manifest lists as deleted belongs to the snapshots before it: if one of those
 stays, its own manifests list the file as live; if none does, nothing references it. A file
-under the table's location that is none of these and older than the safety window is an orphan. Files under another table's location nested inside this
-one are never looked at, and nothing outside the table's location is ever listed or deleted.
+under the table's location that is none of these and older than the safety window is an orphan.
+Files under another table's location nested inside this one are never looked at, and nothing
+outside the table's location is ever listed or deleted.
 """
 
 from __future__ import annotations
