@@ -174,3 +174,49 @@ def test_usage_errors_exit_2(repo: Path) -> None:
     code, empty = _maintain(repo)  # nothing loaded yet: nothing to do
     assert code == 0
     assert empty["tenants"] == [{"tenant": "acme", "tables": [], "errors": []}]
+
+
+def test_a_concurrent_load_makes_compaction_fail_cleanly(
+    repo: Path, catalog: Catalog, load: Load
+) -> None:
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
+
+    from ingestgen.maintain.compact import compact, plan_compaction
+
+    for n in range(3):
+        load([{"id": n, "name": "x"}], state={"n": n})
+    stale = catalog.load_table(("acme", "events"))
+    plan = plan_compaction(stale, 128)
+    assert plan.run
+    load([{"id": 3, "name": "meanwhile"}], state={"n": 3})  # commits between plan and commit
+    # pyiceberg retries the commit on the new head, and its conflict check refuses it there.
+    with pytest.raises((CommitFailedException, ValidationException)):
+        compact(stale, plan, tenant="acme")
+    table = catalog.load_table(("acme", "events"))
+    assert len(table.scan().to_arrow()) == 4
+    assert len(table.snapshots()) == 4
+    assert not [p for p in _files(catalog) if p.name.startswith("compact-")]  # new files gone
+
+
+def test_a_table_outside_the_tenants_warehouse_is_not_touched(
+    repo: Path, catalog: Catalog, load: Load, tmp_path: Path
+) -> None:
+    import pyarrow as pa
+
+    load([{"id": 1, "name": "x"}])
+    elsewhere = tmp_path / "elsewhere"
+    schema = pa.schema([pa.field("id", pa.int64())])
+    foreign = catalog.create_table(("acme", "foreign"), schema=schema, location=elsewhere.as_uri())
+    for n in range(3):
+        foreign.append(pa.table({"id": [n]}, schema=schema))
+    planted = elsewhere / "data" / "old.parquet"
+    planted.write_bytes(b"not acme's to delete")
+    _age(planted, 10 * DAY)
+    before = {p for p in elsewhere.rglob("*") if p.is_file()}
+    code, done = _maintain(repo, "acme", "--orphan-age", "0s")
+    assert code == 1
+    tables = {t["table"]: t for t in done["tenants"][0]["tables"]}
+    assert "outside the tenant's warehouse" in tables["acme.foreign"]["error"]
+    assert tables["acme.events"]["error"] is None
+    assert {p for p in elsewhere.rglob("*") if p.is_file()} == before
+    assert len(catalog.load_table(("acme", "foreign")).snapshots()) == 3

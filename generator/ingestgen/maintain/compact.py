@@ -4,8 +4,9 @@ A table is compacted when its current snapshot has at least two data files avera
 half the target size and no delete files. Its rows are read, written again with the loader's
 own rolling writer (files cut by their size on disk), checked against the old rows by count and
 an order-independent checksum *before* the commit, and committed as one overwrite snapshot that
-removes exactly the old files and adds the new ones. pyiceberg's commit fails if another writer
-changed the table meanwhile; the new files are then deleted and the table is left as it was.
+removes exactly the old files and adds the new ones. If another writer committed meanwhile,
+pyiceberg retries on the new head and its conflict check (files added since the read) refuses
+the commit; the new files are then deleted and the table is left as it was.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def compact(table: Table, plan: CompactPlan, *, tenant: str) -> Compacted:
     Raises:
         CompactionMismatch: the new files hold other rows (they are deleted, nothing committed).
         CommitFailedException: the table changed meanwhile (new files deleted).
+        ValidationException: the same, found by pyiceberg's conflict check on retry.
     """
     snapshot = table.current_snapshot()
     assert snapshot is not None

@@ -169,7 +169,11 @@ def _catalog(
     now: dt.datetime,
 ) -> None:
     from pyiceberg.catalog import load_catalog
-    from pyiceberg.exceptions import NoSuchNamespaceError
+    from pyiceberg.exceptions import (
+        CommitFailedException,
+        NoSuchNamespaceError,
+        ValidationException,
+    )
 
     assert loader.catalog is not None
     name, tenant = loader.catalog.name, outcome.tenant
@@ -223,6 +227,13 @@ def _catalog(
                 others=[loc for loc in locations if loc != table.location()],
                 now=now,
             )
+        except (CommitFailedException, ValidationException) as exc:
+            item.error = (
+                f"{type(exc).__name__}: {exc}: the table changed while upkeep worked on it (a "
+                f"load committed); that step committed nothing: run `ingestgen maintain "
+                f"{tenant}` again"
+            )
+            logger.warning("maintain %s failed: %s", item.table, item.error)
         except Exception as exc:
             item.error = f"{type(exc).__name__}: {exc}"
             logger.warning("maintain %s failed: %s", item.table, item.error)
