@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import boto3
 import pyarrow as pa
 import pytest
+import yaml
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from pyiceberg.catalog import load_catalog
@@ -132,3 +133,18 @@ def test_maintain_on_the_rest_catalog_and_s3(
     assert {k: v for k, v in _keys(client, s3.bucket).items() if not k.startswith(prefix)} == (
         others
     )
+
+    # The same catalog as a Nessie catalog would render (the loader's `nessie:` block): other
+    # branches may use a file this branch does not list, so no orphan is removed there.
+    meltano = sandbox / "projects" / TENANT / "meltano.yml"
+    data = yaml.safe_load(meltano.read_text())
+    loader = next(p for p in data["plugins"]["loaders"] if "inherit_from" in p)
+    loader["config"]["nessie"] = {"branch": TENANT, "api_uri": "http://127.0.0.1:9/api/v2"}
+    meltano.write_text(yaml.safe_dump(data, sort_keys=False))
+    client.put_object(Bucket=s3.bucket, Key=orphan, Body=b"another branch's file, maybe")
+    result = api.maintain(sandbox, [TENANT], orphan_age="0s")
+    assert result.exit_code == 0, result.as_dict()
+    (item,) = result.tenants[0].tables
+    assert item.orphans == []
+    assert "Nessie" in item.notes[0]
+    client.head_object(Bucket=s3.bucket, Key=orphan)  # still there

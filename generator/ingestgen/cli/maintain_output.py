@@ -47,6 +47,7 @@ def _table(table: TableOutcome, verb: str) -> list[str]:
     size = sum(o["bytes"] for o in table.orphans)
     lines.append(f"    {verb}remove {len(table.orphans)} orphan file(s), {size} bytes")
     lines += [f"      {o['location']}" for o in table.orphans[:20]]
+    lines += [f"    note: {n}" for n in table.notes]
     if len(table.orphans) > 20:
         lines.append(f"      ... and {len(table.orphans) - 20} more (see --output json)")
     return lines

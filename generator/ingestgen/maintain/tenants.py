@@ -45,6 +45,7 @@ class TableOutcome:
     kept: int = 0
     protected: list[int] = field(default_factory=list)
     orphans: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
@@ -63,6 +64,7 @@ class TableOutcome:
             "kept_snapshots": self.kept,
             "protected_snapshots": self.protected,
             "orphan_files": self.orphans,
+            "notes": self.notes,
             "error": self.error,
         }
 
@@ -201,11 +203,20 @@ def _catalog(
     except NoSuchNamespaceError:
         return
     default_mb = _float(config.get("target_file_size_mb"))
+    notes = []
+    if config.get("nessie") and "orphans" in steps:
+        # A file this branch's metadata no longer lists may be another Nessie branch's (or an
+        # older commit's) file: only Nessie's own garbage collector sees every reference.
+        steps = [s for s in steps if s != "orphans"]
+        notes.append(
+            "orphan files not removed on a Nessie catalog: other branches and commits may use "
+            "them (run Nessie's garbage collector)"
+        )
     tables = {ident[-1]: catalog.load_table(ident) for ident in identifiers}
     locations = [t.location() for t in tables.values()]
     for short, table in tables.items():
         policy = resolve(maintenance, tenant, short)
-        item = TableOutcome(f"{namespace}.{short}", name, policy)
+        item = TableOutcome(f"{namespace}.{short}", name, policy, notes=list(notes))
         outcome.tables.append(item)
         if not _inside(table.location(), boundary):
             item.error = (
