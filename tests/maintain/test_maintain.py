@@ -135,11 +135,11 @@ def test_tables_are_left_alone_until_their_files_are_small(
     for n in range(3):
         load([{"id": n, "name": "x"}])
     before = _files(catalog)
-    code, done = _maintain(repo, "acme", "--only", "compact", "--only", "orphans")
+    code, done = _maintain(repo, "acme")
     assert code == 0, done
     (item,) = done["tenants"][0]["tables"]
     assert item["compaction"] is None  # per-table setting
-    assert item["expired_snapshots"] == []
+    assert item["expired_snapshots"] == []  # younger than the default 7 days
     assert item["orphan_files"] == []  # nothing is old enough
     assert _files(catalog) == before
     assert len(catalog.load_table(("acme", "events")).snapshots()) == 3
@@ -220,3 +220,32 @@ def test_a_table_outside_the_tenants_warehouse_is_not_touched(
     assert tables["acme.events"]["error"] is None
     assert {p for p in elsewhere.rglob("*") if p.is_file()} == before
     assert len(catalog.load_table(("acme", "foreign")).snapshots()) == 3
+
+
+def test_settings_resolve_table_over_tenant_over_defaults() -> None:
+    import datetime as dt
+
+    from ingestgen.maintain.policy import BUILT_IN, Maintenance, resolve
+
+    settings = Maintenance.model_validate(
+        {
+            "defaults": {"keep_days": 3, "orphan_age": "36h"},
+            "tenants": {
+                "acme": {
+                    "keep_snapshots": 9,
+                    "tables": {"deals": {"keep_days": 30, "target_file_size_mb": 64}},
+                }
+            },
+        }
+    )
+    deals = resolve(settings, "acme", "deals")
+    assert (deals.keep_days, deals.keep_snapshots, deals.orphan_age) == (
+        30,
+        9,
+        dt.timedelta(hours=36),
+    )
+    assert deals.target_file_size_mb == 64
+    other = resolve(settings, "acme", "other")
+    assert (other.keep_days, other.keep_snapshots) == (3, 9)
+    assert resolve(settings, "initech", "deals").keep_snapshots == BUILT_IN.keep_snapshots
+    assert resolve(None, "acme", "deals") == BUILT_IN
