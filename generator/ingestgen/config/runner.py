@@ -311,7 +311,8 @@ def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:
                 )
             )
         cron = settings.get("cron") if isinstance(settings, dict) else None
-        if cron is not None and runner.get("mode") != "orchestrated":
+        # Only against a valid mode: an invalid one has its own problem.
+        if cron is not None and runner.get("mode") == "oneshot":
             problems.append(
                 doc.problem(
                     (*loc, "cron"),
