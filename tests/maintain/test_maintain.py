@@ -249,3 +249,21 @@ def test_settings_resolve_table_over_tenant_over_defaults() -> None:
     assert (other.keep_days, other.keep_snapshots) == (3, 9)
     assert resolve(settings, "initech", "deals").keep_snapshots == BUILT_IN.keep_snapshots
     assert resolve(None, "acme", "deals") == BUILT_IN
+
+
+def test_a_table_setting_must_name_a_table_of_the_tenant(repo: Path) -> None:
+    write_runner(
+        repo,
+        "    tenants:\n      acme:\n        tables:\n"
+        "          deals_daily__rejected: {keep_days: 30}\n"
+        "          deals_dialy: {keep_days: 1}\n",
+    )
+    for command in ("validate", "render"):
+        result = CliRunner().invoke(cli, [command, "--root", str(repo)])
+        assert result.exit_code == 2, result.output
+        assert (
+            "configs/runner.yaml:8 runner.maintenance.tenants.acme.tables.deals_dialy: no job of "
+            "tenant 'acme' writes a table 'deals_dialy' (tables of its jobs: deals_daily, "
+            "deals_daily__rejected)"
+        ) in result.output
+        assert "deals_daily__rejected:" not in result.output.split("problem")[1]

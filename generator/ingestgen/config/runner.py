@@ -415,3 +415,31 @@ def _schedules(
             )
         )
     return out
+
+
+def maintenance_table_problems(
+    runner: RunnerConfig, tables: dict[str, set[str]], root: Path
+) -> list[Problem]:
+    """Tables under ``maintenance.tenants.<t>.tables`` that none of ``t``'s jobs writes.
+
+    Args:
+        runner: the validated runner config.
+        tables: per tenant, the tables its jobs write (quarantine tables included).
+        root: the repository root (the runner config is read again for line numbers).
+    """
+    if runner.maintenance is None:
+        return []
+    doc: Located | None = None
+    problems = []
+    for tenant, settings in runner.maintenance.tenants.items():
+        known = tables.get(tenant, set())
+        for table in sorted(set(settings.tables) - known):
+            doc = doc or load_located(root / runner.display, runner.display)
+            problems.append(
+                doc.problem(
+                    ("runner", "maintenance", "tenants", tenant, "tables", table),
+                    f"no job of tenant {tenant!r} writes a table {table!r}",
+                    "tables of its jobs: " + (", ".join(sorted(known)) or "none"),
+                )
+            )
+    return problems
