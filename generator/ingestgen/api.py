@@ -3,9 +3,9 @@
 The CLI calls only these (and prints their results with `ingestgen.cli.output`); tests and other
 programs may call them too. Each is a thin call into its stage: `ingestgen.render.repository`
 (validate, render), `ingestgen.run` (run), `ingestgen.lake` (show), `ingestgen.orchestrate`
-(orchestrate), `ingestgen.plan` (plan), `ingestgen.report` (report). No stage imports this
-module. Stages that need pyiceberg, OpenLineage or Dagster are imported when their command is
-called, so the CLI starts fast.
+(orchestrate), `ingestgen.plan` (plan), `ingestgen.report` (report), `ingestgen.maintain`
+(maintain). No stage imports this module. Stages that need pyiceberg, OpenLineage or Dagster
+are imported when their command is called, so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ingestgen.render import repository
 if TYPE_CHECKING:
     from ingestgen.audit import Evidence
     from ingestgen.lake import TablePreview
+    from ingestgen.maintain.tenants import MaintainResult
     from ingestgen.plan.build import Plan
     from ingestgen.registry.resolve import ResolvedJob
     from ingestgen.render.repository import Checked
@@ -149,3 +150,25 @@ def report(root: Path, tenants: list[str] | None = None, *, since: str | None = 
     from ingestgen.report.figures import make_report
 
     return make_report(root, tenants, since=since)
+
+
+def maintain(
+    root: Path,
+    tenants: list[str] | None = None,
+    *,
+    dry_run: bool = False,
+    only: list[str] | None = None,
+    orphan_age: str | None = None,
+) -> MaintainResult:
+    """``ingestgen maintain``: expire snapshots, remove orphan files, compact small files.
+
+    Raises:
+        ConfigError: runner.yaml (its ``maintenance:`` block) or the registry is invalid.
+        UserError: a tenant without a rendered project, an unknown step, a bad ``orphan_age``.
+    """
+    from ingestgen.maintain.tenants import STEPS
+    from ingestgen.maintain.tenants import maintain as run_maintenance
+
+    return run_maintenance(
+        root, tenants or [], steps=only or STEPS, dry_run=dry_run, orphan_age=orphan_age
+    )

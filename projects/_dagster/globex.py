@@ -6,4 +6,5 @@ from __future__ import annotations
 
 from ingestgen.orchestrate.definitions import tenant_definitions
 
-defs = tenant_definitions(__file__, "globex")
+# Also `ingestgen maintain globex` on runner.yaml's maintenance schedule, in the tenant's run queue.
+defs = tenant_definitions(__file__, "globex", maintenance_cron="30 4 * * *")

@@ -99,7 +99,8 @@ SNIPPETS = {
         "configs/examples/gdrive_deals.yaml",
         {"source.service_account_key"},
     ),
-    "runner": (RUNNER, "configs/examples/runner.yaml", set()),
+    # The example also schedules table upkeep (`ingestgen maintain`), beyond the design.
+    "runner": (RUNNER, "configs/examples/runner.yaml", {"runner.maintenance"}),
 }
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from ingestgen import __version__, api
-from ingestgen.cli import output, plan_output, report_output
+from ingestgen.cli import maintain_output, output, plan_output, report_output
 from ingestgen.errors import ExitCode, IngestgenError, UserError
 from ingestgen.paths import find_root
 
@@ -144,6 +144,54 @@ def report(
         data["html"] = str(html_file)
         text += f"\nwrote {html_file}"
     output.emit(data, text, fmt)
+
+
+@cli.command()
+@click.argument("tenants", nargs=-1)
+@click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
+@click.option(
+    "--only",
+    multiple=True,
+    type=click.Choice(["expire", "orphans", "compact"]),
+    help="Run only this step (repeatable). Default: compact, expire, orphans, in that order.",
+)
+@click.option(
+    "--orphan-age",
+    help="Remove unreferenced files older than this (0s, 90m, 36h, 3d, 2w), overriding the "
+    "settings (default 3d).",
+)
+@_root
+@_output
+@click.pass_context
+def maintain(
+    ctx: click.Context,
+    tenants: tuple[str, ...],
+    dry_run: bool,
+    only: tuple[str, ...],
+    orphan_age: str | None,
+    root: Path | None,
+    fmt: str,
+) -> None:
+    """Table upkeep for the tenants' tables (default: every tenant).
+
+    Compacts small files, expires old snapshots (never one a branch, a tag or the loader's
+    state needs) and removes orphan files, as runner.yaml's maintenance: block says. Exit
+    codes: 0 done (or nothing to do); 1 some table or catalog failed, the rest done; 2 invalid
+    configuration or usage, nothing done.
+    """
+    result = _run(
+        ctx,
+        fmt,
+        lambda: api.maintain(
+            find_root(root),
+            list(tenants),
+            dry_run=dry_run,
+            only=list(only) or None,
+            orphan_age=orphan_age,
+        ),
+    )
+    output.emit(*maintain_output.maintain_summary(result), fmt)
+    ctx.exit(result.exit_code)
 
 
 @cli.command()

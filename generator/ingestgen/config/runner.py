@@ -23,9 +23,18 @@ from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
-from ingestgen.paths import RUNNER_FILE, display, inside_configs, repo_relpath, resolves_inside
+from ingestgen.maintain.policy import Maintenance
+from ingestgen.paths import (
+    RUNNER_FILE,
+    display,
+    inside_configs,
+    job_files,
+    repo_relpath,
+    resolves_inside,
+)
 from target_iceberg.spec import Identifier
 from target_iceberg.strict import StrictModel as _Strict
+from target_iceberg.tenancy import tenant_id_problem
 
 ScheduleName = Identifier
 """A schedule name: an identifier like a table's, safe as Meltano and Dagster schedule names."""
@@ -117,6 +126,11 @@ class Runner(_Strict):
     orchestrator: Orchestrator | None = Field(
         default=None, description="Required with mode: orchestrated, refused with oneshot."
     )
+    maintenance: Maintenance | None = Field(
+        default=None,
+        description="Table upkeep (`ingestgen maintain`): retention, orphan files, compaction, "
+        "per tenant and per table, and per-tenant schedules.",
+    )
 
 
 class RunnerFile(_Strict):
@@ -146,6 +160,7 @@ class RunnerConfig:
     mode: str
     concurrency_per_tenant: int
     schedules: tuple[ScheduledJob, ...]
+    maintenance: Maintenance | None = None
 
     @property
     def orchestrated(self) -> bool:
@@ -154,8 +169,14 @@ class RunnerConfig:
 
     @property
     def tenants(self) -> list[str]:
-        """Tenants with at least one schedule, sorted."""
-        return sorted({s.tenant for s in self.schedules})
+        """Tenants with at least one schedule (a job's or a maintenance one), sorted."""
+        upkeep = self.maintenance.tenants.items() if self.maintenance else ()
+        return sorted({s.tenant for s in self.schedules} | {t for t, m in upkeep if m.cron})
+
+    def maintenance_cron(self, tenant: str) -> str | None:
+        """When ``ingestgen maintain <tenant>`` runs (orchestrated mode), if ever."""
+        own = self.maintenance.tenants.get(tenant) if self.maintenance else None
+        return own.cron if own is not None and self.orchestrated else None
 
     def for_tenant(self, tenant: str) -> list[ScheduledJob]:
         """The tenant's schedules, by name."""
@@ -254,6 +275,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
                 "set mode: orchestrated or remove the orchestrator block",
             )
         )
+    problems += _maintenance_problems(doc, root)
     if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
@@ -261,7 +283,58 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
         mode=parsed.mode,
         concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
         schedules=tuple(schedules),
+        maintenance=parsed.maintenance,
     )
+
+
+def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:
+    """Tenants that have no job under configs/, and schedules without an orchestrator.
+
+    Read from the document itself, so that they are found next to the model's own problems.
+    """
+    runner = doc.data.get("runner") if isinstance(doc.data, dict) else None
+    runner = runner if isinstance(runner, dict) else {}
+    block = runner.get("maintenance")
+    tenants = block.get("tenants") if isinstance(block, dict) else None
+    problems = []
+    known = _job_tenants(root) if isinstance(tenants, dict) and tenants else set()
+    for tenant, settings in (tenants if isinstance(tenants, dict) else {}).items():
+        loc = ("runner", "maintenance", "tenants", str(tenant))
+        if tenant_id_problem(str(tenant)) is not None:
+            continue  # the model says why
+        if tenant not in known:
+            problems.append(
+                doc.problem(
+                    loc,
+                    f"no tenant {tenant!r}: no job file under configs/ has tenant_id: {tenant}",
+                    "use the tenant_id of a job; known: " + (", ".join(sorted(known)) or "none"),
+                )
+            )
+        cron = settings.get("cron") if isinstance(settings, dict) else None
+        # Only against a valid mode: an invalid one has its own problem.
+        if cron is not None and runner.get("mode") == "oneshot":
+            problems.append(
+                doc.problem(
+                    (*loc, "cron"),
+                    "maintenance schedules need mode: orchestrated",
+                    "set mode: orchestrated, or run `ingestgen maintain` yourself",
+                )
+            )
+    return problems
+
+
+def _job_tenants(root: Path) -> set[str]:
+    # The tenant ids the job files name; each file is validated on its own elsewhere.
+    found = set()
+    for path in job_files(root):
+        try:
+            data = load_located(path).data
+        except ConfigError:
+            continue
+        tenant = data.get("tenant_id") if isinstance(data, dict) else None
+        if isinstance(tenant, str):
+            found.add(tenant)
+    return found
 
 
 def config_relpath(config: str) -> PurePosixPath | str:
@@ -342,3 +415,31 @@ def _schedules(
             )
         )
     return out
+
+
+def maintenance_table_problems(
+    runner: RunnerConfig, tables: dict[str, set[str]], root: Path
+) -> list[Problem]:
+    """Tables under ``maintenance.tenants.<t>.tables`` that none of ``t``'s jobs writes.
+
+    Args:
+        runner: the validated runner config.
+        tables: per tenant, the tables its jobs write (quarantine tables included).
+        root: the repository root (the runner config is read again for line numbers).
+    """
+    if runner.maintenance is None:
+        return []
+    doc: Located | None = None
+    problems = []
+    for tenant, settings in runner.maintenance.tenants.items():
+        known = tables.get(tenant, set())
+        for table in sorted(set(settings.tables) - known):
+            doc = doc or load_located(root / runner.display, runner.display)
+            problems.append(
+                doc.problem(
+                    ("runner", "maintenance", "tenants", tenant, "tables", table),
+                    f"no job of tenant {tenant!r} writes a table {table!r}",
+                    "tables of its jobs: " + (", ".join(sorted(known)) or "none"),
+                )
+            )
+    return problems

@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingestgen.config.load import load_job, load_jobs
-from ingestgen.config.runner import RunnerConfig, find_runner, is_runner_file, load_runner
+from ingestgen.config.runner import (
+    RunnerConfig,
+    find_runner,
+    is_runner_file,
+    load_runner,
+    maintenance_table_problems,
+)
 from ingestgen.config.yamlsource import load_located
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.paths import RUNNER_FILE, inside_configs, job_files
@@ -21,6 +27,7 @@ from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
 from ingestgen.render.project import RenderedFile, render_projects
 from ingestgen.render.workspace import meltano_schedules, render_workspace
 from ingestgen.render.write import RenderReport, apply
+from target_iceberg.quarantine import SUFFIX as QUARANTINE
 
 
 @dataclass(frozen=True)
@@ -70,9 +77,24 @@ def check(root: Path, selected: list[Path] | None = None) -> Checked:
             problems += exc.problems
         else:
             runners += [found] if found else []
+    if not problems and not selected:
+        for runner in runners:
+            problems += maintenance_table_problems(runner, _tables(resolved), root)
     if problems:
         raise ConfigError(problems)
     return Checked(resolved, runners)
+
+
+def _tables(resolved: list[ResolvedJob]) -> dict[str, set[str]]:
+    # Per tenant, the tables its jobs write, and their quarantine tables.
+    found: dict[str, set[str]] = {}
+    for job in resolved:
+        streams = job.loader.config.get("streams") or {}
+        for stream in streams.values():
+            table = stream.get("table") if isinstance(stream, dict) else None
+            if isinstance(table, str):
+                found.setdefault(job.tenant, set()).update({table, table + QUARANTINE})
+    return found
 
 
 def _runner_paths(root: Path, selected: list[Path] | None, files: list[Path]) -> list[Path]:
@@ -151,6 +173,10 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
         files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
     resolved = resolve_jobs(load_jobs(files, root), loaded)
     runner = find_runner(root)
+    if runner is not None and not selected:
+        problems = maintenance_table_problems(runner, _tables(resolved), root)
+        if problems:
+            raise ConfigError(problems)
     projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
     return projects + render_workspace(runner, root)
 

@@ -31,7 +31,7 @@ def meltano_schedules(runner: RunnerConfig | None) -> dict[str, list[dict[str, s
         tenant: [
             {"name": s.name, "job": s.job, "interval": s.cron} for s in runner.for_tenant(tenant)
         ]
-        for tenant in runner.tenants
+        for tenant in sorted({s.tenant for s in runner.schedules})
     }
 
 
@@ -58,7 +58,9 @@ def render_workspace(runner: RunnerConfig | None, root: Path) -> list[RenderedFi
     files += [
         RenderedFile(
             f"{WORKSPACE_DIR}/{tenant}.py",
-            env.get_template(f"{TEMPLATES}/location.py.j2").render(**common, tenant=tenant),
+            env.get_template(f"{TEMPLATES}/location.py.j2").render(
+                **common, tenant=tenant, maintenance_cron=runner.maintenance_cron(tenant)
+            ),
         )
         for tenant in runner.tenants
     ]
