@@ -11,6 +11,7 @@ import pytest
 from ingestgen.errors import UserError
 from ingestgen.meltano.tool import (
     BIN,
+    PRECOMPILED,
     QUIET,
     Meltano,
     env_var_name,
@@ -38,6 +39,12 @@ def test_environment_is_quiet_and_puts_this_environment_first() -> None:
     assert base["MELTANO_SEND_ANONYMOUS_USAGE_STATS"] == "true"  # the base is not changed
     # No empty PATH entry, which would mean the working directory.
     assert environment({})["PATH"] == str(BIN)
+
+
+def test_environment_installs_plugins_with_their_bytecode_unless_told_otherwise() -> None:
+    # Without bytecode a process that may not write __pycache__ compiles every module per start.
+    assert environment({})["UV_COMPILE_BYTECODE"] == PRECOMPILED["UV_COMPILE_BYTECODE"] == "1"
+    assert environment({"UV_COMPILE_BYTECODE": "0"})["UV_COMPILE_BYTECODE"] == "0"
 
 
 def test_references_and_expand() -> None:

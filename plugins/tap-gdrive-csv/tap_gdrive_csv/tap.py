@@ -17,16 +17,13 @@ from types import FrameType
 from singer_sdk import Stream, Tap
 
 from plugin_errors import exit_after_signal, run_cli
-from tap_gdrive_csv.auth import ServiceAccountTokens, StaticToken, TokenProvider
 from tap_gdrive_csv.configuration import CONFIG_SCHEMA, Settings, load_settings
 from tap_gdrive_csv.csvfile import read_header
 from tap_gdrive_csv.exceptions import HeaderMismatchError, error_kind
 from tap_gdrive_csv.output import FastSingerWriter
 from tap_gdrive_csv.sources.base import FileSource
-from tap_gdrive_csv.sources.drive import DriveSource
 from tap_gdrive_csv.sources.local import LocalFolderSource
 from tap_gdrive_csv.stream import CsvObjectStream, header_difference
-from tap_gdrive_csv.transport import Transport
 
 
 class TapGDriveCsv(Tap):
@@ -48,6 +45,11 @@ class TapGDriveCsv(Tap):
         settings = self.settings
         if settings.local_folder:
             return LocalFolderSource(settings.local_folder, root=settings.local_root)
+        # Imported here: a local-folder run never pays for JWT, cryptography and the Drive client.
+        from tap_gdrive_csv.auth import ServiceAccountTokens, StaticToken, TokenProvider
+        from tap_gdrive_csv.sources.drive import DriveSource
+        from tap_gdrive_csv.transport import Transport
+
         transport = Transport(timeout=settings.request_timeout, max_retries=settings.max_retries)
         tokens: TokenProvider
         if settings.service_account_key is not None:

@@ -352,3 +352,16 @@ def test_header_names_are_arrows_own(
         parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
     )
     assert header_of(path, version, options) == arrow.schema.names
+
+
+def test_a_local_folder_run_never_imports_the_drive_client() -> None:
+    # Per-run cost: JWT, cryptography and the Drive client load only when Drive is read.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tap_gdrive_csv.tap; "
+        "print(sorted({'jwt', 'cryptography', 'tap_gdrive_csv.auth'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
