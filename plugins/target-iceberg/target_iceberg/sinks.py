@@ -30,7 +30,7 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from target_iceberg import quarantine
+from target_iceberg import crashpoint, quarantine
 from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_block, rows_block
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
@@ -161,6 +161,7 @@ class StreamSink:
         self.summary.rows_read += count
         shape = self.shape
         self.ctx.submit(lambda: self._process(data, count, shape))
+        crashpoint.reached("flush")
 
     def _process(self, data: bytes, count: int, shape: BlockShape) -> None:
         landed = None

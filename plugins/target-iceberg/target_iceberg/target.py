@@ -31,7 +31,7 @@ from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
-from target_iceberg import quarantine
+from target_iceberg import crashpoint, quarantine
 from target_iceberg.catalog import ensure_namespace, open_catalog, resolve_properties
 from target_iceberg.commit import (
     JOB,
@@ -58,6 +58,7 @@ from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
+from target_iceberg.sqlcommit import AtomicSqlCommitter, takes_atomic_commits
 from target_iceberg.summary import RunSummary
 from target_iceberg.writer import MB, WriterSettings
 
@@ -160,6 +161,8 @@ class TargetIceberg(Target):
                     catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
                 )
                 if multi_table
+                else AtomicSqlCommitter(catalog)
+                if takes_atomic_commits(catalog)
                 else PerTableCommitter(catalog)
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
@@ -226,6 +229,7 @@ class TargetIceberg(Target):
         elif sink.contract != contract:
             self.logger.info("stream %s: the contract changed; new rows follow it", stream)
             sink.update_contract(contract)
+        crashpoint.reached("schema")
 
     def _table_for(self, stream: str) -> str:
         """The table of a new stream; two streams never share one, nor a quarantine name."""
@@ -284,6 +288,7 @@ class TargetIceberg(Target):
                 "object; the tap is broken (its bookmarks would be lost)"
             )
         self._latest_state = value
+        crashpoint.reached("state")
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         self.logger.warning(
@@ -340,7 +345,9 @@ class TargetIceberg(Target):
             changes: list[TableChange] = []
             for stream in sorted(self.sinks):
                 changes.extend(self.sinks[stream].stage(properties))
+                crashpoint.reached("stage")
             committed = self.committer.commit(changes) if changes else {}
+            crashpoint.reached("committed")
         except Exception as exc:
             self._abort(exc)
             raise
@@ -351,6 +358,7 @@ class TargetIceberg(Target):
         self.summary.commit_s = round(time.time() - started, 3)
         if self._latest_state is not None:
             self._write_state_message(copy.deepcopy(self._latest_state))
+            crashpoint.reached("state-emitted")
         self.summary.finish(self.settings.run_summary_path)
 
     def _summarise_commit(self, changes: list[TableChange], committed: dict[str, int]) -> None:

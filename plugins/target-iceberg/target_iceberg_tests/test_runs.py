@@ -14,6 +14,7 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from target_iceberg.commit import RUN_ID, PerTableCommitter, TableChange
 from target_iceberg.errors import CommitError, RejectThresholdError
+from target_iceberg.sqlcommit import AtomicSqlCommitter
 
 from .conftest import RunTarget, messages, records, schema_msg
 
@@ -151,17 +152,17 @@ def test_summary_file_of_a_clean_run(
 def test_concurrent_append_is_kept_and_the_run_lands_on_top(
     run_target: RunTarget, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # pyiceberg's commit retry stages the fast append again on top of the other writer's.
+    # The atomic SQL commit's retry stages the fast append again on top of the other writer's.
     run_target(_text(ROWS), run_id="first")
-    original = PerTableCommitter.commit
+    original = AtomicSqlCommitter.commit
 
-    def racing(self: PerTableCommitter, changes: Sequence[TableChange]) -> dict[str, int]:
+    def racing(self: AtomicSqlCommitter, changes: Sequence[TableChange]) -> dict[str, int]:
         # Another writer appends to the table after this run staged its change.
         other = catalog.load_table("acme.people")
         other.append(pa.table({"id": [999], "name": ["other"]}, schema=other.schema().as_arrow()))
         return original(self, changes)
 
-    monkeypatch.setattr(PerTableCommitter, "commit", racing)
+    monkeypatch.setattr(AtomicSqlCommitter, "commit", racing)
     target, _ = run_target(_text(ROWS), run_id="second")
     table = catalog.load_table("acme.people")
     ids = sorted(r["id"] for r in table.scan().to_arrow().to_pylist())
