@@ -26,6 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Sequence
+from typing import TypeGuard
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
@@ -43,7 +44,7 @@ from target_iceberg.errors import CommitError
 logger = logging.getLogger(__name__)
 
 
-def takes_atomic_commits(catalog: Catalog) -> bool:
+def takes_atomic_commits(catalog: Catalog) -> TypeGuard[SqlCatalog]:
     """Whether ``catalog`` is a SQL catalog whose database reports updated row counts."""
     return isinstance(catalog, SqlCatalog) and bool(catalog.engine.dialect.supports_sane_rowcount)
 
@@ -63,21 +64,29 @@ class AtomicSqlCommitter:
                 created by someone else meanwhile; nothing of the run was committed.
         """
         ordered = sorted(changes, key=lambda c: c.identifier)
-        creates = any(c.created for c in ordered)
         for attempt in range(self.retries + 1):
+            staged: list[tuple[Table | None, StagedTable]] = []
             try:
-                staged = [self._stage(change) for change in ordered]
+                for change in ordered:
+                    staged.append(self._stage(change))
                 self._flip(staged)
                 break
-            except CommitFailedException as exc:
-                if creates or attempt == self.retries:
+            except (CommitFailedException, CommitError) as exc:
+                _delete_metadata(staged)  # referenced by no table: the transaction rolled back
+                if isinstance(exc, CommitError):
+                    raise
+                if attempt == self.retries:
                     raise CommitError(
                         f"the catalog refused the run's commit ({exc}); nothing was committed. "
                         "Another run changed these tables meanwhile: run again"
                     ) from exc
                 time.sleep(self.backoff * (2**attempt) * (1 + random.random()))  # noqa: S311
+                # Tables the run creates are new rows: only a duplicate insert conflicts there,
+                # and that is not retried. Existing tables are re-read and appends re-staged.
                 for change in ordered:
                     tx = change.transaction
+                    if isinstance(tx, CreateTableTransaction):
+                        continue
                     tx._table.refresh()
                     if tx._snapshot_producers:
                         tx._rebuild_snapshot_updates()
@@ -151,3 +160,12 @@ class AtomicSqlCommitter:
                         f"{namespace}.{name} was changed by another run meanwhile"
                     )
             crashpoint.reached("flip")
+
+
+def _delete_metadata(staged: Sequence[tuple[Table | None, StagedTable]]) -> None:
+    """Delete the metadata files of a commit attempt that did not go through."""
+    for _, table in staged:
+        try:
+            table.io.delete(table.metadata_location)
+        except OSError:
+            logger.warning("could not delete unused metadata file %s", table.metadata_location)

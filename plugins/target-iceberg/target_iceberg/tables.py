@@ -198,7 +198,8 @@ class TableHandle:
             properties=properties,
             replaced=replaced,
         )
-        return TableChange(self.identifier, self.transaction, len(files), self.created)
+        rows = sum(f.record_count for f in files)
+        return TableChange(self.identifier, self.transaction, len(files), self.created, rows)
 
     def _warn_partitioning(self, contract: Contract) -> None:
         assert self.table is not None

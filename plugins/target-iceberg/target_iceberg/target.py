@@ -41,6 +41,7 @@ from target_iceberg.commit import (
     MultiTableCommitter,
     PerTableCommitter,
     TableChange,
+    replay_of,
 )
 from target_iceberg.config import MAX_NAME, SETTINGS, TABLE_NAME, LoaderConfig, load_config
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
@@ -98,6 +99,7 @@ class TargetIceberg(Target):
         )
         self._context: RunContext | None = None
         self._committer: Committer | None = None
+        self._replayed: str | None = None  # the run this one repeats (see replay_of)
         self._specs: dict[str, Contract] = {}
         self._finished = False
         self._nessie: BranchRun | None = None
@@ -346,6 +348,10 @@ class TargetIceberg(Target):
             for stream in sorted(self.sinks):
                 changes.extend(self.sinks[stream].stage(properties))
                 crashpoint.reached("stage")
+            replayed = replay_of(changes, properties.get(STATE), self.settings.run_id)
+            if replayed is not None:
+                self._skip_replay(replayed, changes)
+                changes = []
             committed = self.committer.commit(changes) if changes else {}
             crashpoint.reached("committed")
         except Exception as exc:
@@ -361,6 +367,19 @@ class TargetIceberg(Target):
             crashpoint.reached("state-emitted")
         self.summary.finish(self.settings.run_summary_path)
 
+    def _skip_replay(self, run_id: str, changes: list[TableChange]) -> None:
+        """Commit nothing for a run that repeats ``run_id`` exactly; delete its files."""
+        self.logger.warning(
+            "this run repeats run %s (same final state, same rows per table), which committed "
+            "but did not get its state to Meltano; committing nothing a second time",
+            run_id,
+        )
+        for change in changes:
+            change.discard()
+        for sink in self.sinks.values():
+            sink.abort()
+        self._replayed = run_id
+
     def _summarise_commit(self, changes: list[TableChange], committed: dict[str, int]) -> None:
         """Record the run's snapshots (and Nessie commit) and its status in the summary."""
         if changes and self._nessie is not None:
@@ -370,7 +389,9 @@ class TargetIceberg(Target):
             if sink.summary.rejected_table:
                 sink.summary.rejected_snapshot_id = committed.get(sink.summary.rejected_table)
         rejected = sum(s.summary.rows_rejected for s in self.sinks.values())
-        if not changes and any(s.already_committed() is not None for s in self.sinks.values()):
+        if self._replayed is not None or (
+            not changes and any(s.already_committed() is not None for s in self.sinks.values())
+        ):
             self.summary.status = "already_committed"
         else:
             self.summary.status = "partial" if rejected else "success"

@@ -16,7 +16,6 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,7 @@ POINTS = [
     ("stage", 1), ("stage", 2), ("stage", 3),
     ("metadata", 1), ("metadata", 2), ("metadata", 3),
     ("flip", 1),
-    # ("committed", 1): needs replay detection (next commit)
+    ("committed", 1),
     ("state-emitted", 1),
 ]  # fmt: skip
 
@@ -145,12 +144,6 @@ def unreferenced_files(catalog: Catalog, namespace: str, warehouse: Path) -> set
 
 def _local(uri: str) -> str:
     return uri.removeprefix("file://")
-
-
-@pytest.fixture(scope="module")
-def timings() -> Iterator[list[float]]:
-    spent: list[float] = []
-    yield spent
 
 
 @pytest.mark.parametrize(("point", "nth"), POINTS, ids=[f"{p}-{n}" for p, n in POINTS])
