@@ -51,6 +51,7 @@ from target_iceberg.errors import (
     ContractError,
     RejectThresholdError,
     StreamError,
+    TapStoppedError,
     loader_kind,
 )
 from target_iceberg.guard import check_isolation
@@ -338,6 +339,7 @@ class TargetIceberg(Target):
         self._finished = True
         started = time.time()
         try:
+            self._check_input_finished()
             for sink in self.sinks.values():
                 sink.flush()
             if self._context is not None:
@@ -401,6 +403,23 @@ class TargetIceberg(Target):
         if self._latest_state is not None:
             props[STATE] = json.dumps(self._latest_state, separators=(",", ":"), default=str)
         return {k: v for k, v in props.items() if v}
+
+    def _check_input_finished(self) -> None:
+        """With ``require_final_state``: refuse an input ending in records after its last STATE.
+
+        A tap that finishes ends with a STATE (the Singer SDK writes the final state last);
+        records after it are covered by no bookmark, so committing them would land them again
+        on the next run, which starts from the bookmark Meltano kept. A tap that sends no STATE
+        at all has no bookmark to resume from, so its input is taken as it is.
+        """
+        reader = t.cast("FastSingerReader", self.message_reader)
+        if self.settings.require_final_state and reader.states and reader.after_last_state:
+            raise TapStoppedError(
+                f"the input ended with {reader.after_last_state} record message(s) after the "
+                "tap's last STATE message: the tap stopped before it finished (its own error "
+                "is in the log above). Nothing was committed and no state was emitted; run "
+                "again once the tap's problem is fixed (it resumes from its last bookmark)"
+            )
 
     def _check_threshold(self) -> None:
         cfg = self.settings

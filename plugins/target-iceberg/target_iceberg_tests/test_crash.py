@@ -25,6 +25,7 @@ from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NoSuchTableError
 
 from target_iceberg.crashpoint import ENV
+from target_iceberg.errors import TapStoppedError
 from target_iceberg.target import TargetIceberg
 
 from .conftest import catalog_props
@@ -195,3 +196,36 @@ def test_sigkill_leaves_tables_whole_and_rerun_lands_exactly_once(
         f"{len(leftovers)} unreferenced file(s) left for orphan clean-up",
     )
     record_property("figures", f"{time.monotonic() - started:.1f} s")
+
+
+@pytest.mark.parametrize("required", [True, False], ids=["require_final_state", "default"])
+def test_input_ending_after_its_last_state(
+    tmp_path: Path, required: bool, record_property: Any
+) -> None:
+    # A tap that died mid-stream: its input simply ends, records after its last STATE.
+    lake = tmp_path / "lake"
+    text = tap(None).rsplit('{"type": "STATE"', 1)[0]  # ids 21..24 follow the last STATE
+    cut = text.count('"RECORD"') - text[: text.rindex('"STATE"')].count('"RECORD"')
+    target = TargetIceberg(config={**_config(lake, "cut"), "require_final_state": required})
+    out = io.StringIO()
+    catalog = load_catalog("default", **catalog_props(lake))
+    with redirect_stdout(out):
+        target.process_lines(io.BytesIO(text.encode()))  # type: ignore[arg-type]
+        if required:
+            with pytest.raises(TapStoppedError, match="stopped before it finished"):
+                target.process_endofpipe()
+        else:
+            target.process_endofpipe()
+    landed = {s: ids(catalog, s) for s in STREAMS}
+    record_property("category", "faults: tap stopped mid-stream (loader input)")
+    if required:
+        assert out.getvalue() == ""  # no STATE: Meltano keeps the old bookmark
+        assert landed == dict.fromkeys(STREAMS)
+        assert target.summary.error_kind == "transient"
+        assert list(lake.rglob("*.parquet")) == []
+        record_property("case", f"input ends {cut} records after its last STATE, setting on")
+        record_property("outcome", "TapStoppedError (exit 75), nothing committed, no STATE")
+    else:
+        assert all(rows is not None and len(rows) == ROWS for rows in landed.values())
+        record_property("case", f"input ends {cut} records after its last STATE, setting off")
+        record_property("outcome", "committed as it is (taps that send STATE first, e.g. bridge)")
