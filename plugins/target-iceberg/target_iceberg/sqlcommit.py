@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from target_iceberg import crashpoint
-from target_iceberg.commit import TableChange
+from target_iceberg.commit import JOB, RUN_ID, TableChange
 from target_iceberg.errors import CommitError
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,17 @@ def takes_atomic_commits(catalog: Catalog) -> TypeGuard[SqlCatalog]:
 class AtomicSqlCommitter:
     """Commits every table of a run in one SQL transaction (all or nothing)."""
 
-    def __init__(self, catalog: SqlCatalog, *, retries: int = 4, backoff: float = 0.1) -> None:
+    def __init__(
+        self,
+        catalog: SqlCatalog,
+        *,
+        job: str | None = None,
+        run_id: str = "",
+        retries: int = 4,
+        backoff: float = 0.1,
+    ) -> None:
         self.catalog = catalog
+        self.job, self.run_id = job, run_id
         self.retries, self.backoff = retries, backoff
 
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
@@ -88,6 +97,7 @@ class AtomicSqlCommitter:
                     if isinstance(tx, CreateTableTransaction):
                         continue
                     tx._table.refresh()
+                    self._refuse_same_job(tx._table)
                     if tx._snapshot_producers:
                         tx._rebuild_snapshot_updates()
         done: dict[str, int] = {}
@@ -100,6 +110,25 @@ class AtomicSqlCommitter:
             done[".".join(change.identifier)] = snapshot.snapshot_id if snapshot else -1
         logger.info("committed %d table(s) in one catalog transaction", len(done))
         return done
+
+    def _refuse_same_job(self, table: Table) -> None:
+        """Two runs of one job at once read from the same bookmark: the later one must not land.
+
+        Its rows overlap the other run's, so re-staging its appends would land them twice;
+        it fails instead, and its next run starts from the state the other run stored.
+        """
+        snapshot = table.current_snapshot()
+        summary = snapshot.summary if snapshot else None
+        if self.job is None or summary is None or summary[JOB] != self.job:
+            return
+        if summary[RUN_ID] in (None, self.run_id):
+            return
+        raise CommitError(
+            f"another run of job {self.job} (run {summary[RUN_ID]}) committed to "
+            f"{'.'.join(table.name())} while this run was loading; nothing of this run was "
+            "committed (its rows overlap that run's). Run the job again: it resumes from the "
+            "state that run stored"
+        )
 
     def _stage(self, change: TableChange) -> tuple[Table | None, StagedTable]:
         """The table's new metadata, written to its new metadata file (not yet referenced)."""

@@ -164,7 +164,7 @@ class TargetIceberg(Target):
                     catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
                 )
                 if multi_table
-                else AtomicSqlCommitter(catalog)
+                else AtomicSqlCommitter(catalog, job=cfg.job, run_id=cfg.run_id)
                 if takes_atomic_commits(catalog)
                 else PerTableCommitter(catalog)
             )
