@@ -15,6 +15,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -229,3 +231,33 @@ def test_input_ending_after_its_last_state(
         assert all(rows is not None and len(rows) == ROWS for rows in landed.values())
         record_property("case", f"input ends {cut} records after its last STATE, setting off")
         record_property("outcome", "committed as it is (taps that send STATE first, e.g. bridge)")
+
+
+def test_the_console_script_killed_inside_the_catalog_transaction(
+    tmp_path: Path, record_property: Any
+) -> None:
+    # The same hook in the process Meltano starts: `target-iceberg --config`, input on stdin.
+    lake = tmp_path / "lake"
+    emitted = run_loader(lake, tap(None, STREAMS[:2], BEFORE), "before")
+    catalog = load_catalog("default", **catalog_props(lake))
+    before = {s: ids(catalog, s) for s in STREAMS}
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(_config(lake, "killed-cli")))
+    exe = Path(sys.executable).with_name("target-iceberg")
+    done = subprocess.run(
+        [str(exe), "--config", str(config)],
+        input=tap(json.loads(emitted[-1])),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, ENV: "flip:1"},
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert done.stdout == ""
+    assert {s: ids(catalog, s) for s in STREAMS} == before  # the transaction never committed
+    run_loader(lake, tap(json.loads(emitted[-1])), "rerun")
+    assert all(ids(catalog, s) == list(range(1, ROWS + 1)) for s in STREAMS)
+    record_property("category", "crash anywhere (SIGKILL, 3 tables, SQLite catalog)")
+    record_property("case", "console script SIGKILLed inside the catalog transaction")
+    record_property("outcome", "no table changed, no STATE; re-run lands every row once")
