@@ -301,7 +301,8 @@ def secrets_env() -> tuple[str, str, dict[str, str]]:
     return token, password, {"TAP_GDRIVE_CSV_OAUTH_TOKEN": token, **urls}
 
 
-def test_secrets_never_reach_logs_or_records(repo: Path) -> None:
+@pytest.mark.isolation
+def test_secrets_never_reach_logs_or_records(repo: Path, record_property: Any) -> None:
     # Control: without redaction the tap's connection error shows the URL with its password
     # (in the output and in Meltano's system database), so the scan can see a leak.
     _, plain_password, plain_env = secrets_env()
@@ -320,3 +321,21 @@ def test_secrets_never_reach_logs_or_records(repo: Path) -> None:
     assert scan(repo, [token, password]) == {}
     run_files = {Path(p).suffix for p in record["files"].values()}
     assert ".log" in run_files and (repo / record["files"]["log"]).read_text().count("***") > 0
+    # The run's own files (log, run record, OpenMetadata-compatible JSON), wherever they are.
+    written = [repo / p for p in record["files"].values() if (repo / p).exists()]
+    assert len(written) >= 2  # the log and the run record at least
+    for path in written:
+        data = path.read_bytes()
+        assert token.encode() not in data and password.encode() not in data, path
+    record_property("category", "isolation: secrets scan")
+    record_property(
+        "case",
+        "a run whose secret settings (OAuth token, a password in a URL) come from the "
+        "environment and fail the tap",
+    )
+    record_property(
+        "outcome",
+        f"0 hits in the terminal, the rendered project, Meltano's system database and logs, "
+        f"and the run's {len(written)} record files; the control without redaction "
+        "finds the password",
+    )

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import requests
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
 from pyiceberg.utils.config import Config
@@ -81,6 +82,14 @@ def open_catalog(name: str, props: dict[str, str], origin: str) -> Catalog:
         Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
         catalog = load_catalog(name, **props)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        from target_iceberg.rest import CatalogUnavailableError  # a REST catalog's transport
+
+        raise CatalogUnavailableError(
+            f"the Iceberg catalog at {props.get('uri', '(no uri)')} did not answer ({exc}); "
+            "nothing was written. Check that the catalog server is running and reachable at "
+            "that address (the `catalog_properties.uri` setting), then run again"
+        ) from None
     except Exception as exc:
         raise ConfigError(
             f"could not load Iceberg catalog {name!r} from the {origin}: {exc}. Check the "

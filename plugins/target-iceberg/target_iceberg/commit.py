@@ -44,6 +44,8 @@ JOB = "ingestgen.job"
 STREAM = "ingestgen.stream"
 STATE = "ingestgen.singer-state"
 SPEC_VERSION = "ingestgen.spec-version"
+CONTENT = "ingestgen.content-digest"
+"""A digest of the rows a run landed (and rejected) in a stream, in order."""
 
 
 @dataclass
@@ -54,6 +56,16 @@ class TableChange:
     transaction: Transaction
     files: int
     created: bool
+    rows: int = -1
+    """Rows the change adds (its data files' record counts); -1 when unknown."""
+    content: str = ""
+    """The `CONTENT` digest its snapshot records."""
+
+    def discard(self) -> None:
+        """Delete the manifests staging wrote; the change can no longer be committed."""
+        for producer in self.transaction._snapshot_producers:
+            producer._clean_all_uncommitted()
+        self.transaction._updates, self.transaction._snapshot_producers = (), []
 
 
 class Committer(Protocol):
@@ -136,6 +148,38 @@ class MultiTableCommitter:
             done[".".join(change.identifier)] = snapshot.snapshot_id if snapshot else -1
         logger.info("committed %d table(s) in one multi-table commit", len(done))
         return done
+
+
+def replay_of(changes: Sequence[TableChange], state: str | None, run_id: str) -> str | None:
+    """The run id of an earlier run that this run repeats exactly, if there is one.
+
+    A run killed after its commit but before its STATE reached Meltano is run again from the
+    older state: the tap sends the same records and ends at the same state. That is the case
+    when every table this run changes has, as its current snapshot, a snapshot of one other
+    run that recorded the same (non-empty) final Singer state and added as many rows as this
+    run would. Such a run must not be committed a second time.
+
+    Args:
+        changes: the run's staged changes.
+        state: the run's final Singer state as the snapshots record it (None: no state).
+        run_id: this run's id.
+    """
+    if not changes or not state:
+        return None
+    if any(not change.content for change in changes):
+        return None
+    runs = set()
+    for change in changes:
+        if change.created or change.rows < 0:
+            return None
+        snapshot = change.transaction._table.current_snapshot()  # the table as the run found it
+        summary = snapshot.summary if snapshot else None
+        if summary is None or summary[STATE] != state or summary[RUN_ID] in (None, run_id):
+            return None
+        if summary["added-records"] != str(change.rows) or summary[CONTENT] != change.content:
+            return None
+        runs.add(str(summary[RUN_ID]))
+    return runs.pop() if len(runs) == 1 else None
 
 
 def committed_snapshot(table: Table | None, run_id: str) -> int | None:

@@ -227,6 +227,14 @@ class LoaderConfig(BaseModel):
         default=None,
         description="Write the machine-readable run summary JSON here (default: only logged).",
     )
+    require_final_state: bool = Field(
+        default=False,
+        description=(
+            "The tap ends its output with a STATE message (Singer SDK taps do): an input that "
+            "ends with records after its last STATE is a tap that stopped mid-stream, and "
+            "nothing is committed (exit 75). Off: such an input is committed as it is."
+        ),
+    )
     batch_root: str | None = Field(
         default=None,
         description=(

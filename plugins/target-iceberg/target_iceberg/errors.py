@@ -49,6 +49,16 @@ class StreamError(LoaderError):
     """
 
 
+class TapStoppedError(LoaderError):
+    """The input ended with records after the tap's last STATE: the tap stopped mid-stream.
+
+    Nothing is committed: those records are covered by no bookmark, so the state Meltano keeps
+    would make the next run send them again. Running again helps (the tap resumes).
+    """
+
+    terminal = False
+
+
 class CommitError(LoaderError):
     """The catalog refused the commit (e.g. a concurrent change); re-running is safe."""
 

@@ -85,6 +85,7 @@ class _ReadState:
         self.by_raw_name: dict[bytes, tuple[str, list[bytes]]] = {}
         self.pending: Counter[str] = Counter()
         self.last: tuple[bytes, str, list[bytes]] | None = None
+        self.at_state = 0  # RECORD and BATCH messages read up to the latest STATE
 
     def _add(self, name: str, buffer: list[bytes], data: bytes | memoryview, lines: int) -> None:
         buffer.append(data)  # type: ignore[arg-type]
@@ -161,6 +162,9 @@ class _ReadState:
         else:
             self.reader._process_unknown_message(message)
         self.counts[kind] += 1
+        if kind == "STATE":
+            self.reader.states += 1
+            self.at_state = self.records + self.counts["BATCH"]
 
 
 def _escape_bad_bytes(error: UnicodeError) -> tuple[str, int]:
@@ -220,6 +224,10 @@ class FastSingerReader(GenericSingerReader[str]):
     def __init__(self) -> None:
         super().__init__()
         self.router: RecordRouter | None = None
+        self.states = 0
+        """STATE messages read."""
+        self.after_last_state = 0
+        """RECORD and BATCH messages the input carried after its last STATE message."""
         self._full = msgspec.json.Decoder()
 
     @property
@@ -286,4 +294,5 @@ class FastSingerReader(GenericSingerReader[str]):
             for line in source:
                 state.line(line.encode())
         state.counts[SingerMessageType.RECORD] += state.records
+        self.after_last_state = state.records + state.counts["BATCH"] - state.at_state
         return state.counts

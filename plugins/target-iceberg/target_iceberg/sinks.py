@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import hashlib
 import json
 import logging
 import uuid
@@ -30,10 +31,10 @@ import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from target_iceberg import quarantine
+from target_iceberg import crashpoint, quarantine
 from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_block, rows_block
 from target_iceberg.coerce.values import Rejected
-from target_iceberg.commit import RUN_ID, SPEC_VERSION, STREAM, TableChange
+from target_iceberg.commit import CONTENT, RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import RejectThresholdError, StreamError
 from target_iceberg.outputs import Backend, NativeBackend, TableOutput
@@ -134,6 +135,8 @@ class StreamSink:
         self._fast_failures = 0
         self._blocks = 0
         self._staged = False
+        # What the run lands and rejects, in order: tells an exact replay (commit.replay_of).
+        self._content = hashlib.blake2b(digest_size=16)
 
     # Contract changes -------------------------------------------------------------------
 
@@ -164,6 +167,7 @@ class StreamSink:
         self.summary.rows_read += count
         shape = self.shape
         self.ctx.submit(lambda: self._process(data, count, shape))
+        crashpoint.reached("flush")
 
     def _process(self, data: bytes, count: int, shape: BlockShape) -> None:
         landed = None
@@ -255,6 +259,10 @@ class StreamSink:
         self.flush()
 
     def _land(self, landed: Landed) -> None:
+        for batch in landed.table.to_batches():
+            self._content.update(batch.serialize())
+        for reject in landed.rejects:
+            self._content.update(reject.raw.encode(errors="replace") + b"\n")
         self.output.write(landed.table)
         self.summary.rows_landed += landed.table.num_rows
         if landed.rejects:
@@ -300,7 +308,12 @@ class StreamSink:
         self.flush()
         self.ctx.drain()
         self._staged = True
-        props = {**properties, STREAM: self.stream, RUN_ID: self.ctx.run_id}
+        props = {
+            **properties,
+            STREAM: self.stream,
+            RUN_ID: self.ctx.run_id,
+            CONTENT: self._content.hexdigest(),
+        }
         if self.contract.version:
             props[SPEC_VERSION] = self.contract.version
         changes = []
@@ -309,6 +322,7 @@ class StreamSink:
                 continue
             change = output.stage(props)
             if change is not None:
+                change.content = props[CONTENT]
                 changes.append(change)
         outputs = [o for o in (self.output, self._rejected) if o is not None]
         self.summary.files = sum(o.stats.files for o in outputs)

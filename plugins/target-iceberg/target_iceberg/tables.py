@@ -203,7 +203,8 @@ class TableHandle:
             replaced=replaced,
             branch=self.branch,
         )
-        return TableChange(self.identifier, self.transaction, len(files), self.created)
+        rows = sum(f.record_count for f in files)
+        return TableChange(self.identifier, self.transaction, len(files), self.created, rows)
 
     def _warn_partitioning(self, contract: Contract) -> None:
         assert self.table is not None

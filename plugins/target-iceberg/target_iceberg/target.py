@@ -31,7 +31,7 @@ from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
-from target_iceberg import quarantine
+from target_iceberg import crashpoint, quarantine
 from target_iceberg.audit.publish import AuditTarget, Publisher, branch_name
 from target_iceberg.catalog import ensure_namespace, open_catalog, resolve_properties
 from target_iceberg.commit import (
@@ -42,6 +42,7 @@ from target_iceberg.commit import (
     MultiTableCommitter,
     PerTableCommitter,
     TableChange,
+    replay_of,
 )
 from target_iceberg.config import MAX_NAME, SETTINGS, TABLE_NAME, LoaderConfig, load_config
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
@@ -52,6 +53,7 @@ from target_iceberg.errors import (
     ContractError,
     RejectThresholdError,
     StreamError,
+    TapStoppedError,
     loader_kind,
 )
 from target_iceberg.guard import check_isolation
@@ -60,6 +62,7 @@ from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
+from target_iceberg.sqlcommit import AtomicSqlCommitter, takes_atomic_commits
 from target_iceberg.summary import AuditSummary, RunSummary
 from target_iceberg.writer import MB, WriterSettings
 
@@ -99,6 +102,7 @@ class TargetIceberg(Target):
         )
         self._context: RunContext | None = None
         self._committer: Committer | None = None
+        self._replayed: str | None = None  # the run this one repeats (see replay_of)
         self._specs: dict[str, Contract] = {}
         self._finished = False
         self._nessie: BranchRun | None = None
@@ -165,6 +169,8 @@ class TargetIceberg(Target):
                     catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
                 )
                 if multi_table
+                else AtomicSqlCommitter(catalog, job=cfg.job, run_id=cfg.run_id)
+                if takes_atomic_commits(catalog)
                 else PerTableCommitter(catalog)
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
@@ -231,6 +237,7 @@ class TargetIceberg(Target):
         elif sink.contract != contract:
             self.logger.info("stream %s: the contract changed; new rows follow it", stream)
             sink.update_contract(contract)
+        crashpoint.reached("schema")
 
     def _table_for(self, stream: str) -> str:
         """The table of a new stream; two streams never share one, nor a quarantine name."""
@@ -289,6 +296,7 @@ class TargetIceberg(Target):
                 "object; the tap is broken (its bookmarks would be lost)"
             )
         self._latest_state = value
+        crashpoint.reached("state")
 
     def _process_activate_version_message(self, message_dict: dict[str, t.Any]) -> None:
         self.logger.warning(
@@ -336,6 +344,7 @@ class TargetIceberg(Target):
         self._finished = True
         started = time.time()
         try:
+            self._check_input_finished()
             for sink in self.sinks.values():
                 sink.flush()
             if self._context is not None:
@@ -345,7 +354,13 @@ class TargetIceberg(Target):
             changes: list[TableChange] = []
             for stream in sorted(self.sinks):
                 changes.extend(self.sinks[stream].stage(properties))
+                crashpoint.reached("stage")
+            replayed = replay_of(changes, properties.get(STATE), self.settings.run_id)
+            if replayed is not None:
+                self._skip_replay(replayed, changes)
+                changes = []
             committed = self.committer.commit(changes) if changes else {}
+            crashpoint.reached("committed")
             if self._context is not None and self._context.audit_branch is not None:
                 committed = self._audit_and_publish(self._context.audit_branch, committed)
         except Exception as exc:
@@ -358,6 +373,7 @@ class TargetIceberg(Target):
         self.summary.commit_s = round(time.time() - started, 3)
         if self._latest_state is not None:
             self._write_state_message(copy.deepcopy(self._latest_state))
+            crashpoint.reached("state-emitted")
         self.summary.finish(self.settings.run_summary_path)
 
     @property
@@ -426,6 +442,19 @@ class TargetIceberg(Target):
             )
         return {**committed, **outcome.snapshots}
 
+    def _skip_replay(self, run_id: str, changes: list[TableChange]) -> None:
+        """Commit nothing for a run that repeats ``run_id`` exactly; delete its files."""
+        self.logger.warning(
+            "this run repeats run %s (same final state, same rows per table), which committed "
+            "but did not get its state to Meltano; committing nothing a second time",
+            run_id,
+        )
+        for change in changes:
+            change.discard()
+        for sink in self.sinks.values():
+            sink.abort()
+        self._replayed = run_id
+
     def _summarise_commit(self, changes: list[TableChange], committed: dict[str, int]) -> None:
         """Record the run's snapshots (and Nessie commit) and its status in the summary."""
         if changes and self._nessie is not None:
@@ -435,7 +464,9 @@ class TargetIceberg(Target):
             if sink.summary.rejected_table:
                 sink.summary.rejected_snapshot_id = committed.get(sink.summary.rejected_table)
         rejected = sum(s.summary.rows_rejected for s in self.sinks.values())
-        if not changes and any(s.already_committed() is not None for s in self.sinks.values()):
+        if self._replayed is not None or (
+            not changes and any(s.already_committed() is not None for s in self.sinks.values())
+        ):
             self.summary.status = "already_committed"
         else:
             self.summary.status = "partial" if rejected else "success"
@@ -445,6 +476,23 @@ class TargetIceberg(Target):
         if self._latest_state is not None:
             props[STATE] = json.dumps(self._latest_state, separators=(",", ":"), default=str)
         return {k: v for k, v in props.items() if v}
+
+    def _check_input_finished(self) -> None:
+        """With ``require_final_state``: refuse an input ending in records after its last STATE.
+
+        A tap that finishes ends with a STATE (the Singer SDK writes the final state last);
+        records after it are covered by no bookmark, so committing them would land them again
+        on the next run, which starts from the bookmark Meltano kept. A tap that sends no STATE
+        at all has no bookmark to resume from, so its input is taken as it is.
+        """
+        reader = t.cast("FastSingerReader", self.message_reader)
+        if self.settings.require_final_state and reader.states and reader.after_last_state:
+            raise TapStoppedError(
+                f"the input ended with {reader.after_last_state} record message(s) after the "
+                "tap's last STATE message: the tap stopped before it finished (its own error "
+                "is in the log above). Nothing was committed and no state was emitted; run "
+                "again once the tap's problem is fixed (it resumes from its last bookmark)"
+            )
 
     def _check_threshold(self) -> None:
         cfg = self.settings

@@ -14,17 +14,18 @@ from pyiceberg.exceptions import NoSuchTableError
 
 from target_iceberg.commit import RUN_ID, PerTableCommitter, TableChange
 from target_iceberg.errors import CommitError, RejectThresholdError
+from target_iceberg.sqlcommit import AtomicSqlCommitter
 
 from .conftest import RunTarget, messages, records, schema_msg
 
 PROPS = {"id": {"type": "integer"}, "name": {"type": "string"}}
 
 
-def _text(rows: list[dict], *streams: str) -> str:
+def _text(rows: list[dict], *streams: str, mark: int | None = None) -> str:
     items: list[dict] = []
     for stream in streams or ("people",):
         items += [schema_msg(stream, PROPS), *records(stream, rows)]
-    items.append({"type": "STATE", "value": {"bookmarks": {"people": len(rows)}}})
+    items.append({"type": "STATE", "value": {"bookmarks": {"people": mark or len(rows)}}})
     return messages(*items)
 
 
@@ -39,7 +40,28 @@ def test_rerun_with_same_run_id_is_detected(run_target: RunTarget, catalog: Cata
     assert table.scan().to_arrow().num_rows == 10
     assert target.summary.status == "already_committed"
     assert out == [json.dumps({"bookmarks": {"people": 10}})]
-    run_target(_text(ROWS), run_id="run-2")
+    # Another run (another final state) appends.
+    run_target(_text(ROWS, mark=11), run_id="run-2")
+    assert catalog.load_table("acme.people").scan().to_arrow().num_rows == 20
+
+
+def test_exact_replay_under_a_new_run_id_is_not_committed_twice(
+    run_target: RunTarget, catalog: Catalog, lake: Path
+) -> None:
+    # A run killed after its commit, before Meltano got its STATE, is run again from the older
+    # state: same rows, same final state, a new MELTANO_RUN_ID.
+    run_target(_text(ROWS), run_id="killed")
+    files = sorted(lake.rglob("*"))
+    target, out = run_target(_text(ROWS), run_id="again")
+    table = catalog.load_table("acme.people")
+    assert len(table.snapshots()) == 1
+    assert table.scan().to_arrow().num_rows == 10
+    assert target.summary.status == "already_committed"
+    assert out == [json.dumps({"bookmarks": {"people": 10}})]  # Meltano gets the state now
+    assert sorted(lake.rglob("*")) == files  # the replay's files and manifests are gone
+    # The same final state with other rows is a new run, not a replay.
+    other = [{"id": i, "name": f"m{i}"} for i in range(10)]
+    run_target(_text(other), run_id="third")
     assert catalog.load_table("acme.people").scan().to_arrow().num_rows == 20
 
 
@@ -151,18 +173,18 @@ def test_summary_file_of_a_clean_run(
 def test_concurrent_append_is_kept_and_the_run_lands_on_top(
     run_target: RunTarget, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # pyiceberg's commit retry stages the fast append again on top of the other writer's.
+    # The atomic SQL commit's retry stages the fast append again on top of the other writer's.
     run_target(_text(ROWS), run_id="first")
-    original = PerTableCommitter.commit
+    original = AtomicSqlCommitter.commit
 
-    def racing(self: PerTableCommitter, changes: Sequence[TableChange]) -> dict[str, int]:
+    def racing(self: AtomicSqlCommitter, changes: Sequence[TableChange]) -> dict[str, int]:
         # Another writer appends to the table after this run staged its change.
         other = catalog.load_table("acme.people")
         other.append(pa.table({"id": [999], "name": ["other"]}, schema=other.schema().as_arrow()))
         return original(self, changes)
 
-    monkeypatch.setattr(PerTableCommitter, "commit", racing)
-    target, _ = run_target(_text(ROWS), run_id="second")
+    monkeypatch.setattr(AtomicSqlCommitter, "commit", racing)
+    target, _ = run_target(_text(ROWS, mark=20), run_id="second")
     table = catalog.load_table("acme.people")
     ids = sorted(r["id"] for r in table.scan().to_arrow().to_pylist())
     assert ids == sorted([*range(10), *range(10), 999])
