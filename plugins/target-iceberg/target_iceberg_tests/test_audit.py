@@ -112,17 +112,17 @@ def test_an_append_to_main_between_write_and_publish_is_kept(
 ) -> None:
     import pyarrow as pa
 
-    from target_iceberg.commit import PerTableCommitter
+    from target_iceberg.sqlcommit import AtomicSqlCommitter
 
     cfg = {
         "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
         "audit": {"enabled": True},
     }
     run_target(text(rows(range(5)), 5), run_id="r1", **cfg)
-    original = PerTableCommitter.commit
+    original = AtomicSqlCommitter.commit
     raced: list[int] = []
 
-    def racing(self: PerTableCommitter, changes: Any) -> dict[str, int]:
+    def racing(self: AtomicSqlCommitter, changes: Any) -> dict[str, int]:
         if not raced and changes and changes[0].files == 0:  # the publish, not the write
             other = catalog.load_table("acme.deals")
             schema = other.schema().as_arrow()
@@ -130,7 +130,7 @@ def test_an_append_to_main_between_write_and_publish_is_kept(
             raced.append(1)
         return original(self, changes)
 
-    monkeypatch.setattr(PerTableCommitter, "commit", racing)
+    monkeypatch.setattr(AtomicSqlCommitter, "commit", racing)
     target, out = run_target(text(rows(range(5, 8)), 8), run_id="r2", **cfg)
     assert raced
     ids = sorted(catalog.load_table("acme.deals").scan().to_arrow().column("id").to_pylist())
