@@ -30,17 +30,26 @@ import msgspec
 
 from mapper_contract.outputs import SingerBackend, SingerOutput
 from mapper_contract.singer import stream_schema
+from target_iceberg.config import SETTINGS
 from target_iceberg.errors import ConfigError
 from target_iceberg.target import TargetIceberg
 
 if t.TYPE_CHECKING:
     from target_iceberg.outputs import Backend
 
+# How the stream's table is written is the loader's business, not a setting of the mapper.
+_LOADER_ONLY = ("engine", "write_mode", "spark", "commit_mode", "target_file_size_mb")
+MAPPER_SETTINGS: dict[str, t.Any] = {
+    **SETTINGS,
+    "properties": {k: v for k, v in SETTINGS["properties"].items() if k not in _LOADER_ONLY},
+}
+
 
 class MapperContract(TargetIceberg):
     """A Singer mapper: contract-checked records out, rejects into quarantine tables."""
 
     name = "mapper-contract"
+    config_jsonschema: t.ClassVar[dict[str, t.Any]] = MAPPER_SETTINGS
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
