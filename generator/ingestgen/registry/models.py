@@ -82,7 +82,7 @@ class EngineBinding(_Strict):
     env: dict[str, str] = Field(
         default_factory=dict,
         description="Variables the job's plugin needs, with references; rendered into the "
-        "project's `env:` (Meltano expands a plugin's own `env:` without the runner's variables).",
+        "environment's `env:` (the one Meltano expands with the runner's variables).",
     )
     catalogs: list[str] | None = Field(
         default=None,
