@@ -9,6 +9,7 @@ others are in ``<table>__rejected`` with their reasons, and Meltano keeps the ST
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -72,10 +73,8 @@ def test_meltano_engine_lands_rows_through_a_stock_loader_and_quarantines_reject
 ) -> None:
     platform = load_catalog("platform", **iceberg_rest_server.catalog_properties())
     for table in ("events", "events__rejected"):
-        try:
+        with contextlib.suppress(NoSuchTableError):
             platform.drop_table((TENANT, table))
-        except NoSuchTableError:
-            pass
     keys = tenant_s3(TENANT)
     s3 = iceberg_rest_server.s3
     env = {
