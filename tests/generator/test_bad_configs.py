@@ -58,12 +58,22 @@ CASES = [
         id="engine-unsupported",
     ),
     pytest.param(
-        GOOD.replace("  type: iceberg", "  type: iceberg\n  engine:\n    type: meltano"),
+        GOOD.replace(
+            "  type: iceberg",
+            "  type: iceberg\n  engine:\n    type: meltano\n    options:\n      meltano:\n"
+            "        max_rejected_rows: 3",
+        ),
         [
-            "target.engine.type: engine 'meltano' is not supported by target 'iceberg' "
-            "(supported: native, spark)"
+            "configs/acme/job.yaml:17 target.catalog: the meltano engine (target-s3tables) cannot "
+            "write to the embedded catalog (use catalog: rest, or another engine)",
+            "configs/acme/job.yaml:20 asset_definition: column amount of "
+            "specs/gdrive_csv/v1.0/deals_daily.yaml is decimal(18,2): the meltano engine "
+            "(target-s3tables) would not write decimal exactly",
+            "configs/acme/job.yaml:16 target.engine.options.meltano.max_rejected_rows: unknown "
+            "option 'max_rejected_rows' for the meltano engine (valid options: batch_size_rows, "
+            "unknown_columns)",
         ],
-        id="target-engine-unsupported",
+        id="target-engine-meltano-limits",
     ),
     pytest.param(
         GOOD.replace("type: gdrive_csv", "type: gdrive"),

@@ -27,7 +27,7 @@ from ingestgen.meltano.tool import env_var_name
 
 PROJECTS = "projects"
 FILE = "meltano.yml"
-PluginKind = Literal["extractors", "loaders"]
+PluginKind = Literal["extractors", "loaders", "mappers"]
 _RENDER = "run `ingestgen render` and commit the result"
 
 
@@ -85,9 +85,21 @@ class PluginEntry(_View):
     annotations: _Annotations = Field(default_factory=_Annotations)
 
 
+class _Mapping(_View):
+    name: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class MapperEntry(PluginEntry):
+    """A mapper plugin: each of its mappings is what a job's task names."""
+
+    mappings: list[_Mapping] = Field(default_factory=list)
+
+
 class _Plugins(_View):
     extractors: list[PluginEntry] = Field(default_factory=list)
     loaders: list[PluginEntry] = Field(default_factory=list)
+    mappers: list[MapperEntry] = Field(default_factory=list)
 
 
 class _JobEntry(_View):
@@ -170,11 +182,23 @@ class Plugin:
 
 @dataclass(frozen=True)
 class Job:
-    """A Meltano job as ingestgen renders it: one extractor into one loader."""
+    """A Meltano job as ingestgen renders it: one extractor into one loader (maybe a mapper)."""
 
     name: str
     extractor: Plugin
     loader: Plugin
+    mapper: Plugin | None = None
+    """The contract mapping between them (the ``meltano`` target engine)."""
+
+    @property
+    def contract(self) -> Plugin:
+        """The plugin that enforces the contract and writes the run summary."""
+        return self.mapper or self.loader
+
+    @property
+    def plugins(self) -> tuple[Plugin, ...]:
+        """Every plugin the job runs."""
+        return (self.extractor, self.loader, *([self.mapper] if self.mapper else []))
 
     def state_id(self, environment: str) -> str:
         """Meltano's state id for the job's extract-load pair."""
@@ -286,9 +310,16 @@ _TENANT: TypeAdapter[str] = TypeAdapter(TenantId)
 
 
 def _resolve(path: Path, plugins: _Plugins) -> dict[str, Plugin]:
+    # A mapping is invoked by its name and runs its mapper with the mapping's config.
+    mappings = [
+        PluginEntry(name=m.name, inherit_from=mapper.name, config=m.config)
+        for mapper in plugins.mappers
+        for m in mapper.mappings
+    ]
     kinds: tuple[tuple[PluginKind, list[PluginEntry]], ...] = (
         ("extractors", plugins.extractors),
         ("loaders", plugins.loaders),
+        ("mappers", [*plugins.mappers, *mappings]),
     )
     entries: dict[str, tuple[PluginKind, PluginEntry]] = {}
     for kind, items in kinds:
@@ -319,9 +350,10 @@ def _job(path: Path, entry: _JobEntry, plugins: Mapping[str, Plugin]) -> Job:
     used = [plugins.get(n) for n in names]
     extractors = [p for p in used if p is not None and p.kind == "extractors"]
     loaders = [p for p in used if p is not None and p.kind == "loaders"]
-    if None in used or len(extractors) != 1 or len(loaders) != 1:
+    mappers = [p for p in used if p is not None and p.kind == "mappers"]
+    if None in used or len(extractors) != 1 or len(loaders) != 1 or len(mappers) > 1:
         raise UserError(
             f"{path}: job {entry.name!r} is not one extractor into one loader of the project "
             f"(tasks: {' '.join(names)}); {_RENDER}"
         )
-    return Job(entry.name, extractors[0], loaders[0])
+    return Job(entry.name, extractors[0], loaders[0], mappers[0] if mappers else None)

@@ -61,7 +61,7 @@ class Side:
             if isinstance(project, str):
                 continue
             for job in project.jobs.values():
-                for ref in loader_tables(tenant, job.name, job.loader.config):
+                for ref in loader_tables(tenant, job.name, job.contract.config):
                     found.setdefault((ref.catalog, ref.table), []).append(ref)
         return found
 

@@ -88,11 +88,11 @@ def state_changes(before: Side, after: Side, incremental: dict[str, set[str]]) -
 
 
 def _tables(job: Job) -> set[tuple[str, str]]:
-    return {(r.catalog, r.table) for r in loader_tables("", job.name, job.loader.config)}
+    return {(r.catalog, r.table) for r in loader_tables("", job.name, job.contract.config)}
 
 
 def _streams(job: Job) -> dict[str, str]:
-    return {r.stream: r.table for r in loader_tables("", job.name, job.loader.config)}
+    return {r.stream: r.table for r in loader_tables("", job.name, job.contract.config)}
 
 
 def _same_job(

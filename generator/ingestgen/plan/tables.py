@@ -148,7 +148,7 @@ def _live(
     ref: TableRef, project: Project, root: Path, environ: Mapping[str, str]
 ) -> _Baseline | str | None:
     """The live table; None if no catalog is configured; a message if it cannot be read."""
-    loader = project.job(ref.job).loader
+    loader = project.job(ref.job).contract
     if loader.catalog is None:
         return None
     name = loader.catalog.name

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
-from ingestgen.registry.models import ConnectorTemplate, Registry
+from ingestgen.registry.models import ConnectorTemplate, EngineBinding, Registry
 from ingestgen.registry.references import option_names
 
 
@@ -126,6 +126,7 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                         "define it under plugins:",
                     )
                 )
+            problems += _binding_refs(registry, doc, (*loc, "engines", engine), binding)
     problems += _option_schemas(registry, doc)
     problems += _shared_packages(registry, doc)
     for name, source in registry.sources.items():
@@ -135,6 +136,34 @@ def _cross_check(registry: Registry, doc: Located) -> list[Problem]:
                     ("sources", name, "default_incremental"),
                     f"{excerpt(source.default_incremental)} is not listed in "
                     "incremental_strategies",
+                )
+            )
+    return problems
+
+
+def _binding_refs(
+    registry: Registry, doc: Located, loc: tuple[str, ...], binding: EngineBinding
+) -> list[Problem]:
+    """A binding's mapper is a mapper plugin of the registry; its catalogs exist."""
+    problems = []
+    mapper = binding.mapper
+    if mapper is not None:
+        plugin = registry.plugins.get(mapper.plugin)
+        if plugin is None or plugin.type != "mapper":
+            problems.append(
+                doc.problem(
+                    (*loc, "mapper", "plugin"),
+                    f"{excerpt(mapper.plugin)} is not a mapper plugin of the registry",
+                    "define it under plugins: with type: mapper",
+                )
+            )
+    for name in binding.catalogs or ():
+        if name not in registry.catalogs:
+            problems.append(
+                doc.problem(
+                    (*loc, "catalogs"),
+                    f"unknown catalog {excerpt(name)}",
+                    "known catalogs: " + ", ".join(sorted(registry.catalogs)),
                 )
             )
     return problems
@@ -159,7 +188,8 @@ def _option_schemas(registry: Registry, doc: Located) -> list[Problem]:
             declared = set(schema.get("properties") or {})
             for name, connector in connectors.items():
                 binding = connector.engines.get(engine)
-                for option in sorted(option_names(binding.config) - declared if binding else ()):
+                used = option_names(binding.templates()) if binding else set()
+                for option in sorted(used - declared):
                     problems.append(
                         doc.problem(
                             (side, name, "engines", engine, "config"),
@@ -173,7 +203,12 @@ def _option_schemas(registry: Registry, doc: Located) -> list[Problem]:
 # Our plugins depend on the shared error convention, which is not on the package index: a
 # pip_url installing one of them from the repository must install it from there too, or
 # `meltano install` fails to resolve (seen when a plugin entry was added without it).
-_OURS = ("plugins/target-iceberg", "plugins/tap-gdrive-csv", "plugins/tap-airbyte-bridge")
+_OURS = (
+    "plugins/target-iceberg",
+    "plugins/tap-gdrive-csv",
+    "plugins/tap-airbyte-bridge",
+    "plugins/mapper-contract",
+)
 _SHARED = "plugins/plugin-errors"
 
 

@@ -14,7 +14,7 @@ from pydantic import Field
 from ingestgen.config.job import SourceEngineType, TargetEngineType
 from target_iceberg.strict import StrictModel as _Strict
 
-PluginType = Literal["extractor", "loader"]
+PluginType = Literal["extractor", "loader", "mapper"]
 
 
 class SettingOption(_Strict):
@@ -41,12 +41,23 @@ class PluginSetting(_Strict):
 class PluginDef(_Strict):
     """A Meltano plugin definition complete enough that Meltano never asks its Hub."""
 
-    type: PluginType = Field(description="extractor or loader.")
+    type: PluginType = Field(
+        description="extractor, loader, or mapper (runs between them in the same `meltano run`)."
+    )
     namespace: str = Field(description="Meltano namespace (settings env prefix).")
     pip_url: str = Field(description="What `meltano install` installs.")
     executable: str = Field(description="The console script to run.")
     capabilities: list[str] = Field(default_factory=list, description="Singer capabilities.")
     settings: list[PluginSetting] = Field(default_factory=list, description="Declared settings.")
+
+
+class MapperBinding(_Strict):
+    """A mapper plugin the engine puts between the tap and the loader, and its config."""
+
+    plugin: str = Field(description="Name of the mapper in the registry's `plugins`.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Mapper config, with references like the loader's."
+    )
 
 
 class EngineBinding(_Strict):
@@ -64,6 +75,33 @@ class EngineBinding(_Strict):
         description="Like the connector's `requires`, for this engine only (e.g. a Singer tap "
         "that needs incremental.start_date where the Airbyte connector does not).",
     )
+    mapper: MapperBinding | None = Field(
+        default=None,
+        description="Targets: a mapper between tap and loader (`meltano run tap mapper loader`).",
+    )
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Variables the job's plugin needs, with references; rendered into the "
+        "environment's `env:` (the one Meltano expands with the runner's variables).",
+    )
+    catalogs: list[str] | None = Field(
+        default=None,
+        description="Targets: the catalogs this engine can write to (default: every catalog).",
+    )
+    contract_types: list[str] | None = Field(
+        default=None,
+        description="Targets: the column types this engine writes exactly (primitive type "
+        "names; lists, maps and structs of them are fine). A spec with another type is "
+        "refused (default: every type).",
+    )
+
+    def templates(self) -> dict[str, Any]:
+        """Everything of the binding that may reference job values (for option look-ups)."""
+        return {
+            "config": self.config,
+            "mapper": self.mapper.config if self.mapper else {},
+            "env": self.env,
+        }
 
 
 class SourceConnector(_Strict):

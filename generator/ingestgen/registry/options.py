@@ -40,7 +40,7 @@ def check_options(
     Returns:
         The problems, unknown names first.
     """
-    valid = option_names(binding.config)
+    valid = option_names(binding.templates())
     loc = (side, "engine", "options", engine)
     problems = [
         job.doc.problem(
@@ -84,7 +84,7 @@ def _partial_options(
     # An option referenced only by some of its keys ({options.a.b}): the job gives those keys,
     # the registry writes the rest (e.g. batch_config's encoding and batch_size are the job's,
     # where the files go is the platform's).
-    paths = option_paths(binding.config)
+    paths = option_paths(binding.templates())
     problems: list[Problem] = []
     for key in sorted(set(options) & valid - paths):
         keys = sorted({p.split(".")[1] for p in paths if p.startswith(f"{key}.")})

@@ -25,6 +25,7 @@ from ingestgen.registry.plugin_settings import settings_schema
 from ingestgen.registry.references import fill, lookup, option_names
 from ingestgen.registry.settings import check_settings
 from target_iceberg.tenancy import branch_problem, warehouse_problem
+from target_iceberg.types import DecimalType, ListType, MapType, StructType
 
 # Rendered projects live at projects/<tenant>/, two levels below the repository root.
 REPO = "${MELTANO_PROJECT_ROOT}/../.."
@@ -40,6 +41,7 @@ class PluginUse:
     select: list[str] | None = None
     metadata: dict[str, dict[str, str]] | None = None
     annotations: dict[str, Any] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class ResolvedJob:
     streams: list[str]
     extractor: PluginUse
     loader: PluginUse
+    mapper: PluginUse | None = None
+    """The contract mapper between tap and loader (a Meltano mapping), for a stock loader."""
+
+    @property
+    def contract(self) -> PluginUse:
+        """The plugin that enforces the contract: the mapper when there is one, else the loader."""
+        return self.mapper or self.loader
 
     @property
     def tenant(self) -> str:
@@ -67,6 +76,29 @@ class ResolvedJob:
 def resolve_jobs(jobs: list[JobFile], loaded: LoadedRegistry) -> list[ResolvedJob]:
     """Resolve every job; raise one `ConfigError` listing all problems."""
     return each_or_all_problems(jobs, lambda job: resolve_job(job, loaded))
+
+
+def _target_context(
+    context: dict[str, Any],
+    job: JobFile,
+    streams: dict[str, str],
+    spec: str,
+    options: dict[str, Any],
+    catalog: Any,
+) -> dict[str, Any]:
+    """The values the target binding's templates see."""
+    cfg = job.config
+    return {
+        **context,
+        "tenant_env": cfg.tenant_id.upper(),
+        "options": options,
+        "catalog": catalog,
+        "target": {
+            "streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()},
+            "audit": cfg.target.audit.model_dump() if cfg.target.audit else None,
+            "tables": dict(streams),
+        },
+    }
 
 
 def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
@@ -87,16 +119,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         )
         if engine not in supported
     ]
-    audit = cfg.target.audit
-    if audit is not None and audit.enabled and target_engine != "native":
-        problems.append(
-            doc.problem(
-                ("target", "audit"),
-                f"audit (write-audit-publish) is not available with target engine "
-                f"{target_engine!r}",
-                "use target engine native, or remove target.audit",
-            )
-        )
+    problems += _audit_engine(job, target_engine)
     if problems:
         raise ConfigError(problems)
 
@@ -129,6 +152,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         catalog = _catalog(job, loaded)
     except ConfigError as exc:
         problems += exc.problems
+    problems += _engine_limits(job, target_engine, target_binding)
     if problems:
         raise ConfigError(problems)
 
@@ -151,15 +175,7 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         **_source_values(cfg.source.settings, source, cfg.tenant_id),
         "options": source_options,
     }
-    target_ctx = {
-        **context,
-        "options": target_options,
-        "catalog": catalog,
-        "target": {
-            "streams": {s: {"table": t, "asset_spec": spec} for s, t in streams.items()},
-            "audit": cfg.target.audit.model_dump() if cfg.target.audit else None,
-        },
-    }
+    target_ctx = _target_context(context, job, streams, spec, target_options, catalog)
     template = loaded.templates.get(cfg.source.type)
     execution = template.execution if template else {}
     extractor = PluginUse(
@@ -184,13 +200,83 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
         name=f"{target_binding.plugin}--{job.name}",
         base=target_binding.plugin,
         config=fill(target_binding.config, target_ctx),
+        env=fill(target_binding.env, target_ctx),
     )
-    plugin = loaded.registry.plugins.get(target_binding.plugin)
-    if plugin is not None and target_options:
-        problems = option_values(job, target_engine, target_binding, loader.config, plugin)
-        if problems:
-            raise ConfigError(problems)
-    return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader)
+    mapper = None
+    uses = [(target_binding, loader)]
+    if target_binding.mapper is not None:
+        mapping = target_binding.mapper
+        mapper = PluginUse(
+            name=f"{mapping.plugin}--{job.name}",
+            base=mapping.plugin,
+            config=fill(mapping.config, target_ctx),
+        )
+        uses.append((EngineBinding(plugin=mapping.plugin, config=mapping.config), mapper))
+    problems = []
+    for binding, use in uses:
+        plugin = loaded.registry.plugins.get(binding.plugin)
+        if plugin is not None and target_options:
+            problems += option_values(job, target_engine, binding, use.config, plugin)
+    if problems:
+        raise ConfigError(problems)
+    return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader, mapper)
+
+
+def _audit_engine(job: JobFile, engine: str) -> list[Problem]:
+    """Write-audit-publish needs the native engine (its table branches and checks)."""
+    audit = job.config.target.audit
+    if audit is None or not audit.enabled or engine == "native":
+        return []
+    return [
+        job.doc.problem(
+            ("target", "audit"),
+            f"audit (write-audit-publish) is not available with target engine {engine!r}",
+            "use target engine native, or remove target.audit",
+        )
+    ]
+
+
+def _engine_limits(job: JobFile, engine: str, binding: EngineBinding) -> list[Problem]:
+    """The catalogs and column types a target engine can write (e.g. a stock loader's)."""
+    problems = []
+    catalog = job.config.target.catalog
+    plugin = binding.plugin
+    if binding.catalogs is not None and catalog not in binding.catalogs:
+        problems.append(
+            job.doc.problem(
+                ("target", "catalog"),
+                f"the {engine} engine ({plugin}) cannot write to the {catalog} catalog",
+                "use catalog: " + " or ".join(binding.catalogs) + ", or another engine",
+            )
+        )
+    if binding.contract_types is not None:
+        allowed = set(binding.contract_types)
+        for column in job.asset.table_schema.columns:
+            bad = sorted(_primitives(column.parsed_type) - allowed)
+            if bad:
+                problems.append(
+                    job.doc.problem(
+                        ("asset_definition",),
+                        f"column {column.name} of {job.asset_path} is {column.type}: the "
+                        f"{engine} engine ({plugin}) would not write {', '.join(bad)} exactly",
+                        "it writes " + ", ".join(binding.contract_types) + " (and lists, maps, "
+                        "structs of them); use engine native or spark for this asset",
+                    )
+                )
+    return problems
+
+
+def _primitives(node: Any) -> set[str]:
+    """The primitive type names in a type tree (``decimal`` for any decimal)."""
+    if isinstance(node, ListType):
+        return _primitives(node.element)
+    if isinstance(node, MapType):
+        return _primitives(node.key) | _primitives(node.value)
+    if isinstance(node, StructType):
+        return set().union(*(_primitives(t) for _, t in node.fields)) if node.fields else set()
+    if isinstance(node, DecimalType):
+        return {"decimal"}
+    return {str(node.name)}
 
 
 def _connectors(job: JobFile, loaded: LoadedRegistry) -> tuple[SourceConnector, TargetConnector]:

@@ -61,7 +61,11 @@ def render_projects(
 
 def _context(tenant: str, jobs: list[ResolvedJob], loaded: LoadedRegistry) -> dict[str, Any]:
     plugins = loaded.registry.plugins
-    bases = sorted({j.extractor.base for j in jobs} | {j.loader.base for j in jobs})
+    bases = sorted(
+        {j.extractor.base for j in jobs}
+        | {j.loader.base for j in jobs}
+        | {j.mapper.base for j in jobs if j.mapper}
+    )
     base_defs = [{"name": n, **plugins[n].model_dump(exclude_none=True)} for n in bases]
     for plugin in base_defs:
         plugin["settings"] = [
@@ -73,5 +77,7 @@ def _context(tenant: str, jobs: list[ResolvedJob], loaded: LoadedRegistry) -> di
         "sources": [j.job.display for j in jobs],
         "extractors": [p for p in base_defs if p["type"] == "extractor"],
         "loaders": [p for p in base_defs if p["type"] == "loader"],
+        "mappers": [p for p in base_defs if p["type"] == "mapper"],
+        "project_env": dict(sorted({k: v for j in jobs for k, v in j.loader.env.items()}.items())),
         "jobs": jobs,
     }

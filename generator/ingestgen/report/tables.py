@@ -103,7 +103,7 @@ def _catalog(
 ) -> Any:
     folder = project_dir(root, tenant)
     try:
-        loader = Project.read(folder).job(job).loader
+        loader = Project.read(folder).job(job).contract
     except UserError as exc:
         notes.append(f"{tenant}/{job}: tables not read ({exc})")
         return None

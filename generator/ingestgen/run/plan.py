@@ -43,13 +43,13 @@ class RunPlan:
     @property
     def catalog(self) -> str:
         """The name of the catalog the job's loader writes to."""
-        catalog = self.job.loader.catalog
+        catalog = self.job.contract.catalog
         return catalog.name if catalog else ""
 
     @property
     def installed(self) -> bool:
         """Whether the job's plugin venvs exist."""
-        return self.project.installed(self.job.extractor, self.job.loader)
+        return self.project.installed(*self.job.plugins)
 
     def run_args(self) -> list[str]:
         """``run <job>``, bounded by the connector's execution timeout when it has one."""
@@ -59,7 +59,10 @@ class RunPlan:
 
     def run_env(self, environ: Mapping[str, str], run_id: str, summary: Path) -> dict[str, str]:
         """The environment of ``meltano run``: Meltano's run id, the loader's summary path."""
-        summary_var = env_var_name(self.job.loader.name, "run_summary_path")
+        contract = self.job.contract
+        # Meltano names a mapping's settings after its mapper (the mapping has no variables).
+        owner = contract.base if contract.kind == "mappers" else contract.name
+        summary_var = env_var_name(owner, "run_summary_path")
         return environment(environ, MELTANO_RUN_ID=run_id, **{summary_var: str(summary)})
 
 
