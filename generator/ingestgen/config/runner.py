@@ -92,6 +92,11 @@ class Schedule(_Strict):
         return value
 
 
+DEFAULT_SHARDS = 4
+"""Code locations by default: each one is a process of ~150 MB whatever its tenant count."""
+MAX_SHARDS = 64
+
+
 class Orchestrator(_Strict):
     """The bundled orchestrator and what it runs."""
 
@@ -105,6 +110,13 @@ class Orchestrator(_Strict):
         le=100,
         description="Runs of one tenant allowed at once (Dagster's run queue holds the rest); "
         "other tenants are never blocked by it.",
+    )
+    shards: int = Field(
+        default=DEFAULT_SHARDS,
+        ge=1,
+        le=MAX_SHARDS,
+        description="Dagster code locations the tenants are spread over (by a hash of the tenant "
+        "id, so adding a tenant never moves another); each is one process loading many tenants.",
     )
 
 
@@ -146,6 +158,7 @@ class RunnerConfig:
     mode: str
     concurrency_per_tenant: int
     schedules: tuple[ScheduledJob, ...]
+    shards: int = DEFAULT_SHARDS
 
     @property
     def orchestrated(self) -> bool:
@@ -159,7 +172,14 @@ class RunnerConfig:
 
     def for_tenant(self, tenant: str) -> list[ScheduledJob]:
         """The tenant's schedules, by name."""
-        return sorted((s for s in self.schedules if s.tenant == tenant), key=lambda s: s.name)
+        return self.by_tenant().get(tenant, [])
+
+    def by_tenant(self) -> dict[str, list[ScheduledJob]]:
+        """Every scheduled tenant's schedules, by name (tenants sorted)."""
+        out: dict[str, list[ScheduledJob]] = {}
+        for schedule in sorted(self.schedules, key=lambda s: (s.tenant, s.name)):
+            out.setdefault(schedule.tenant, []).append(schedule)
+        return out
 
 
 def runner_files(root: Path) -> list[Path]:
@@ -261,6 +281,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
         mode=parsed.mode,
         concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
         schedules=tuple(schedules),
+        shards=orchestrator.shards if orchestrator else DEFAULT_SHARDS,
     )
 
 

@@ -143,16 +143,24 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
     """
     loaded = load_registry(root)
     everything = job_files(root)
+    runner = find_runner(root)
     files = everything
     if selected:
         # Each file is read once more to find its tenant (bounded like every read).
         chosen = job_files(root, selected)
         tenants = {_peek_tenant(path) for path in chosen}
-        files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
-    resolved = resolve_jobs(load_jobs(files, root), loaded)
-    runner = find_runner(root)
+        peeked = {p: _peek_tenant(p) for p in everything}
+        files = sorted(set(chosen) | {p for p, t in peeked.items() if t in tenants})
+        # The workspace lists every scheduled tenant's jobs: those are resolved too, and only
+        # the selected tenants' projects are rendered.
+        scheduled = set(runner.tenants) if runner and runner.orchestrated else set()
+        extra = sorted({p for p, t in peeked.items() if t in scheduled - tenants} - set(files))
+        resolved = resolve_jobs(load_jobs(files, root), loaded)
+        others = resolve_jobs(load_jobs(extra, root), loaded) if extra else []
+    else:
+        resolved, others = resolve_jobs(load_jobs(files, root), loaded), []
     projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
-    return projects + render_workspace(runner, root)
+    return projects + render_workspace(runner, root, resolved + others)
 
 
 def _peek_tenant(path: Path) -> str | None:
