@@ -12,13 +12,14 @@ starts anything, and it never reads the job's secrets.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from ingestgen.config.load import is_runner_data, load_job
+from ingestgen.config.load import JobFile, is_runner_data, load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
@@ -207,8 +208,10 @@ def is_runner_file(path: Path) -> bool:
         return False  # read as a job, whose validation reports the problem
 
 
-def find_runner(root: Path) -> RunnerConfig | None:
+def find_runner(root: Path, loaded: Mapping[Path, JobFile] | None = None) -> RunnerConfig | None:
     """Load the repository's runner config, or None when there is none.
+
+    ``loaded`` holds job files the caller already validated, by resolved path; others are read.
 
     Raises:
         ConfigError: more than one runner.yaml, or every problem of the one there is.
@@ -228,10 +231,12 @@ def find_runner(root: Path) -> RunnerConfig | None:
                 for name in names[1:]
             ]
         )
-    return load_runner(found[0], root) if found else None
+    return load_runner(found[0], root, loaded) if found else None
 
 
-def load_runner(path: Path, root: Path) -> RunnerConfig:
+def load_runner(
+    path: Path, root: Path, loaded: Mapping[Path, JobFile] | None = None
+) -> RunnerConfig:
     """Validate one runner file and resolve its schedules to tenant jobs.
 
     Raises:
@@ -256,7 +261,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
     except ValidationError as exc:
         problems += problems_from(exc, doc, RunnerFile)
     # Schedules are checked one by one, so a typo elsewhere never hides a missing job file.
-    schedules = _schedules(_valid_schedules(doc.data), doc, root, problems)
+    schedules = _schedules(_valid_schedules(doc.data), doc, root, problems, loaded or {})
     orchestrator = parsed.orchestrator if parsed else None
     if parsed is not None and parsed.mode == "orchestrated" and orchestrator is None:
         problems.append(
@@ -308,7 +313,11 @@ def _valid_schedules(data: object) -> list[tuple[int, Schedule]]:
 
 
 def _schedules(
-    valid: list[tuple[int, Schedule]], doc: Located, root: Path, problems: list[Problem]
+    valid: list[tuple[int, Schedule]],
+    doc: Located,
+    root: Path,
+    problems: list[Problem],
+    loaded: Mapping[Path, JobFile],
 ) -> list[ScheduledJob]:
     out: list[ScheduledJob] = []
     seen: dict[str, int] = {}
@@ -346,7 +355,7 @@ def _schedules(
             )
             continue
         try:
-            job = load_job(path, root)
+            job = loaded.get(path.resolve()) or load_job(path, root)
         except ConfigError as exc:
             problems.append(
                 doc.problem(

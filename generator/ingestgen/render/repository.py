@@ -143,9 +143,12 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
     """
     loaded = load_registry(root)
     everything = job_files(root)
-    runner = find_runner(root)
-    files = everything
-    if selected:
+    if not selected:
+        jobs = load_jobs(everything, root)
+        runner = find_runner(root, {p.resolve(): j for p, j in zip(everything, jobs, strict=True)})
+        resolved, others = resolve_jobs(jobs, loaded), []
+    else:
+        runner = find_runner(root)
         # Each file is read once more to find its tenant (bounded like every read).
         chosen = job_files(root, selected)
         tenants = {_peek_tenant(path) for path in chosen}
@@ -157,8 +160,6 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
         extra = sorted({p for p, t in peeked.items() if t in scheduled - tenants} - set(files))
         resolved = resolve_jobs(load_jobs(files, root), loaded)
         others = resolve_jobs(load_jobs(extra, root), loaded) if extra else []
-    else:
-        resolved, others = resolve_jobs(load_jobs(files, root), loaded), []
     projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
     return projects + render_workspace(runner, root, resolved + others)
 
