@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -93,6 +93,64 @@ class Schedule(_Strict):
         return value
 
 
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
+_IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
+_MEMORY = r"^[1-9][0-9]{0,5}(?:Mi|Gi)$"
+
+
+class Resources(_Strict):
+    """Limits of one run's container."""
+
+    cpu: float | None = Field(
+        default=None, gt=0, le=64, description="CPUs per run, e.g. 0.5 or 2 (a limit)."
+    )
+    memory: str | None = Field(
+        default=None,
+        pattern=_MEMORY,
+        description="Memory per run: a whole number of Mi or Gi, e.g. 512Mi or 2Gi (a limit).",
+    )
+
+
+class Launcher(_Strict):
+    """Where a run runs: in the daemon's machine, or in a container of the runner image."""
+
+    type: Literal["local", "docker", "k8s"] = Field(
+        default="local",
+        description="local: a process beside the daemon; docker: Dagster's DockerRunLauncher; "
+        "k8s: Dagster's K8sRunLauncher (one Kubernetes Job per run).",
+    )
+    image: str | None = Field(
+        default=None,
+        pattern=_IMAGE,
+        description="The runner image (our Dockerfile) runs start in; docker and k8s need it.",
+    )
+    env: list[str] = Field(
+        default_factory=list,
+        description="Platform variables every run gets, by name (values from the daemon's "
+        "environment), e.g. AWS_REGION. Each tenant's runs also get its own <TENANT>__* variables, "
+        "and nothing else of the daemon's environment.",
+    )
+    resources: Resources | None = Field(default=None, description="Limits of each run.")
+    namespace: str = Field(
+        default="ingestgen",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        description="k8s: the namespace of the run Jobs and of the objects rendered for them.",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(_ENV_NAME, name):
+                raise ValueError(f"{excerpt(name)} is not a variable name (A-Z, 0-9, _)")
+            if "__" in name:
+                raise ValueError(
+                    f"{excerpt(name)} looks like a tenant's variable (<TENANT>__NAME); those go "
+                    "to their own tenant's runs only, never to every run"
+                )
+        return value
+
+
 DEFAULT_SHARDS = 4
 """Code locations by default: each one is a process of ~150 MB whatever its tenant count."""
 MAX_SHARDS = 64
@@ -111,6 +169,9 @@ class Orchestrator(_Strict):
         le=100,
         description="Runs of one tenant allowed at once (Dagster's run queue holds the rest); "
         "other tenants are never blocked by it.",
+    )
+    launcher: Launcher = Field(
+        default_factory=Launcher, description="Where runs run (local by default)."
     )
     shards: int = Field(
         default=DEFAULT_SHARDS,
@@ -160,6 +221,7 @@ class RunnerConfig:
     concurrency_per_tenant: int
     schedules: tuple[ScheduledJob, ...]
     shards: int = DEFAULT_SHARDS
+    launcher: Launcher = field(default_factory=Launcher)
 
     @property
     def orchestrated(self) -> bool:
@@ -279,6 +341,23 @@ def load_runner(
                 "set mode: orchestrated or remove the orchestrator block",
             )
         )
+    launcher = orchestrator.launcher if orchestrator else None
+    if launcher is not None and launcher.type != "local" and launcher.image is None:
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator", "launcher"),
+                f"launcher type {launcher.type} needs the image runs start in",
+                "add image: <the runner image built from our Dockerfile>",
+            )
+        )
+    if launcher is not None and launcher.type == "local" and launcher.image is not None:
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator", "launcher", "image"),
+                "only used with launcher type docker or k8s (local runs use this environment)",
+                "set type: docker or k8s, or remove image",
+            )
+        )
     if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
@@ -287,6 +366,7 @@ def load_runner(
         concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
         schedules=tuple(schedules),
         shards=orchestrator.shards if orchestrator else DEFAULT_SHARDS,
+        launcher=orchestrator.launcher if orchestrator else Launcher(),
     )
 
 

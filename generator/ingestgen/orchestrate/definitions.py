@@ -89,7 +89,8 @@ def shard_repositories(location_file: str) -> dict[str, RepositoryDefinition]:
 def tenant_repository(tenant: str, spec: dict[str, Any], project: Path) -> RepositoryDefinition:
     """One tenant's repository: every job of its project and its schedules."""
     resource = meltano_project(project)
-    jobs = [_job(tenant, name, job, resource) for name, job in spec["jobs"].items()]
+    tags = dict(spec.get("tags") or {})
+    jobs = [_job(tenant, name, job, resource, tags) for name, job in spec["jobs"].items()]
     schedules = [
         ScheduleDefinition(
             name=generate_dagster_name(s["name"]),
@@ -127,7 +128,11 @@ def meltano_project(project: Path) -> ResourceDefinition:
 
 
 def _job(
-    tenant: str, name: str, job: dict[str, Any], resource: ResourceDefinition
+    tenant: str,
+    name: str,
+    job: dict[str, Any],
+    resource: ResourceDefinition,
+    tags: dict[str, str],
 ) -> JobDefinition:
     # A job is its Meltano tasks in order (one `meltano run` task per job today), run in the run
     # worker itself: a second process would only start Meltano again. A retried `meltano run` is
@@ -147,7 +152,7 @@ def _job(
         name=generate_dagster_name(name),
         description=f"Runs the `{name}` job of tenant {tenant} from Meltano.",
         resource_defs={"meltano": resource},
-        tags={TENANT_TAG: tenant},
+        tags={**tags, TENANT_TAG: tenant},
         op_retry_policy=RetryPolicy(max_retries=retries, delay=backoff) if retries else None,
         executor_def=in_process_executor,
     )
