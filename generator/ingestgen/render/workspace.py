@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-from ingestgen.config.envrefs import variable_prefix
 from ingestgen.config.runner import Launcher, RunnerConfig
 from ingestgen.errors import IngestgenError
 from ingestgen.registry.resolve import ResolvedJob
@@ -199,7 +198,6 @@ def render_workspace(
             "jobs": dict(sorted(jobs.get(tenant, {}).items())),
             "schedules": [{"name": s.name, "job": s.job, "cron": s.cron} for s in schedules],
             "tags": tenant_tags(tenant, runner.launcher),
-            "variables": f"{variable_prefix(tenant)}*",
         }
     names = {index: shard_name(index) for index in sorted(shards)}
     files = [
