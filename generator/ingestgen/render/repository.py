@@ -7,10 +7,11 @@ need a current render (the oneshot runner, ``ingestgen orchestrate``). Writes on
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestgen.config.load import load_job, load_jobs
+from ingestgen.config.load import JobFile, load_job, load_jobs
 from ingestgen.config.runner import RunnerConfig, find_runner, is_runner_file, load_runner
 from ingestgen.config.yamlsource import load_located
 from ingestgen.errors import ConfigError, Problem
@@ -116,14 +117,24 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     """
     first = RenderReport()
     extra: list[RenderedFile] = []
+    jobs: list[JobFile] | None = None
     if not selected:
-        settings = _plugin_settings(root)
+        # The plugins' --about runs are other processes: the job files (which do not read the
+        # registry) are validated meanwhile. Every problem of both is still reported.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(_plugin_settings, root)
+            try:
+                jobs = load_jobs(job_files(root), root)
+            except ConfigError:
+                jobs = None  # reported again, with the rest, by rendered()
+            settings = asked.result()
         if check:
             extra = [settings]
         else:
             # Written first, so that the projects rendered below carry them.
             first = apply([settings], root, check=False, tenants_all=False)
-    report = apply(extra + rendered(root, selected), root, check=check, tenants_all=not selected)
+    files = rendered(root, selected, jobs)
+    report = apply(extra + files, root, check=check, tenants_all=not selected)
     report.written[:0], report.unchanged[:0] = first.written, first.unchanged
     return report
 
@@ -135,8 +146,12 @@ def _plugin_settings(root: Path) -> RenderedFile:
     return RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
 
 
-def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFile]:
+def rendered(
+    root: Path, selected: list[Path] | None = None, jobs: list[JobFile] | None = None
+) -> list[RenderedFile]:
     """The projects and Dagster workspace `render` would write for ``selected``; writes nothing.
+
+    ``jobs``: every job file under ``configs/``, already validated (with no selection only).
 
     Raises:
         ConfigError: every problem found, located.
@@ -144,7 +159,7 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
     loaded = load_registry(root)
     everything = job_files(root)
     if not selected:
-        jobs = load_jobs(everything, root)
+        jobs = load_jobs(everything, root) if jobs is None else jobs
         runner = find_runner(root, {p.resolve(): j for p, j in zip(everything, jobs, strict=True)})
         resolved, others = resolve_jobs(jobs, loaded), []
     else:
