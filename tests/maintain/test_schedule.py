@@ -1,6 +1,6 @@
 """Maintenance schedules: runner.yaml's ``maintenance.tenants.<id>.cron`` as a Dagster schedule.
 
-Definitions-level (no daemon): the tenant's code location is loaded in a fresh interpreter
+Definitions-level (no daemon): the tenant's shard (code location) is loaded in a fresh interpreter
 (dagster-meltano keeps one Meltano project per process), its maintenance job is checked to
 carry the tenant tag the run queue limits on, and run in process; the table is then compacted.
 """
@@ -25,9 +25,8 @@ pytestmark = [pytest.mark.upkeep, pytest.mark.slow]
 PROBE = """
 import json, runpy, sys
 from dagster import DefaultScheduleStatus, DagsterInstance
-defs = runpy.run_path(sys.argv[1])["defs"]
-repo = defs.get_repository_def()
-upkeep = defs.get_job_def("ingestgen_maintain")
+repo = runpy.run_path(sys.argv[1])["tenant_acme"]
+upkeep = repo.get_job("ingestgen_maintain")
 result = upkeep.execute_in_process(instance=DagsterInstance.ephemeral(), raise_on_error=False)
 print(json.dumps({
     "jobs": {j.name: dict(j.tags) for j in repo.get_all_jobs()},
@@ -49,8 +48,14 @@ def test_maintenance_schedule_runs_in_the_tenants_queue(
         mode="orchestrated",
     )
     api.render(repo)
-    location = repo / "projects" / "_dagster" / "acme.py"
-    assert 'maintenance_cron="30 4 * * *"' in location.read_text()
+    # acme's shard: its code location module and the data it lists.
+    location = next(
+        p
+        for p in sorted((repo / "projects" / "_dagster").glob("shard_*.py"))
+        if "acme" in json.loads(p.with_suffix(".json").read_text())["tenants"]
+    )
+    shard = json.loads(location.with_suffix(".json").read_text())
+    assert shard["tenants"]["acme"]["maintenance_cron"] == "30 4 * * *"
     dagster_yaml = (repo / "projects" / "_dagster" / "dagster.yaml").read_text()
     assert "key: tenant" in dagster_yaml
     for n in range(4):

@@ -58,7 +58,8 @@ def test_refuses_projects_that_drifted_from_configs(repo: Path) -> None:
     done = orchestrate(repo)
     assert done.returncode == 2
     assert done.stderr == (
-        "error: projects/ differ from configs/ (projects/initech/meltano.yml); "
+        "error: projects/ differ from configs/ (projects/initech/meltano.yml, "
+        "projects/_dagster/shard_0.json); "
         "run `ingestgen render`\n"
     )
     assert not (repo.parent / "home").exists()  # nothing started, nothing written

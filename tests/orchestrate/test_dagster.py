@@ -1,8 +1,9 @@
 """Orchestrated mode for real: `ingestgen orchestrate` runs `dagster-daemon` and
 `dagster-webserver` on loopback with a temporary DAGSTER_HOME, on a two-tenant workspace.
 
-Runs are launched through the GraphQL API and one schedule ticks on its own; the tests read the
-run storage back (start and end times, tags) and the rows the runs landed in each tenant's
+The two tenants are built by two code locations (shards; one repository per tenant). Runs are
+launched through the GraphQL API and one schedule ticks on its own; the tests read the run storage
+back (start and end times, tags) and the rows the runs landed in each tenant's
 Iceberg table (embedded catalog). The UI's schedule list is checked in headless Chromium, with a
 screenshot kept under build/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
 """
@@ -27,16 +28,19 @@ import yaml
 
 from ingestgen import api, lake
 from ingestgen.orchestrate.graphql import DagsterApiError, location_status, query
+from ingestgen.render.workspace import shard_name, shard_of
 from tests.fixtures.chromium import FLAGS, chromium
 
 pytestmark = [pytest.mark.dagster, pytest.mark.slow]
 BIN = Path(sys.executable).parent
 
 TENANTS = ("acme", "initech")
+# The default four shards: acme and initech hash to different ones.
+SHARD = {tenant: shard_name(shard_of(tenant, 4)) for tenant in TENANTS}
 RUNS = """
 { runsOrError { __typename ... on Runs { results {
     runId jobName status startTime endTime
-    repositoryOrigin { repositoryLocationName }
+    repositoryOrigin { repositoryLocationName repositoryName }
     tags { key value } } } } }
 """
 LAUNCH = """
@@ -55,12 +59,26 @@ QUEUE = """
              runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }
 """
 SCHEDULES = """
-query Schedules($location: String!) {
+query Schedules($location: String!, $repository: String!) {
   schedulesOrError(repositorySelector: {repositoryLocationName: $location,
-                                        repositoryName: "__repository__"}) {
+                                        repositoryName: $repository}) {
     __typename
     ... on Schedules { results {
       name cronSchedule executionTimezone pipelineName scheduleState { status } } }
+  }
+}
+"""
+SCHEDULE_ID = """
+query Schedule($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { __typename ... on Schedule { id } }
+}
+"""
+STOP_SCHEDULE = """
+mutation Stop($id: String!) {
+  stopRunningSchedule(id: $id) {
+    __typename
+    ... on ScheduleStateResult { scheduleState { status } }
+    ... on PythonError { message }
   }
 }
 """
@@ -103,13 +121,14 @@ def orchestrated(
         folder = root / "configs" / tenant
         shutil.copytree(repo_root / "configs" / "acme" / "data", folder / "data")
         (folder / "deals_daily.yaml").write_text(job.format(tenant=tenant))
-    # initech's schedule ticks once, a few minutes from now (UTC): long enough for Dagster to
-    # start, soon enough to keep the test short. acme's ticks at 03:17 UTC only (were the test
-    # running then, one more acme run would change no assertion).
-    # Dagster is up 45-70 s after this point here; a tick before the daemon starts would be lost.
-    soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=90)
-    tick = soon.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)  # in 90-150 s
-    tick_cron = f"{tick.minute} {tick.hour} * * *"
+    # initech's schedule ticks every minute of the next 20 (UTC), each hour: Dagster's daemon
+    # only runs ticks that come after it starts (a default-running schedule starts counting at
+    # the daemon's first look), so whenever it comes up within those 20 minutes a tick follows.
+    # The test stops the schedule after its first run. acme's ticks at 03:17 UTC only (were the
+    # test running then, one more acme run would change no assertion).
+    now = dt.datetime.now(dt.UTC)
+    minutes = sorted({(now.minute + k) % 60 for k in range(1, 21)})
+    tick_cron = f"{','.join(str(m) for m in minutes)} * * * *"
     (root / "configs" / "runner.yaml").write_text(f"""\
 runner:
   mode: orchestrated
@@ -162,7 +181,7 @@ def wait_loaded(url: str, process: subprocess.Popen[bytes], log: Path, timeout: 
         assert process.poll() is None, log.read_text()[-5000:]
         with contextlib.suppress(DagsterApiError):
             status = location_status(url)
-            if status == dict.fromkeys(TENANTS, "LOADED"):
+            if status == dict.fromkeys(SHARD.values(), "LOADED"):
                 return
         time.sleep(2)
     raise AssertionError(f"not loaded after {timeout:.0f} s: {status}")
@@ -173,14 +192,15 @@ def runs(url: str) -> list[dict[str, object]]:
     for run in found:
         run["tags"] = {t["key"]: t["value"] for t in run["tags"]}
         run["location"] = run["repositoryOrigin"]["repositoryLocationName"]
+        run["repository"] = run["repositoryOrigin"]["repositoryName"]
     return list(found)
 
 
-def launch(url: str, location: str, job: str) -> str:
+def launch(url: str, tenant: str, job: str) -> str:
     params = {
         "selector": {
-            "repositoryLocationName": location,
-            "repositoryName": "__repository__",
+            "repositoryLocationName": SHARD[tenant],
+            "repositoryName": tenant,
             "jobName": job,
         },
         "runConfigData": {},
@@ -217,7 +237,9 @@ def overlap(a: dict[str, object], b: dict[str, object]) -> bool:
 def test_every_tenants_schedules_are_listed_running_in_utc(orchestrated: Orchestrated) -> None:
     listed = {}
     for tenant in TENANTS:
-        answer = query(orchestrated.url, SCHEDULES, {"location": tenant})["schedulesOrError"]
+        answer = query(
+            orchestrated.url, SCHEDULES, {"location": SHARD[tenant], "repository": tenant}
+        )["schedulesOrError"]
         assert answer["__typename"] == "Schedules"
         listed[tenant] = {
             s["name"]: (
@@ -232,6 +254,35 @@ def test_every_tenants_schedules_are_listed_running_in_utc(orchestrated: Orchest
     ((name, (cron, job, zone, state)),) = listed["initech"].items()
     assert (name, job, zone, state) == ("initech_tick", "deals_daily", "UTC", "RUNNING")
     assert len(cron.split()) == 5
+
+
+def test_a_schedule_tick_starts_a_tagged_run(orchestrated: Orchestrated) -> None:
+    url = orchestrated.url
+    deadline = time.monotonic() + 1200
+    ticked: list[dict[str, object]] = []
+    while time.monotonic() < deadline and not ticked:
+        ticked = [
+            r
+            for r in runs(url)
+            if r["tags"].get("dagster/schedule_name") == orchestrated.tick_schedule
+        ]  # type: ignore[union-attr]
+        time.sleep(2)
+    assert ticked, f"no run from the schedule {orchestrated.tick_schedule}"
+    # One tick is enough: the schedule is stopped (a tick already under way may still run).
+    selector = {
+        "repositoryLocationName": SHARD["initech"],
+        "repositoryName": "initech",
+        "scheduleName": orchestrated.tick_schedule,
+    }
+    found = query(url, SCHEDULE_ID, {"selector": selector})["scheduleOrError"]
+    assert found["__typename"] == "Schedule", found
+    stopped = query(url, STOP_SCHEDULE, {"id": found["id"]})["stopRunningSchedule"]
+    assert stopped["__typename"] == "ScheduleStateResult", stopped
+    (run,) = wait_finished(url, {str(ticked[0]["runId"])}, timeout=900).values()
+    assert run["status"] == "SUCCESS"
+    assert run["tags"]["tenant"] == "initech"  # type: ignore[index]
+    assert (run["location"], run["repository"]) == (SHARD["initech"], "initech")
+    assert rows(orchestrated.root, "initech") == 50
 
 
 def test_runs_land_rows_and_never_overlap_within_a_tenant(orchestrated: Orchestrated) -> None:
@@ -252,7 +303,7 @@ def test_runs_land_rows_and_never_overlap_within_a_tenant(orchestrated: Orchestr
     # Two runs of acme requested at once, and one of initech.
     acme = {launch(url, "acme", "deals_daily"), launch(url, "acme", "deals_daily")}
     initech = {launch(url, "initech", "deals_daily")}
-    done = wait_finished(url, acme | initech, timeout=900)
+    done = wait_finished(url, acme | initech, timeout=1200)
     assert {r["status"] for r in done.values()} == {"SUCCESS"}, done
     assert {r["runId"]: r["tags"]["tenant"] for r in done.values()} == {
         **dict.fromkeys(acme, "acme"),
@@ -264,30 +315,13 @@ def test_runs_land_rows_and_never_overlap_within_a_tenant(orchestrated: Orchestr
     # Both tenants' rows landed in their own tables; acme's second run found nothing new.
     assert rows(root, "acme") == 50
     assert rows(root, "initech") == 50
-
-
-def test_a_schedule_tick_starts_a_tagged_run(orchestrated: Orchestrated) -> None:
-    url = orchestrated.url
-    deadline = time.monotonic() + 600
-    ticked: list[dict[str, object]] = []
-    while time.monotonic() < deadline and not ticked:
-        ticked = [
-            r
-            for r in runs(url)
-            if r["tags"].get("dagster/schedule_name") == orchestrated.tick_schedule
-        ]  # type: ignore[union-attr]
-        time.sleep(2)
-    assert ticked, f"no run from the schedule {orchestrated.tick_schedule}"
-    (run,) = wait_finished(url, {str(ticked[0]["runId"])}, timeout=600).values()
-    assert run["status"] == "SUCCESS"
-    assert run["location"] == "initech" and run["tags"]["tenant"] == "initech"  # type: ignore[index]
-    # Every run of one tenant, manual or scheduled, ran alone.
+    # Every run of one tenant, manual or scheduled, ran alone; each ran in its tenant's shard.
     for tenant in TENANTS:
-        mine = [r for r in runs(url) if r["location"] == tenant and r["endTime"]]
+        mine = [r for r in runs(url) if r["repository"] == tenant and r["endTime"]]
+        assert {r["location"] for r in mine} == {SHARD[tenant]}
         for i, a in enumerate(mine):
             for b in mine[i + 1 :]:
                 assert not overlap(a, b), (a, b)
-    assert rows(orchestrated.root, "initech") == 50
 
 
 CHROMIUM_FLAGS = [*FLAGS, "--window-size=1600,900", "--virtual-time-budget=20000"]
@@ -313,7 +347,7 @@ def test_ui_lists_every_tenants_schedules(
     (artifacts / "schedules.html").write_text(dom.stdout)
     for tenant, schedule in (("acme", "acme_nightly"), ("initech", orchestrated.tick_schedule)):
         assert f">{tenant}<" in dom.stdout
-        assert f'href="/locations/{tenant}/schedules/{schedule}"' in dom.stdout
+        assert f'href="/locations/{tenant}@{SHARD[tenant]}/schedules/{schedule}"' in dom.stdout
     done = subprocess.run(
         [*common, f"--user-data-dir={tmp_path / 'shot'}", f"--screenshot={shot}", page],
         capture_output=True,
@@ -331,7 +365,7 @@ def test_orchestrate_stops_cleanly_on_sigterm(orchestrated: Orchestrated) -> Non
     os.kill(process.pid, signal.SIGTERM)
     assert process.wait(timeout=120) == 0, orchestrated.log.read_text()[-3000:]
     text = orchestrated.log.read_text()
-    assert "dagster: ready, code locations acme, initech loaded" in text
+    assert "dagster: ready, code locations shard_0, shard_2 loaded" in text
     assert "dagster: stopping (SIGTERM)" in text
     # Nothing it started is left: webserver, daemon, code servers and run workers are gone.
     deadline = time.monotonic() + 30

@@ -140,7 +140,8 @@ BAD: dict[str, tuple[str, list[str]]] = {
         "runner:\n  mode: orchestrated\n  orchestrator:\n    type: dagster\n    schedule: []\n",
         [
             "configs/runner.yaml:5 runner.orchestrator.schedule: unknown key 'schedule' (did you "
-            "mean 'schedules'? valid keys: concurrency_per_tenant, schedules, type)"
+            "mean 'schedules'? valid keys: concurrency_per_tenant, launcher, schedules, shards, "
+            "type)"
         ],
     ),
     "bad_name_and_runner_as_job": (

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from ingestgen.config.envrefs import reference_problems
 from ingestgen.config.job import JobConfig
 from ingestgen.config.locate import problems_from
+from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located, texts
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
 from ingestgen.paths import RUNNER_FILE, display, resolves_inside, spec_relpath
@@ -189,11 +190,9 @@ def _load_asset(
             )
         )
         return None, None
-    spec_doc = load_located(real, rel.as_posix())
-    try:
-        asset = AssetSpec.model_validate(spec_doc.data)
-    except ValidationError as exc:
-        problems += problems_from(exc, spec_doc, AssetSpec)
+    spec_doc, asset, spec_problems = _read_asset(real, rel.as_posix())
+    if asset is None:
+        problems += spec_problems
         return None, None
     layout = _layout_problem(rel, asset)
     if layout:
@@ -209,6 +208,38 @@ def _load_asset(
             )
         )
     return asset, rel
+
+
+# Many jobs name one asset definition (a thousand tenants, one spec): it is parsed and validated
+# once per content. Keyed by the bytes read, so an edited file is read afresh (the models are
+# frozen).
+_ASSETS: dict[tuple[str, str, bytes], tuple[Located, AssetSpec | None, list[Problem]]] = {}
+_ASSETS_MAX = 256
+
+
+def _read_asset(real: Path, name: str) -> tuple[Located, AssetSpec | None, list[Problem]]:
+    try:
+        with real.open("rb") as handle:  # bounded like every read; load_located says if too big
+            content = handle.read(LIMITS.file_bytes + 1)
+    except OSError:
+        content = b""
+    key = (str(real), name, content)
+    found = _ASSETS.get(key)
+    if found is not None:
+        return found
+    spec_doc = load_located(real, name)
+    try:
+        result: tuple[Located, AssetSpec | None, list[Problem]] = (
+            spec_doc,
+            AssetSpec.model_validate(spec_doc.data),
+            [],
+        )
+    except ValidationError as exc:
+        result = (spec_doc, None, problems_from(exc, spec_doc, AssetSpec))
+    if len(_ASSETS) >= _ASSETS_MAX:
+        _ASSETS.clear()
+    _ASSETS[key] = result
+    return result
 
 
 def _layout_problem(rel: PurePosixPath, asset: AssetSpec) -> tuple[str, str] | None:

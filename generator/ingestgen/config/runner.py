@@ -12,13 +12,14 @@ starts anything, and it never reads the job's secrets.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from ingestgen.config.load import is_runner_data, load_job
+from ingestgen.config.load import JobFile, is_runner_data, load_job
 from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
@@ -101,6 +102,69 @@ class Schedule(_Strict):
         return value
 
 
+_ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
+_IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
+_MEMORY = r"^[1-9][0-9]{0,5}(?:Mi|Gi)$"
+
+
+class Resources(_Strict):
+    """Limits of one run's container."""
+
+    cpu: float | None = Field(
+        default=None, gt=0, le=64, description="CPUs per run, e.g. 0.5 or 2 (a limit)."
+    )
+    memory: str | None = Field(
+        default=None,
+        pattern=_MEMORY,
+        description="Memory per run: a whole number of Mi or Gi, e.g. 512Mi or 2Gi (a limit).",
+    )
+
+
+class Launcher(_Strict):
+    """Where a run runs: in the daemon's machine, or in a container of the runner image."""
+
+    type: Literal["local", "docker", "k8s"] = Field(
+        default="local",
+        description="local: a process beside the daemon; docker: Dagster's DockerRunLauncher; "
+        "k8s: Dagster's K8sRunLauncher (one Kubernetes Job per run).",
+    )
+    image: str | None = Field(
+        default=None,
+        pattern=_IMAGE,
+        description="The runner image (our Dockerfile) runs start in; docker and k8s need it.",
+    )
+    env: list[str] = Field(
+        default_factory=list,
+        description="Platform variables every run gets, by name (values from the daemon's "
+        "environment), e.g. AWS_REGION. Each tenant's runs also get its own <TENANT>__* variables, "
+        "and nothing else of the daemon's environment.",
+    )
+    resources: Resources | None = Field(default=None, description="Limits of each run.")
+    namespace: str = Field(
+        default="ingestgen",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
+        description="k8s: the namespace of the run Jobs and of the objects rendered for them.",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.match(_ENV_NAME, name):
+                raise ValueError(f"{excerpt(name)} is not a variable name (A-Z, 0-9, _)")
+            if "__" in name:
+                raise ValueError(
+                    f"{excerpt(name)} looks like a tenant's variable (<TENANT>__NAME); those go "
+                    "to their own tenant's runs only, never to every run"
+                )
+        return value
+
+
+DEFAULT_SHARDS = 4
+"""Code locations by default: each one is a process of ~150 MB whatever its tenant count."""
+MAX_SHARDS = 64
+
+
 class Orchestrator(_Strict):
     """The bundled orchestrator and what it runs."""
 
@@ -114,6 +178,16 @@ class Orchestrator(_Strict):
         le=100,
         description="Runs of one tenant allowed at once (Dagster's run queue holds the rest); "
         "other tenants are never blocked by it.",
+    )
+    launcher: Launcher = Field(
+        default_factory=Launcher, description="Where runs run (local by default)."
+    )
+    shards: int = Field(
+        default=DEFAULT_SHARDS,
+        ge=1,
+        le=MAX_SHARDS,
+        description="Dagster code locations the tenants are spread over (by a hash of the tenant "
+        "id, so adding a tenant never moves another); each is one process loading many tenants.",
     )
 
 
@@ -161,6 +235,8 @@ class RunnerConfig:
     concurrency_per_tenant: int
     schedules: tuple[ScheduledJob, ...]
     maintenance: Maintenance | None = None
+    shards: int = DEFAULT_SHARDS
+    launcher: Launcher = field(default_factory=Launcher)
 
     @property
     def orchestrated(self) -> bool:
@@ -180,7 +256,14 @@ class RunnerConfig:
 
     def for_tenant(self, tenant: str) -> list[ScheduledJob]:
         """The tenant's schedules, by name."""
-        return sorted((s for s in self.schedules if s.tenant == tenant), key=lambda s: s.name)
+        return self.by_tenant().get(tenant, [])
+
+    def by_tenant(self) -> dict[str, list[ScheduledJob]]:
+        """Every scheduled tenant's schedules, by name (tenants sorted)."""
+        out: dict[str, list[ScheduledJob]] = {}
+        for schedule in sorted(self.schedules, key=lambda s: (s.tenant, s.name)):
+            out.setdefault(schedule.tenant, []).append(schedule)
+        return out
 
 
 def runner_files(root: Path) -> list[Path]:
@@ -208,8 +291,10 @@ def is_runner_file(path: Path) -> bool:
         return False  # read as a job, whose validation reports the problem
 
 
-def find_runner(root: Path) -> RunnerConfig | None:
+def find_runner(root: Path, loaded: Mapping[Path, JobFile] | None = None) -> RunnerConfig | None:
     """Load the repository's runner config, or None when there is none.
+
+    ``loaded`` holds job files the caller already validated, by resolved path; others are read.
 
     Raises:
         ConfigError: more than one runner.yaml, or every problem of the one there is.
@@ -229,10 +314,12 @@ def find_runner(root: Path) -> RunnerConfig | None:
                 for name in names[1:]
             ]
         )
-    return load_runner(found[0], root) if found else None
+    return load_runner(found[0], root, loaded) if found else None
 
 
-def load_runner(path: Path, root: Path) -> RunnerConfig:
+def load_runner(
+    path: Path, root: Path, loaded: Mapping[Path, JobFile] | None = None
+) -> RunnerConfig:
     """Validate one runner file and resolve its schedules to tenant jobs.
 
     Raises:
@@ -257,7 +344,7 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
     except ValidationError as exc:
         problems += problems_from(exc, doc, RunnerFile)
     # Schedules are checked one by one, so a typo elsewhere never hides a missing job file.
-    schedules = _schedules(_valid_schedules(doc.data), doc, root, problems)
+    schedules = _schedules(_valid_schedules(doc.data), doc, root, problems, loaded or {})
     orchestrator = parsed.orchestrator if parsed else None
     if parsed is not None and parsed.mode == "orchestrated" and orchestrator is None:
         problems.append(
@@ -276,6 +363,23 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
             )
         )
     problems += _maintenance_problems(doc, root)
+    launcher = orchestrator.launcher if orchestrator else None
+    if launcher is not None and launcher.type != "local" and launcher.image is None:
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator", "launcher"),
+                f"launcher type {launcher.type} needs the image runs start in",
+                "add image: <the runner image built from our Dockerfile>",
+            )
+        )
+    if launcher is not None and launcher.type == "local" and launcher.image is not None:
+        problems.append(
+            doc.problem(
+                ("runner", "orchestrator", "launcher", "image"),
+                "only used with launcher type docker or k8s (local runs use this environment)",
+                "set type: docker or k8s, or remove image",
+            )
+        )
     if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
@@ -284,6 +388,8 @@ def load_runner(path: Path, root: Path) -> RunnerConfig:
         concurrency_per_tenant=orchestrator.concurrency_per_tenant if orchestrator else 1,
         schedules=tuple(schedules),
         maintenance=parsed.maintenance,
+        shards=orchestrator.shards if orchestrator else DEFAULT_SHARDS,
+        launcher=orchestrator.launcher if orchestrator else Launcher(),
     )
 
 
@@ -360,7 +466,11 @@ def _valid_schedules(data: object) -> list[tuple[int, Schedule]]:
 
 
 def _schedules(
-    valid: list[tuple[int, Schedule]], doc: Located, root: Path, problems: list[Problem]
+    valid: list[tuple[int, Schedule]],
+    doc: Located,
+    root: Path,
+    problems: list[Problem],
+    loaded: Mapping[Path, JobFile],
 ) -> list[ScheduledJob]:
     out: list[ScheduledJob] = []
     seen: dict[str, int] = {}
@@ -398,7 +508,7 @@ def _schedules(
             )
             continue
         try:
-            job = load_job(path, root)
+            job = loaded.get(path.resolve()) or load_job(path, root)
         except ConfigError as exc:
             problems.append(
                 doc.problem(

@@ -12,6 +12,7 @@ Never listens beyond the host given (loopback by default) and never edits the re
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -25,7 +26,7 @@ from ingestgen.errors import UserError
 from ingestgen.meltano.project import project_dir, system_database
 from ingestgen.meltano.tool import Meltano, environment
 from ingestgen.meltano.tool import executable as find_executable
-from ingestgen.render.workspace import WORKSPACE_DIR
+from ingestgen.render.workspace import SHARD_PREFIX, WORKSPACE_DIR
 
 INSTALL_ORCHESTRATE = "install it with: pip install 'ingestgen[orchestrate]'"
 
@@ -121,6 +122,14 @@ def prepare_home(root: Path, home: Path) -> Path:
     return home
 
 
+def workspace_tenants(root: Path) -> list[str]:
+    """The tenants of the rendered workspace: those of every shard's data file, sorted."""
+    tenants: list[str] = []
+    for data in (root / WORKSPACE_DIR).glob(f"{SHARD_PREFIX}*.json"):
+        tenants += json.loads(data.read_text(encoding="utf-8"))["tenants"]
+    return sorted(tenants)
+
+
 def process_env(home: Path) -> dict[str, str]:
     """The environment of the Dagster processes and of the Meltano runs they start.
 
@@ -148,8 +157,8 @@ def start(root: Path, home: Path, *, host: str = "127.0.0.1", port: int = 3000) 
         )
     prepare_home(root, home)
     env = process_env(home)
-    for location in sorted((root / WORKSPACE_DIR).glob("*.py")):
-        ensure_system_db(project_dir(root, location.stem), env)
+    for tenant in workspace_tenants(root):
+        ensure_system_db(project_dir(root, tenant), env)
     webserver = [executable("dagster-webserver"), "-w", str(workspace), "-h", host, "-p", str(port)]
     daemon = [executable("dagster-daemon"), "run", "-w", str(workspace)]
     return DagsterProcesses(

@@ -2,11 +2,15 @@
 
 Templates never see raw strings unescaped: every interpolated value goes through the ``yaml``
 filter (a flow scalar/collection) or ``yaml_block`` (an indented block), both produced by
-PyYAML's safe dumper, so no value can change the structure of the rendered YAML.
+PyYAML's safe dumper (libyaml's when PyYAML has it: the same output, many times faster), so no
+value can change the structure of the rendered YAML. Blocks are memoised by value: a thousand
+tenants share the same plugin definitions, dumped once.
 """
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +18,46 @@ import yaml
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 
 def to_yaml(value: Any) -> str:
     """One value as inline YAML (quoted and escaped as needed)."""
-    text = yaml.safe_dump(
-        value, default_flow_style=True, sort_keys=False, width=10**9, allow_unicode=True
+    text = yaml.dump(
+        value,
+        Dumper=_DUMPER,
+        default_flow_style=True,
+        sort_keys=False,
+        width=10**9,
+        allow_unicode=True,
     )
     return text.removesuffix("\n...\n").rstrip("\n")
 
 
 def to_yaml_block(value: Any, indent: int) -> str:
     """A mapping or list as a YAML block, every line indented by ``indent`` spaces."""
-    text = yaml.safe_dump(
-        value, default_flow_style=False, sort_keys=False, width=10**9, allow_unicode=True, indent=2
+    try:
+        # JSON keeps order and tells 1, 1.0 and true apart: equal keys dump to equal YAML.
+        key = json.dumps(value, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return _block(value, indent)
+    return _cached_block(key, indent)
+
+
+@lru_cache(maxsize=4096)
+def _cached_block(key: str, indent: int) -> str:
+    return _block(json.loads(key), indent)
+
+
+def _block(value: Any, indent: int) -> str:
+    text = yaml.dump(
+        value,
+        Dumper=_DUMPER,
+        default_flow_style=False,
+        sort_keys=False,
+        width=10**9,
+        allow_unicode=True,
+        indent=2,
     )
     pad = " " * indent
     return "\n".join(pad + line for line in text.rstrip("\n").splitlines())

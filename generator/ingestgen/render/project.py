@@ -21,6 +21,8 @@ from ingestgen.render.jinja import environment
 from ingestgen.render.meltano_schema import validate_meltano_yml
 
 TEMPLATE = "meltano.yml.j2"
+# libyaml's parser when PyYAML has it: the same data, many times faster.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Fixed so a tenant's project id never changes between renders or machines.
 _PROJECT_NS = uuid.UUID("6f1f8a2e-6a43-4f0c-9a55-0c5b1f3f4e21")
 
@@ -54,7 +56,7 @@ def render_projects(
         context = _context(tenant, jobs, loaded)
         context["schedules"] = (schedules or {}).get(tenant, [])
         text = env.get_template(TEMPLATE).render(**context)
-        validate_meltano_yml(yaml.safe_load(text), name)
+        validate_meltano_yml(yaml.load(text, Loader=_LOADER), name)  # noqa: S506 - a safe loader
         files.append(RenderedFile(name, text))
     return files
 

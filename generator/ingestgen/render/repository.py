@@ -7,10 +7,11 @@ need a current render (the oneshot runner, ``ingestgen orchestrate``). Writes on
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingestgen.config.load import load_job, load_jobs
+from ingestgen.config.load import JobFile, load_job, load_jobs
 from ingestgen.config.runner import (
     RunnerConfig,
     find_runner,
@@ -138,14 +139,24 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     """
     first = RenderReport()
     extra: list[RenderedFile] = []
+    jobs: list[JobFile] | None = None
     if not selected:
-        settings = _plugin_settings(root)
+        # The plugins' --about runs are other processes: the job files (which do not read the
+        # registry) are validated meanwhile. Every problem of both is still reported.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = pool.submit(_plugin_settings, root)
+            try:
+                jobs = load_jobs(job_files(root), root)
+            except ConfigError:
+                jobs = None  # reported again, with the rest, by rendered()
+            settings = asked.result()
         if check:
             extra = [settings]
         else:
             # Written first, so that the projects rendered below carry them.
             first = apply([settings], root, check=False, tenants_all=False)
-    report = apply(extra + rendered(root, selected), root, check=check, tenants_all=not selected)
+    files = rendered(root, selected, jobs)
+    report = apply(extra + files, root, check=check, tenants_all=not selected)
     report.written[:0], report.unchanged[:0] = first.written, first.unchanged
     return report
 
@@ -157,28 +168,41 @@ def _plugin_settings(root: Path) -> RenderedFile:
     return RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
 
 
-def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFile]:
+def rendered(
+    root: Path, selected: list[Path] | None = None, jobs: list[JobFile] | None = None
+) -> list[RenderedFile]:
     """The projects and Dagster workspace `render` would write for ``selected``; writes nothing.
+
+    ``jobs``: every job file under ``configs/``, already validated (with no selection only).
 
     Raises:
         ConfigError: every problem found, located.
     """
     loaded = load_registry(root)
     everything = job_files(root)
-    files = everything
-    if selected:
+    if not selected:
+        jobs = load_jobs(everything, root) if jobs is None else jobs
+        runner = find_runner(root, {p.resolve(): j for p, j in zip(everything, jobs, strict=True)})
+        resolved, others = resolve_jobs(jobs, loaded), []
+    else:
+        runner = find_runner(root)
         # Each file is read once more to find its tenant (bounded like every read).
         chosen = job_files(root, selected)
         tenants = {_peek_tenant(path) for path in chosen}
-        files = sorted(set(chosen) | {p for p in everything if _peek_tenant(p) in tenants})
-    resolved = resolve_jobs(load_jobs(files, root), loaded)
-    runner = find_runner(root)
+        peeked = {p: _peek_tenant(p) for p in everything}
+        files = sorted(set(chosen) | {p for p, t in peeked.items() if t in tenants})
+        # The workspace lists every scheduled tenant's jobs: those are resolved too, and only
+        # the selected tenants' projects are rendered.
+        scheduled = set(runner.tenants) if runner and runner.orchestrated else set()
+        extra = sorted({p for p, t in peeked.items() if t in scheduled - tenants} - set(files))
+        resolved = resolve_jobs(load_jobs(files, root), loaded)
+        others = resolve_jobs(load_jobs(extra, root), loaded) if extra else []
     if runner is not None and not selected:
         problems = maintenance_table_problems(runner, _tables(resolved), root)
         if problems:
             raise ConfigError(problems)
     projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
-    return projects + render_workspace(runner, root)
+    return projects + render_workspace(runner, root, resolved + others)
 
 
 def _peek_tenant(path: Path) -> str | None:
