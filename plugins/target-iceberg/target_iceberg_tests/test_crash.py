@@ -138,7 +138,8 @@ def referenced_files(catalog: Catalog, namespace: str) -> set[str]:
 def unreferenced_files(catalog: Catalog, namespace: str, warehouse: Path) -> set[str]:
     """Files under the namespace's folder that no table references (a killed run's leftovers).
 
-    The orphan clean-up (``ingestgen maintain --only orphans``) must remove exactly these.
+    The orphan clean-up (``ingestgen maintain --only orphans``) removes exactly these: see
+    tests/maintain/test_killed_run.py.
     """
     folder = warehouse / namespace
     present = {str(p) for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
