@@ -50,7 +50,7 @@ COPY --chown=10001:10001 plugins plugins
 RUN python3 -m venv /opt/ingestgen \
     && pip install --no-cache-dir uv==0.13.8 \
     && uv pip install ./plugins/plugin-errors ./plugins/target-iceberg ./plugins/tap-gdrive-csv \
-        ./plugins/tap-airbyte-bridge "./[orchestrate]"
+        ./plugins/tap-airbyte-bridge ./plugins/mapper-contract "./[orchestrate]"
 
 # The repository, then each rendered project's Meltano plugins, installed now so that runs
 # start without network access. The build fails if projects/ drifted from configs/.

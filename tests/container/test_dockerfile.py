@@ -58,3 +58,8 @@ def test_image_contract(repo_root: Path) -> None:
     ignored = (repo_root / ".dockerignore").read_text().splitlines()
     for local_state in ("projects/*/.meltano", "projects/*/.lake"):
         assert local_state in ignored
+    # `ingestgen render --check` in the build asks every plugin of ours for its settings: each
+    # one must be installed next to ingestgen in the image.
+    plugins = sorted(p.parent.name for p in (repo_root / "plugins").glob("*/pyproject.toml"))
+    missing = [name for name in plugins if f"./plugins/{name}" not in text]
+    assert not missing, f"the Dockerfile does not install {missing}"
