@@ -172,6 +172,8 @@ def replay_of(changes: Sequence[TableChange], state: str | None, run_id: str) ->
     for change in changes:
         if change.created or change.rows < 0:
             return None
+        if not isinstance(change.transaction, Transaction):
+            return None  # Spark's write (its snapshot is made at commit time, by Spark)
         snapshot = change.transaction._table.current_snapshot()  # the table as the run found it
         summary = snapshot.summary if snapshot else None
         if summary is None or summary[STATE] != state or summary[RUN_ID] in (None, run_id):

@@ -170,7 +170,8 @@ class TargetIceberg(Target):
                 )
                 if multi_table
                 else AtomicSqlCommitter(catalog, job=cfg.job, run_id=cfg.run_id)
-                if takes_atomic_commits(catalog)
+                # Spark commits its own snapshots (through its JdbcCatalog), table by table.
+                if takes_atomic_commits(catalog) and cfg.engine == "native"
                 else PerTableCommitter(catalog)
             )
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
