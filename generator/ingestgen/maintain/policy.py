@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import Field, field_validator
 
+from ingestgen.config.cron import cron_problem
 from ingestgen.config.tenant import TenantId
 from ingestgen.errors import excerpt
 from target_iceberg.spec import Identifier
@@ -98,7 +99,6 @@ class TenantMaintenance(Retention):
     @field_validator("cron")
     @classmethod
     def _cron(cls, value: str | None) -> str | None:
-        from ingestgen.config.runner import cron_problem
 
         problem = cron_problem(value) if value is not None else None
         if problem:

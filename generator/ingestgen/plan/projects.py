@@ -1,7 +1,8 @@
 """Which rendered files change, and what changes in them: jobs, plugins, schedules, locations.
 
 Terraform's marks: ``+`` created, ``-`` deleted, ``~`` updated. Project files are compared through
-the typed project view; the Dagster workspace by its files (one location module per tenant).
+the typed project view; the Dagster workspace by its files (a location module and its data per
+shard of tenants).
 Whatever the view does not model shows as "other project settings" (``--diff`` has every line).
 """
 
@@ -67,6 +68,10 @@ def _workspace(path: str, action: Action) -> list[str]:
     if name.endswith(".py"):
         what = {"create": "added", "delete": "removed", "update": "module changed"}[action]
         return [f"{MARK[action]} Dagster code location {name.removesuffix('.py')}: {what}"]
+    if name.endswith(".json"):
+        what = {"create": "added", "delete": "removed", "update": "changed"}[action]
+        shard = name.removesuffix(".json")
+        return [f"{MARK[action]} Dagster {shard}: its tenants' jobs and schedules {what}"]
     if name == "workspace.yaml":
         return [f"{MARK[action]} Dagster workspace: the list of code locations"]
     if name == "dagster.yaml":
