@@ -39,7 +39,10 @@ def test_plan_reads_the_live_table_and_the_loader_agrees(landed: Landed, tmp_pat
     db = root / "projects" / "acme" / ".lake" / "catalog.db"
     snapshots = {t: current_snapshot(root, t) for t in ("acme", "initech")}
     changed = (
-        original.replace("{name: stage, type: string}", "{name: stage, type: long}")
+        original.replace(
+            "{name: account, type: string, required: true}",
+            "{name: account, type: long, required: true}",
+        )
         .replace('"decimal(18,2)"', '"decimal(20,2)"')
         .replace(
             "    - {name: updated_at",
@@ -61,7 +64,7 @@ def test_plan_reads_the_live_table_and_the_loader_agrees(landed: Landed, tmp_pat
         assert "jobs bad_rows, deals_daily, missing_file" in text
         assert "allowed  promote amount: decimal(18,2) -> decimal(20,2)" in text
         assert "allowed  add column note: string" in text
-        assert "refused  column stage: cannot change string to long" in text
+        assert "refused  column account: cannot change string to long" in text
 
         # The loader decides the same: the next run fails on it and commits nothing.
         done = cli(
@@ -74,7 +77,7 @@ def test_plan_reads_the_live_table_and_the_loader_agrees(landed: Landed, tmp_pat
             "json",
         )
         assert done.returncode == 2, done.stderr[-3000:]
-        assert "column stage: cannot change string to long" in json.loads(done.stdout)["error"]
+        assert "column account: cannot change string to long" in json.loads(done.stdout)["error"]
         assert current_snapshot(root, "acme") == snapshots["acme"]
     finally:
         spec.write_text(original)
