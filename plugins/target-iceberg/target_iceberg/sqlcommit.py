@@ -107,7 +107,10 @@ class AtomicSqlCommitter:
             tx._updates, tx._requirements, tx._snapshot_producers = (), (), []
             table = self.catalog.load_table(change.identifier)
             snapshot = table.current_snapshot()
-            done[".".join(change.identifier)] = snapshot.snapshot_id if snapshot else -1
+            name = ".".join(change.identifier)
+            done[name] = snapshot.snapshot_id if snapshot else -1
+            # The same line as the per-table committer's: `ingestgen run` follows it.
+            logger.info("committed %s: snapshot %s, %d file(s)", name, done[name], change.files)
         logger.info("committed %d table(s) in one catalog transaction", len(done))
         return done
 
