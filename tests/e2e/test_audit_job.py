@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,22 +14,11 @@ from click.testing import CliRunner, Result
 from pyiceberg.catalog import load_catalog
 
 from ingestgen.cli.console import cli
-from ingestgen.meltano.tool import environment, executable
+
+from .test_demo_job import meltano
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.wap]
 BIN = Path(sys.executable).parent
-
-
-def meltano(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [executable(), *args],
-        cwd=project,
-        env=environment(os.environ),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
 
 
 def ingestgen(root: Path, *args: str) -> Result:
