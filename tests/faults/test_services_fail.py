@@ -53,8 +53,8 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def run(props: dict[str, str], namespace: str, run_id: str) -> tuple[TargetIceberg, list[str]]:
-    target = TargetIceberg(
+def _target(props: dict[str, str], namespace: str, run_id: str) -> TargetIceberg:
+    return TargetIceberg(
         config={
             "namespace": namespace,
             "catalog_properties": props,
@@ -62,6 +62,10 @@ def run(props: dict[str, str], namespace: str, run_id: str) -> tuple[TargetIcebe
             "run_id": run_id,
         }
     )
+
+
+def run(props: dict[str, str], namespace: str, run_id: str) -> tuple[TargetIceberg, list[str]]:
+    target = _target(props, namespace, run_id)
     out = io.StringIO()
     with redirect_stdout(out):
         target.process_lines(io.BytesIO(_text().encode()))  # type: ignore[arg-type]
@@ -70,14 +74,7 @@ def run(props: dict[str, str], namespace: str, run_id: str) -> tuple[TargetIcebe
 
 
 def failing_run(props: dict[str, str], namespace: str, run_id: str) -> tuple[TargetIceberg, str]:
-    target = TargetIceberg(
-        config={
-            "namespace": namespace,
-            "catalog_properties": props,
-            "commit_mode": "multi_table",
-            "run_id": run_id,
-        }
-    )
+    target = _target(props, namespace, run_id)
     out = io.StringIO()
     with redirect_stdout(out):
         target.process_lines(io.BytesIO(_text().encode()))  # type: ignore[arg-type]
