@@ -10,13 +10,18 @@ standard output as Singer messages for the next plugin of ``meltano run tap mapp
   planned table's: the contract's columns, required where the table requires them, the key
   as ``key_properties``;
 - the coerced rows as RECORD messages, in input order;
-- the last STATE, once, at the end of the input, after the run's quarantine rows are committed
-  to ``<table>__rejected`` (so a bookmark never passes rejects that are not durable).
+- the last STATE, once, at the end of the input.
+
+Nothing leaves before the run's own commit: the messages are held back on disk until every
+check passed and the run's quarantine rows are committed to ``<table>__rejected``
+(`mapper_contract.outputs.ReleasingCommitter`). A run that fails sends the loader nothing, so a
+stock loader commits nothing of it, and a bookmark never passes rejects that are not durable.
 
 The stream's table is created from the contract (columns, partitioning, identifier fields) and
 its schema evolved before the first row leaves, so the loader finds the table the contract
 describes. The mapper never writes the stream's table itself: the loader does, and commits as
-it does (a stock loader commits batch by batch, not once per run).
+it does (a stock loader commits batch by batch, not once per run; it starts once the mapper
+has read the whole input).
 """
 
 from __future__ import annotations
@@ -88,7 +93,8 @@ class MapperContract(TargetIceberg):
             return
         self._schemas[stream] = (schema, key)
         line = {"type": "SCHEMA", "stream": stream, "schema": schema, "key_properties": list(key)}
-        self.emit(msgspec.json.encode(line) + b"\n")
+        # Held in order with the stream's records (a new SCHEMA applies to the records after it).
+        sink.output.held.write(msgspec.json.encode(line) + b"\n")
 
     def _write_state_message(self, state: dict[str, t.Any]) -> None:
         """The STATE goes out on the same stream as the records, after them."""

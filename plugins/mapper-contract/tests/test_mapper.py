@@ -213,6 +213,26 @@ def test_too_many_rejects_fail_the_run_and_hold_the_state(
     assert not catalog.table_exists(("acme", "deals__rejected"))
 
 
+def test_a_failing_run_passes_nothing_on(lake: Path, spec: Path, catalog: Catalog) -> None:
+    # The rejects come after the good rows: those were read and coerced before the run failed.
+    mapper = MapperContract(
+        config={
+            "namespace": "acme",
+            "catalog_properties": _props(lake),
+            "streams": {"deals": {"table": "deals", "asset_spec": str(spec)}},
+            "max_rejected_rows": 1,
+        }
+    )
+    out = io.StringIO()
+    stream = io.BytesIO(_stream(*GOOD, *BAD).encode())
+    with redirect_stdout(out), pytest.raises(Exception, match="max_rejected_rows=1"):  # noqa: PT012
+        mapper.process_lines(stream)  # type: ignore[arg-type]
+        mapper.process_endofpipe()
+    assert out.getvalue() == ""  # no SCHEMA, no RECORD, no STATE: the loader gets nothing
+    assert mapper.summary.status == "failed"
+    assert catalog.load_table(("acme", "deals")).current_snapshot() is None
+
+
 def test_a_write_mode_the_loader_owns_is_refused(lake: Path, spec: Path) -> None:
     with pytest.raises(Exception, match="write_mode must be append") as caught:
         _run(_stream(*GOOD), lake, spec, write_mode="merge")

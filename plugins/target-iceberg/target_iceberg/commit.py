@@ -2,12 +2,15 @@
 
 `TableChange` is one table's pending change: a pyiceberg transaction holding the schema update
 (if the contract evolved) and one fast-append snapshot of the run's data files, plus the
-snapshot properties (run id, tenant, job, Singer state). A `Committer` makes a whole run's
-changes visible in one call:
+snapshot properties (run id, tenant, job, Singer state). An engine that makes the snapshot
+itself at commit time (Spark) stages the metadata in the transaction and its snapshot as the
+change's `DeferredWrite`. A `Committer` makes a whole run's changes visible in one call; which
+one a run uses is its engine's choice (`target_iceberg.outputs.Backend.committer`):
 
 - `PerTableCommitter` (any pyiceberg catalog, the embedded SQLite one included) commits table
-  by table in identifier order. If it stops half-way, re-running with the same run id commits
-  only the tables that lack a snapshot of that run (`committed_snapshot`).
+  by table in identifier order, each change's deferred write right after its transaction. If
+  it stops half-way, re-running with the same run id commits only the tables that lack a
+  snapshot of that run (`committed_snapshot`).
 - `MultiTableCommitter` (REST catalogs) sends every change of the run as one Iceberg REST
   multi-table commit (`target_iceberg.rest`): on Nessie one commit, new tables included.
 
@@ -48,24 +51,59 @@ CONTENT = "ingestgen.content-digest"
 """A digest of the rows a run landed (and rejected) in a stream, in order."""
 
 
+class DeferredWrite(Protocol):
+    """A table's snapshot that an engine makes at commit time, after the change's transaction."""
+
+    def run(self) -> Table:
+        """Write the snapshot; return the table as committed.
+
+        Raises:
+            CommitFailedException: a concurrent change made the commit fail (retry).
+        """
+        ...
+
+    def discard(self) -> None:
+        """Drop what the write would have written; it can no longer run."""
+        ...
+
+
 @dataclass
 class TableChange:
     """One table's staged change for a run; nothing of it is visible until committed."""
 
     identifier: tuple[str, str]
     transaction: Transaction
+    """The table's metadata change and, unless ``deferred`` is set, its snapshot."""
     files: int
     created: bool
     rows: int = -1
     """Rows the change adds (its data files' record counts); -1 when unknown."""
     content: str = ""
     """The `CONTENT` digest its snapshot records."""
+    deferred: DeferredWrite | None = None
+    """The snapshot, when the engine makes it at commit time (only `PerTableCommitter` runs it)."""
 
     def discard(self) -> None:
         """Delete the manifests staging wrote; the change can no longer be committed."""
         for producer in self.transaction._snapshot_producers:
             producer._clean_all_uncommitted()
         self.transaction._updates, self.transaction._snapshot_producers = (), []
+        if self.deferred is not None:
+            self.deferred.discard()
+
+
+def refuse_deferred(changes: Sequence[TableChange], committer: str) -> None:
+    """Fail before committing anything when a change needs a per-table commit.
+
+    Raises:
+        CommitError: a change carries a deferred write, which ``committer`` cannot run.
+    """
+    deferred = [".".join(c.identifier) for c in changes if c.deferred is not None]
+    if deferred:
+        raise CommitError(
+            f"{committer} cannot commit {', '.join(sorted(deferred))}: their snapshots are made "
+            "by the engine at commit time, table by table; use commit_mode per_table"
+        )
 
 
 class Committer(Protocol):
@@ -73,6 +111,8 @@ class Committer(Protocol):
 
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
         """Commit every change; return each table's new snapshot id by ``namespace.table``.
+
+        Called once at the end of every run that got that far, also with no changes.
 
         Raises:
             CommitError: the catalog refused; what was not committed stays invisible.
@@ -87,12 +127,14 @@ class PerTableCommitter:
         self.catalog = catalog
 
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
-        """Commit each change in identifier order."""
+        """Commit each change in identifier order (its deferred write right after it)."""
         done: dict[str, int] = {}
         for change in sorted(changes, key=lambda c: c.identifier):
             name = ".".join(change.identifier)
             try:
                 table = change.transaction.commit_transaction()
+                if change.deferred is not None:
+                    table = change.deferred.run()
             except CommitFailedException as exc:
                 raise CommitError(
                     f"the catalog refused the commit of {name} ({exc}); tables committed before "
@@ -129,6 +171,9 @@ class MultiTableCommitter:
         from target_iceberg.nessie import CommitInfo
         from target_iceberg.rest import CatalogRequestError, commit_transactions
 
+        if not changes:
+            return {}
+        refuse_deferred(changes, "the multi-table commit")
         ordered = sorted(changes, key=lambda c: c.identifier)
         try:
             info = CommitInfo.for_run(tenant=self.tenant, job=self.job, run_id=self.run_id)
@@ -172,8 +217,8 @@ def replay_of(changes: Sequence[TableChange], state: str | None, run_id: str) ->
     for change in changes:
         if change.created or change.rows < 0:
             return None
-        if not isinstance(change.transaction, Transaction):
-            return None  # Spark's write (its snapshot is made at commit time, by Spark)
+        if change.deferred is not None:
+            return None  # the engine makes its snapshot at commit time: nothing to compare yet
         snapshot = change.transaction._table.current_snapshot()  # the table as the run found it
         summary = snapshot.summary if snapshot else None
         if summary is None or summary[STATE] != state or summary[RUN_ID] in (None, run_id):

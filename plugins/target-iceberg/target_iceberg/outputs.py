@@ -3,16 +3,20 @@
 The sink pipeline (`target_iceberg.sinks`) is the same for every engine: it reads, enforces the
 contract, quarantines and counts. What it does with the good rows of a block is this seam's:
 a `Backend` opens one `TableOutput` per table of the run (the stream's table and, when a record
-is rejected, its quarantine table), and each output stages at most one change for the
-committer at the end of the run.
+is rejected, its quarantine table), each output stages at most one change at the end of the
+run, and the backend's `Committer` makes the run's changes visible. That is the whole write
+path of an engine: nothing else in the loader asks which engine runs.
 
 - `NativeBackend` (engine ``native``): pyiceberg plans the table and this process writes the
   Parquet files (`target_iceberg.writer`); ``write_mode: merge`` spools the run's rows, keeps
-  one version per key and stages a copy-on-write overwrite (`target_iceberg.merge`).
+  one version per key and stages a copy-on-write overwrite (`target_iceberg.merge`). Its
+  committer is the catalog's best (`native_committer`): one multi-table commit, one SQL
+  transaction, or table by table.
 - `target_iceberg.spark.backend.SparkBackend` (engine ``spark``): the same plan, the same
-  spool and de-duplication; a Spark session appends or runs ``MERGE INTO``.
+  spool and de-duplication; each data table's change carries a deferred write (a Spark session
+  appends or runs ``MERGE INTO`` at commit time), so its committer goes table by table.
 - The contract mapper (plugins/mapper-contract) emits the rows as Singer RECORD messages for a
-  stock loader.
+  stock loader, once its own commit (the quarantine tables) went through.
 
 Quarantine tables are always written natively: they are the loader's own, append-only tables.
 """
@@ -23,12 +27,15 @@ import logging
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import pyarrow as pa
+from pyiceberg.catalog import Catalog
 from pyiceberg.io.pyarrow import schema_to_pyarrow
 
-from target_iceberg.commit import TableChange
+from target_iceberg.commit import Committer, MultiTableCommitter, PerTableCommitter, TableChange
+from target_iceberg.config import LoaderConfig
 from target_iceberg.contract.evolution import SchemaPlan
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import ConfigError
+from target_iceberg.sqlcommit import AtomicSqlCommitter, takes_atomic_commits
 from target_iceberg.summary import MergeCounts
 from target_iceberg.tables import TableHandle
 from target_iceberg.writer import RollingWriter, WriteStats
@@ -92,9 +99,31 @@ class Backend(Protocol):
         """The output of table ``identifier`` for rows following ``contract``."""
         ...
 
+    def committer(self, catalog: Catalog, settings: LoaderConfig) -> Committer:
+        """Who makes the run's staged changes visible (called once, before the first change)."""
+        ...
+
     def close(self) -> None:
         """Release the engine (e.g. stop a Spark session) once the run is over."""
         ...
+
+
+def native_committer(catalog: Catalog, settings: LoaderConfig) -> Committer:
+    """The committer of changes this process staged whole (transactions holding the snapshots).
+
+    ``commit_mode: multi_table``: one REST multi-table commit; a SQL catalog: one database
+    transaction for every table (`target_iceberg.sqlcommit`); otherwise table by table.
+    """
+    if settings.commit_mode == "multi_table":
+        return MultiTableCommitter(
+            catalog,
+            tenant=settings.tenant or settings.namespace,
+            job=settings.job,
+            run_id=settings.run_id,
+        )
+    if takes_atomic_commits(catalog):
+        return AtomicSqlCommitter(catalog, job=settings.job, run_id=settings.run_id)
+    return PerTableCommitter(catalog)
 
 
 def merge_key(contract: Contract, table: str) -> tuple[str, ...]:
@@ -215,6 +244,10 @@ class NativeBackend:
 
     def __init__(self, write_mode: Literal["append", "merge"] = "append") -> None:
         self.write_mode = write_mode
+
+    def committer(self, catalog: Catalog, settings: LoaderConfig) -> Committer:
+        """The catalog's best committer (`native_committer`)."""
+        return native_committer(catalog, settings)
 
     def open(
         self, ctx: RunContext, identifier: tuple[str, str], contract: Contract, role: Role

@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from target_iceberg import crashpoint
-from target_iceberg.commit import JOB, RUN_ID, TableChange
+from target_iceberg.commit import JOB, RUN_ID, TableChange, refuse_deferred
 from target_iceberg.errors import CommitError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ class AtomicSqlCommitter:
             CommitError: still conflicting after the retries, or a table the run creates was
                 created by someone else meanwhile; nothing of the run was committed.
         """
+        if not changes:
+            return {}
+        refuse_deferred(changes, "the atomic SQL commit")
         ordered = sorted(changes, key=lambda c: c.identifier)
         for attempt in range(self.retries + 1):
             staged: list[tuple[Table | None, StagedTable]] = []

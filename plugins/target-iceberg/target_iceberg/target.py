@@ -40,7 +40,6 @@ from target_iceberg.commit import (
     TENANT,
     Committer,
     MultiTableCommitter,
-    PerTableCommitter,
     TableChange,
     replay_of,
 )
@@ -62,7 +61,6 @@ from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
 from target_iceberg.spec import AssetSpec
-from target_iceberg.sqlcommit import AtomicSqlCommitter, takes_atomic_commits
 from target_iceberg.summary import AuditSummary, RunSummary
 from target_iceberg.writer import MB, WriterSettings
 
@@ -143,6 +141,7 @@ class TargetIceberg(Target):
             catalog = open_catalog(cfg.catalog_name, props, origin)
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
+            backend = self._backend(catalog)
             multi_table = cfg.commit_mode == "multi_table"
             self._context = RunContext(
                 catalog=catalog,
@@ -155,7 +154,7 @@ class TargetIceberg(Target):
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
-                backend=self._backend(catalog),
+                backend=backend,
                 audit_branch=(
                     branch_name(cfg.run_id) if cfg.audit is not None and cfg.audit.enabled else None
                 ),
@@ -164,21 +163,12 @@ class TargetIceberg(Target):
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
                 ),
             )
-            self._committer = (
-                MultiTableCommitter(
-                    catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
-                )
-                if multi_table
-                else AtomicSqlCommitter(catalog, job=cfg.job, run_id=cfg.run_id)
-                # Spark commits its own snapshots (through its JdbcCatalog), table by table.
-                if takes_atomic_commits(catalog) and cfg.engine == "native"
-                else PerTableCommitter(catalog)
-            )
+            self._committer = self._context.backend.committer(catalog, cfg)
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
         return self._context
 
     def _backend(self, catalog: t.Any) -> Backend:
-        """The engine's write backend (the one seam between the engines)."""
+        """The engine's write path: its table outputs and its committer (the one seam)."""
         cfg = self.settings
         if cfg.engine == "spark":
             from target_iceberg.spark.backend import SparkBackend
@@ -188,7 +178,7 @@ class TargetIceberg(Target):
 
     @property
     def committer(self) -> Committer:
-        """The committer; the embedded catalog's per-table one unless replaced."""
+        """The committer: the engine backend's (`Backend.committer`) unless replaced."""
         _ = self.context
         assert self._committer is not None
         return self._committer
@@ -360,7 +350,9 @@ class TargetIceberg(Target):
             if replayed is not None:
                 self._skip_replay(replayed, changes)
                 changes = []
-            committed = self.committer.commit(changes) if changes else {}
+            # Called also without changes: a backend may act on the run's commit (the mapper
+            # passes its rows on then).
+            committed = self.committer.commit(changes)
             crashpoint.reached("committed")
             if self._context is not None and self._context.audit_branch is not None:
                 committed = self._audit_and_publish(self._context.audit_branch, committed)

@@ -4,12 +4,14 @@ Everything before the write is the shared pipeline: contract, coercion, quaranti
 natively: a loader-owned, append-only table), thresholds, and for ``write_mode: merge`` the
 spool's one version per key. At commit time, table by table:
 
-1. pyiceberg commits what the run plans for the table's metadata: its creation (with the
-   contract's schema, field ids and partitioning) or a schema evolution; no snapshot;
-2. Spark writes the one snapshot: ``INSERT INTO`` (append) or ``MERGE INTO`` on the primary key
-   (``WHEN MATCHED [AND the table's cursor is not newer] THEN UPDATE``, ``WHEN NOT MATCHED THEN
-   INSERT``); the snapshot summary carries the same ``ingestgen.*`` properties as a native one
-   (Iceberg's ``spark.sql.iceberg.snapshot-property.*`` session settings).
+1. pyiceberg commits what the run plans for the table's metadata (the change's transaction):
+   its creation (with the contract's schema, field ids and partitioning) or a schema
+   evolution; no snapshot;
+2. Spark writes the one snapshot (the change's deferred write, `SparkWrite`): ``INSERT INTO``
+   (append) or ``MERGE INTO`` on the primary key (``WHEN MATCHED [AND the table's cursor is not
+   newer] THEN UPDATE``, ``WHEN NOT MATCHED THEN INSERT``); the snapshot summary carries the
+   same ``ingestgen.*`` properties as a native one (Iceberg's
+   ``spark.sql.iceberg.snapshot-property.*`` session settings).
 
 Rows reach Spark as Parquet files in a private temporary folder for a ``local`` master, and
 through the driver (Arrow) for a cluster or Spark Connect, which cannot read this machine's
@@ -30,7 +32,13 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
-from target_iceberg.commit import RUN_ID, TableChange, committed_snapshot
+from target_iceberg.commit import (
+    RUN_ID,
+    Committer,
+    PerTableCommitter,
+    TableChange,
+    committed_snapshot,
+)
 from target_iceberg.config import LoaderConfig
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import LoaderError
@@ -57,7 +65,7 @@ class SparkWriteError(LoaderError):
 
 
 class SparkBackend:
-    """Opens Spark outputs for data tables, native ones for quarantine tables."""
+    """Opens Spark outputs for data tables, native ones for quarantine tables; commits per table."""
 
     def __init__(self, settings: LoaderConfig, catalog: Catalog) -> None:
         self.settings = settings
@@ -73,6 +81,11 @@ class SparkBackend:
         if role == "rejects":
             return NativeOutput(ctx, identifier, contract)
         return SparkOutput(ctx, identifier, contract, self)
+
+    def committer(self, catalog: Catalog, settings: LoaderConfig) -> Committer:
+        """Table by table: Spark makes each data table's snapshot through its own catalog."""
+        del settings
+        return PerTableCommitter(catalog)
 
     def close(self) -> None:
         """Stop the session."""
@@ -134,8 +147,15 @@ class SparkOutput:
         if self.spool.rows == 0 and metadata is None:
             self.spool.close()
             return None
-        write = SparkWrite(self, properties, keep, metadata)
-        return TableChange(self.handle.identifier, write, 0, self.handle.created)  # type: ignore[arg-type]
+        # The transaction holds the metadata change only (none: it commits nothing); Spark's
+        # write makes the snapshot right after it.
+        return TableChange(
+            self.handle.identifier,
+            self.handle.transaction,
+            0,
+            self.handle.created,
+            deferred=SparkWrite(self, properties, keep),
+        )
 
     def already_committed(self) -> int | None:
         """The snapshot of this run id, if any."""
@@ -147,25 +167,19 @@ class SparkOutput:
 
 
 class SparkWrite:
-    """What `PerTableCommitter` commits for a Spark table: metadata first, then Spark's snapshot.
+    """A Spark table's snapshot, made at commit time (the change's `DeferredWrite`).
 
-    Quacks like the pyiceberg transaction the committer expects (``commit_transaction``).
+    `PerTableCommitter` commits the change's transaction (the table's creation or schema
+    evolution, no snapshot) and then runs this: Spark appends or merges the spooled rows.
     """
 
-    def __init__(
-        self,
-        output: SparkOutput,
-        properties: dict[str, str],
-        keep: Any,
-        metadata: TableChange | None,
-    ) -> None:
+    def __init__(self, output: SparkOutput, properties: dict[str, str], keep: Any) -> None:
         self.output = output
         self.properties = properties
         self.keep = keep
-        self.metadata = metadata
 
-    def commit_transaction(self) -> Table:
-        """Commit the metadata change, run the Spark write, return the table as committed.
+    def run(self) -> Table:
+        """Run the Spark write; return the table as committed.
 
         Raises:
             CommitFailedException: a concurrent change made Spark's commit fail (retry).
@@ -173,8 +187,6 @@ class SparkWrite:
         """
         output = self.output
         try:
-            if self.metadata is not None:
-                self.metadata.transaction.commit_transaction()
             if output.spool.rows:
                 spark = output.backend.sessions.session()
                 self._write(spark)
@@ -187,6 +199,10 @@ class SparkWrite:
                 f"{output.ctx.run_id} (property {RUN_ID}); check the Spark catalog settings"
             )
         return table
+
+    def discard(self) -> None:
+        """Delete the spooled rows; Spark never sees them."""
+        self.output.spool.close()
 
     def _write(self, spark: Any) -> None:
         output = self.output
