@@ -4,16 +4,21 @@ Per engine, in a fresh embedded catalog, each step its own target-iceberg proces
   (1) load:  N records (ids 0..N-1) appended into a new table;
   (2) merge: N records, 10% updates (ids 0..N/10-1) and 90% new (ids N..), write_mode merge.
 The merge is checked exactly: 1.9 N rows, one per id, the updated ids carry the new version.
+Engine ``meltano`` (append only: a stock loader) does step (1) alone, through mapper-contract
+into target-s3tables on the reference REST catalog and the local S3 server
+(`bench/meltano_load.py`), checked to land N rows.
 Prints wall seconds, records/s and the peak RSS of the process tree (the loader and, for spark,
-its JVM, sampled from /proc) per step, and one closing JSON line:
+its JVM; for meltano the mapper and the loader; sampled from /proc) per step, the machine's
+load average, and one closing JSON line:
 
-    python bench/merge.py --records 1000000 [--engines native,spark]
+    python bench/merge.py --records 1000000 [--engines native,spark,meltano]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,6 +27,7 @@ import time
 from pathlib import Path
 
 from loader import SPEC, generate
+from meltano_load import run_meltano_load
 from pyiceberg.catalog import load_catalog
 
 PAGE_MB = 4096 / 1024 / 1024
@@ -115,7 +121,13 @@ def check(work: Path, count: int) -> dict[str, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
-    parser.add_argument("--engines", default="native,spark")
+    parser.add_argument("--engines", default="native,spark,meltano")
+    parser.add_argument(
+        "--meltano-batch-rows",
+        type=int,
+        default=100_000,
+        help="target-s3tables' batch_size_rows: records per commit (its default is 5000)",
+    )
     args = parser.parse_args()
     count, updates = args.records, args.records // 10
     results: dict[str, dict[str, float]] = {}
@@ -131,6 +143,22 @@ def main() -> None:
         for engine in args.engines.split(","):
             work = root / engine
             work.mkdir()
+            if engine == "meltano":
+                load_s, load_rss, rows = run_meltano_load(
+                    work, SPEC, base, count, tree_rss_mb, args.meltano_batch_rows
+                )
+                results[engine] = {
+                    "load_s": round(load_s, 1),
+                    "load_peak_rss_mb": round(load_rss),
+                    "rows": rows,
+                }
+                print(
+                    f"{engine:>7}: load {count:,} in {load_s:6.1f} s ({count / load_s:9,.0f} "
+                    f"rec/s, {load_rss:5.0f} MB; batches of {args.meltano_batch_rows:,}); "
+                    f"{rows:,} rows; load average {os.getloadavg()[0]:.1f}",
+                    flush=True,
+                )
+                continue
             load_s, load_rss = run(config(work, engine, "append", spec, "load"), base)
             merge_s, merge_rss = run(config(work, engine, "merge", spec, "merge"), batch)
             facts = check(work, count)
@@ -142,20 +170,25 @@ def main() -> None:
                 **facts,
             }
             print(
-                f"{engine:>6}: load {count:,} in {load_s:6.1f} s ({count / load_s:9,.0f} rec/s, "
+                f"{engine:>7}: load {count:,} in {load_s:6.1f} s ({count / load_s:9,.0f} rec/s, "
                 f"{load_rss:5.0f} MB); merge {count:,} ({updates:,} updates) into {count:,} in "
                 f"{merge_s:6.1f} s ({count / merge_s:9,.0f} rec/s, {merge_rss:5.0f} MB); "
-                f"{facts['rows']:,} rows, {facts['new_version']:,} new versions",
+                f"{facts['rows']:,} rows, {facts['new_version']:,} new versions; "
+                f"load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+    merged = {e: r for e, r in results.items() if "merge_s" in r}
     closing = {
         "bench": "merge",
         "rows": count,
         "updates": updates,
-        "seconds": {e: r["merge_s"] for e, r in results.items()},
+        "seconds": {e: r["merge_s"] for e, r in merged.items()},
+        "peak_rss_mb": {e: r["merge_peak_rss_mb"] for e, r in merged.items()},
         "load_seconds": {e: r["load_s"] for e, r in results.items()},
-        "peak_rss_mb": {e: r["merge_peak_rss_mb"] for e, r in results.items()},
+        "load_records_per_s": {e: round(count / r["load_s"]) for e, r in results.items()},
         "load_peak_rss_mb": {e: r["load_peak_rss_mb"] for e, r in results.items()},
+        "load_average_1m": round(os.getloadavg()[0], 1),
+        "cpus": os.cpu_count(),
         "goal_native_s": 60,
     }
     print(json.dumps(closing))
