@@ -163,7 +163,7 @@ class TargetIceberg(Target):
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
                 ),
             )
-            self._committer = self._context.backend.committer(catalog, cfg)
+            self._committer = backend.committer(catalog, cfg)
             self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
         return self._context
 
