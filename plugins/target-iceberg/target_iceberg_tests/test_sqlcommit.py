@@ -106,3 +106,38 @@ def test_a_table_created_meanwhile_fails_the_run_and_commits_nothing(
         run_target(_text(3, 6, "a", "n"), run_id="second")
     assert _ids(catalog, "a") == [0, 1, 2]
     assert _ids(catalog, "n") == []
+
+
+class _EngineSnapshot:
+    """A snapshot an engine would make at commit time (as Spark's write does)."""
+
+    def __init__(self) -> None:
+        self.ran = False
+        self.discarded = False
+
+    def run(self) -> Table:
+        self.ran = True
+        raise AssertionError("the atomic committer must not run an engine's write")
+
+    def discard(self) -> None:
+        self.discarded = True
+
+
+def test_a_change_whose_snapshot_the_engine_makes_is_refused_before_any_commit(
+    run_target: RunTarget, catalog: Catalog
+) -> None:
+    run_target(_text(0, 3, "a", "b"), run_id="first")
+    plain = catalog.load_table("acme.a").transaction()
+    plain.append(pa.table({"id": [3]}, schema=catalog.load_table("acme.a").schema().as_arrow()))
+    deferred = _EngineSnapshot()
+    engine = TableChange(
+        ("acme", "b"), catalog.load_table("acme.b").transaction(), 0, False, deferred=deferred
+    )
+    assert isinstance(catalog, SqlCatalog)
+    committer = AtomicSqlCommitter(catalog)
+    with pytest.raises(CommitError, match=r"acme\.b: their snapshots are made by the engine"):
+        committer.commit([TableChange(("acme", "a"), plain, 1, False), engine])
+    assert not deferred.ran
+    assert _ids(catalog, "a") == [0, 1, 2]  # nothing of the run was committed
+    engine.discard()
+    assert deferred.discarded
