@@ -55,6 +55,9 @@ class MapperContract(TargetIceberg):
 
     name = "mapper-contract"
     config_jsonschema: t.ClassVar[dict[str, t.Any]] = MAPPER_SETTINGS
+    # Only the quarantine tables are the mapper's: that they hold a run's rejects says nothing
+    # of whether the loader committed its rows, so a repeated run passes its rows on again.
+    detects_replays = False
 
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)

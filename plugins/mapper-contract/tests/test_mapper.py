@@ -233,6 +233,17 @@ def test_a_failing_run_passes_nothing_on(lake: Path, spec: Path, catalog: Catalo
     assert catalog.load_table(("acme", "deals")).current_snapshot() is None
 
 
+def test_a_repeated_run_passes_its_rows_on_again(lake: Path, spec: Path, catalog: Catalog) -> None:
+    # The first run's rejects are committed; whether the loader committed its rows is not the
+    # mapper's to know (it may have failed), so the same input again must reach the loader.
+    _run(_stream(*GOOD, *BAD), lake, spec)
+    _, out = _run(_stream(*GOOD, *BAD), lake, spec, run_id="run-2")
+
+    assert [m["type"] for m in out] == ["SCHEMA", "RECORD", "RECORD", "STATE"]
+    rejected = catalog.load_table(("acme", "deals__rejected")).scan().to_arrow()
+    assert sorted(set(rejected["run_id"].to_pylist())) == ["run-1", "run-2"]
+
+
 def test_a_write_mode_the_loader_owns_is_refused(lake: Path, spec: Path) -> None:
     with pytest.raises(Exception, match="write_mode must be append") as caught:
         _run(_stream(*GOOD), lake, spec, write_mode="merge")
