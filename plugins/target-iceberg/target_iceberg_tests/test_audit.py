@@ -107,6 +107,45 @@ def test_a_failing_audit_leaves_main_and_keeps_the_branch(
     assert table.scan(snapshot_id=table.metadata.refs[branch].snapshot_id).to_arrow().num_rows == 9
 
 
+@pytest.mark.parametrize("atomic", [True, False], ids=["atomic-sql", "per-table"])
+def test_the_committers_report_the_audited_snapshot_not_mains(
+    run_target: RunTarget,
+    catalog: Catalog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    atomic: bool,
+) -> None:
+    from target_iceberg import target as target_module
+    from target_iceberg.commit import PerTableCommitter
+    from target_iceberg.sqlcommit import AtomicSqlCommitter
+
+    reported: list[dict[str, int]] = []
+    committer = AtomicSqlCommitter if atomic else PerTableCommitter
+    original = committer.commit
+
+    def recording(self: Any, changes: Any) -> dict[str, int]:
+        done = original(self, changes)
+        reported.append(done)
+        return done
+
+    monkeypatch.setattr(committer, "commit", recording)
+    if not atomic:
+        monkeypatch.setattr(target_module, "takes_atomic_commits", lambda _: False)
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, row_count={"max": 3})}},
+        "audit": {"enabled": True},
+    }
+    run_target(text(rows(range(3)), 3), run_id="r1", **cfg)
+    with pytest.raises(AuditFailedError, match="row_count"):
+        run_target(text(rows(range(3, 7)), 7), run_id="r2", **cfg)
+    table = catalog.load_table("acme.deals")
+    audited = table.metadata.refs[branch_name("r2")].snapshot_id
+    main = table.current_snapshot()
+    assert main is not None and audited != main.snapshot_id
+    # The branch write (r2's first commit) reports the branch's head, not main's snapshot.
+    assert reported[-1] == {"acme.deals": audited}
+
+
 def test_an_append_to_main_between_write_and_publish_is_kept(
     run_target: RunTarget, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
