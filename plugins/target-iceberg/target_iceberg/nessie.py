@@ -122,11 +122,18 @@ class CommitInfo:
         )
 
     def commit_meta(self) -> dict[str, Any]:
-        """The same metadata as Nessie's ``CommitMeta`` JSON (the body of a merge)."""
+        """The same metadata as Nessie's API v2 ``CommitMeta`` JSON (in a merge's body).
+
+        Every field the schema requires is given; the ones the server sets (committer, commit
+        time, hash) are left out and the parent hashes are empty, as Nessie demands.
+        """
         return {
             "message": self.message,
             "authors": list(self.authors),
+            "allSignedOffBy": [],
             "properties": dict(self.properties),
+            "allProperties": {k: [v] for k, v in self.properties.items()},
+            "parentCommitHashes": [],
         }
 
     def headers(self) -> dict[str, str]:
