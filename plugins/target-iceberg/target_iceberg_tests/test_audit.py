@@ -405,3 +405,19 @@ def test_a_failed_audit_exits_with_the_jobs_on_fail(
     assert capsys.readouterr().err == (
         "target-iceberg: error: the audit of run r failed: acme.deals row_count: 0\n"
     )
+
+
+def test_a_hand_written_spark_config_with_audit_is_refused_before_any_write(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    from target_iceberg.errors import ConfigError
+
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+        "engine": "spark",
+    }
+    with pytest.raises(ConfigError, match="not available with engine spark") as refused:
+        run_target(text(rows(range(2)), 2), run_id="r1", **cfg)
+    assert "use engine native or turn audit off" in str(refused.value)
+    assert ("acme",) not in catalog.list_namespaces() or catalog.list_tables("acme") == []
