@@ -122,7 +122,10 @@ def audit_summary(found: list[Evidence], action: str | None) -> tuple[dict[str, 
     lines: list[str] = []
     for e in found:
         head = f"{action} run {e.run_id}" if action else f"run {e.run_id}"
-        lines.append(f"{head} of job {e.job} (branch {e.branch})")
+        where = f"branch {e.branch}" + (
+            f" on Nessie branch {e.nessie_branch}" if e.nessie_branch else ""
+        )
+        lines.append(f"{head} of job {e.job} ({where})")
         for t in e.tables:
             moved = "" if t.main_snapshot_id == t.base_snapshot_id else ", main moved since"
             lines.append(

@@ -7,8 +7,9 @@ from (``META-INF/openapi/openapi.json``). `fetch_openapi` gets it through Maven 
 `FakeNessie` is a local HTTP server for the few calls the loader makes (read a reference,
 create a branch, read a commit log, list references, merge a branch, delete a branch). Every
 request it gets is checked against the document (operation, path parameters and their
-patterns, query parameters, the JSON body against its schema) and every answer it gives is checked against the response schema, so a test fails when
-the client sends what Nessie would not take or the fake answers what Nessie would not say.
+patterns, query parameters, the JSON body against its schema) and every answer it gives is
+checked against the response schema, so a test fails when the client sends what Nessie would
+not take or the fake answers what Nessie would not say.
 Error answers follow Nessie's own mapping (API v2 ``NessieError`` with an ``errorCode``; the
 Iceberg REST endpoint's 400 ``NoSuchReferenceException``), as read in Nessie's source.
 
