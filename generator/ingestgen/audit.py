@@ -185,6 +185,7 @@ def _spec(path: Path) -> AssetSpec | None:
 
 def _run_ids(lake: _JobLake) -> list[str]:
     ids: set[str] = set()
+    published: set[str] = set()
     for name in lake.specs:
         for table_name in (name, name + QUARANTINE):
             table = lake.table(table_name)
@@ -194,6 +195,18 @@ def _run_ids(lake: _JobLake) -> list[str]:
                     for r in table.metadata.refs
                     if r.startswith(BRANCH_PREFIX)
                 }
+                snapshot = table.current_snapshot()
+                if snapshot is not None and snapshot.summary is not None:
+                    published.add(str(snapshot.summary["ingestgen.run-id"] or ""))
+    run = lake.nessie
+    if run is not None and not ids:
+        # Published on its own branch, the merge refused (a conflict): the run is its tables'
+        # newest snapshot there, and --publish only merges.
+        ids = {
+            r
+            for r in published
+            if r and wap_nessie.audit_branch(run.tenant_branch, r) == run.branch
+        }
     return sorted(ids)
 
 

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from click.testing import CliRunner
+from ingestgen_services.nessie_api import nessie_error
 
 from ingestgen.cli.console import cli
 from ingestgen.meltano.project import Project
 from ingestgen.meltano.tool import expand
 from target_iceberg import nessie as wap_nessie
-from target_iceberg.errors import AuditFailedError
+from target_iceberg.errors import AuditFailedError, CommitError
 from target_iceberg.target import TargetIceberg
 
 if TYPE_CHECKING:
@@ -100,19 +101,21 @@ def project(
     return sandbox / "projects" / "acme"
 
 
-def _failing_run(project: Path, run_id: str) -> None:
+def _failing_run(
+    project: Path, run_id: str, stage: str = "bogus", error: type = AuditFailedError
+) -> None:
     """The loader with the project's own configuration; a stage the spec does not accept."""
     config = Project.read(project).jobs["deals_daily"].loader.config
     env = {**os.environ, "MELTANO_PROJECT_ROOT": str(project)}
     text = expand(json.dumps(config), env)
     settings = {**json.loads(text), "run_id": run_id, "commit_mode": "per_table"}
     schema = {"type": "SCHEMA", "stream": "deals_daily", "schema": {"properties": PROPS}}
-    lines = [schema, _record(1, "won"), _record(2, "bogus")]
+    lines = [schema, _record(1, "won"), _record(2, stage)]
     target = TargetIceberg(config=settings)
     data = io.StringIO("".join(json.dumps(m) + "\n" for m in lines))
     with redirect_stdout(io.StringIO()):
         target.process_lines(data)
-        with pytest.raises(AuditFailedError):
+        with pytest.raises(error):
             target.process_endofpipe()
 
 
@@ -154,4 +157,21 @@ def test_a_kept_nessie_run_is_discarded_with_its_branch(
     assert ("DELETE", "/api/v2/trees/acme__sales_audit_r_2") in [
         (m, p.split("@")[0]) for m, p in fake_nessie.requests
     ]
+    assert fake_nessie.problems == []
+
+
+def test_a_run_whose_merge_conflicted_is_merged_by_hand(
+    project: Path, fake_nessie: FakeNessie
+) -> None:
+    conflict = nessie_error(409, "Conflict", "REFERENCE_CONFLICT", "keys changed: acme.deals_daily")
+    fake_nessie.fail_next["POST /v2/trees/acme__sales/history/merge"] = (409, conflict)
+    _failing_run(project, "r-3", stage="lost", error=CommitError)  # the audit passed
+    shown = _audit(project.parents[1])
+    assert shown.exit_code == 1, shown.output
+    assert "run r-3 of job deals_daily" in shown.stdout
+    assert "published on its Nessie branch; the merge is what is left" in shown.stdout
+    published = _audit(project.parents[1], "--publish", "r-3")
+    assert published.exit_code == 0, published.output
+    assert [m["fromRefName"] for m in fake_nessie.merges] == ["acme__sales_audit_r_3"]
+    assert "acme__sales_audit_r_3" not in fake_nessie.branches
     assert fake_nessie.problems == []

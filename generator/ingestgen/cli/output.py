@@ -131,6 +131,8 @@ def audit_summary(found: list[Evidence], action: str | None) -> tuple[dict[str, 
             lines.append(
                 f"  {t.name}: {t.rows_added} row(s) added, snapshot {t.snapshot_id}{moved}"
             )
+        if e.nessie_branch and not e.tables:
+            lines.append("  audited and published on its Nessie branch; the merge is what is left")
         for c in e.checks:
             lines.append(f"  {'pass' if c.passed else 'FAIL'} {c.table} {c.check}: {c.detail}")
         if e.superseded_by:
