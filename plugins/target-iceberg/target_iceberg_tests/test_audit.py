@@ -421,3 +421,49 @@ def test_a_hand_written_spark_config_with_audit_is_refused_before_any_write(
         run_target(text(rows(range(2)), 2), run_id="r1", **cfg)
     assert "use engine native or turn audit off" in str(refused.value)
     assert ("acme",) not in catalog.list_namespaces() or catalog.list_tables("acme") == []
+
+
+def test_the_multi_table_committer_reports_the_audited_snapshot_on_rest(
+    iceberg_rest_server: IcebergRestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import uuid
+    from contextlib import redirect_stdout
+
+    from pyiceberg.catalog import load_catalog
+
+    from target_iceberg.commit import MultiTableCommitter
+    from target_iceberg.target import TargetIceberg
+
+    reported: list[dict[str, int]] = []
+    original = MultiTableCommitter.commit
+
+    def recording(self: Any, changes: Any) -> dict[str, int]:
+        done = original(self, changes)
+        reported.append(done)
+        return done
+
+    monkeypatch.setattr(MultiTableCommitter, "commit", recording)
+    props = iceberg_rest_server.catalog_properties()
+    namespace = f"ns_{uuid.uuid4().hex[:8]}"
+    cfg = {
+        "namespace": namespace,
+        "catalog_properties": props,
+        "commit_mode": "multi_table",
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, row_count={"max": 3})}},
+        "audit": {"enabled": True},
+    }
+    for run_id, ids in (("r1", range(3)), ("r2", range(3, 7))):
+        target = TargetIceberg(config={**cfg, "run_id": run_id})
+        with redirect_stdout(io.StringIO()):
+            target.process_lines(io.StringIO(text(rows(ids), ids.stop)))
+            if run_id == "r1":
+                target.process_endofpipe()
+                continue
+            with pytest.raises(AuditFailedError, match="row_count"):
+                target.process_endofpipe()
+    table = load_catalog("check", **props).load_table(f"{namespace}.deals")
+    audited = table.metadata.refs[branch_name("r2")].snapshot_id
+    main = table.current_snapshot()
+    assert main is not None and audited != main.snapshot_id
+    assert reported[-1] == {f"{namespace}.deals": audited}
