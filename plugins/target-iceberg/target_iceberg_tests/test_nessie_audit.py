@@ -272,3 +272,23 @@ def test_a_merge_conflict_keeps_the_branch_and_emits_no_state(
     assert fake_nessie.merges == []
     assert json.dumps({"bookmarks": {"deals": 2}}) not in capsys.readouterr().out
     assert fake_nessie.problems == []
+
+
+def test_a_retry_after_a_refused_merge_finds_its_branch_and_merges_it(
+    nessie_run: Any, fake_nessie: FakeNessie, tmp_path: Path
+) -> None:
+    conflict = nessie_error(409, "Conflict", "REFERENCE_CONFLICT", "keys changed: acme.deals")
+    fake_nessie.fail_next["POST /v2/trees/acme/history/merge"] = (409, conflict)
+    with pytest.raises(CommitError):
+        nessie_run(text(rows(range(4)), 4), "r4")
+    run = audit_branch("acme", "r4")
+    created = [p for m, p in fake_nessie.requests if m == "POST" and p == "/api/v2/trees"]
+    # The same run again (a runner's retry): its branch is found, nothing is written twice.
+    target, out = nessie_run(text(rows(range(4)), 4), "r4")
+    assert [p for m, p in fake_nessie.requests if m == "POST" and p == "/api/v2/trees"] == created
+    assert _rows_on(tmp_path, run) == 4
+    assert [m["fromRefName"] for m in fake_nessie.merges] == [run]
+    assert run not in fake_nessie.branches
+    assert target.summary.audit is not None and target.summary.audit.published
+    assert out == ['{"bookmarks": {"deals": 4}}']
+    assert fake_nessie.problems == []
