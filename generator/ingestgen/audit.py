@@ -325,8 +325,16 @@ def discard(project: Path, tenant: str, job: str | None, run_id: str) -> Evidenc
     """Remove run ``run_id``'s audit branch from every table of its job."""
     lake, kept = _find(project, tenant, job, run_id)
     if lake.nessie is not None:  # the tables' audit branches go with the Nessie branch
+        from target_iceberg.rest import CatalogRequestError
+
         client = lake.nessie.client
-        client.delete_branch(client.get_reference(lake.nessie.branch))
+        try:
+            client.delete_branch(client.get_reference(lake.nessie.branch))
+        except CatalogRequestError as exc:
+            raise UserError(
+                f"Nessie branch {lake.nessie.branch} of run {run_id} could not be deleted "
+                f"({exc}); it is kept. Check that Nessie runs (NESSIE_URI), then run this again"
+            ) from None
         return kept
     publisher = Publisher(lake.catalog, PerTableCommitter(lake.catalog), run_id=run_id)
     publisher.discard([t.identifier for t in lake.targets(with_checks=False)])

@@ -357,15 +357,16 @@ class BranchRun:
         """
         try:
             self.audit = audit_branch(self.branch, run_id)
+            moved = branch_properties(properties, self.branch, self.audit)
         except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"write-audit-publish on Nessie: {exc}") from None
         self.base = self.client.get_reference(self.branch)
         reference, created = self.client.ensure_branch(self.audit, self.branch)
         if created:
             self.base = Reference(self.branch, reference.hash)
         how = f"cut from {self.branch}" if created else "found (a retry of the run)"
         logger.info("Nessie audit branch %s %s at %s", self.audit, how, reference.hash)
-        return branch_properties(properties, self.branch, self.audit)
+        return moved
 
     def publish_audit(self, *, tenant: str, job: str | None, run_id: str) -> str:
         """Merge the audit branch into the tenant's, expected at `base`, then delete it.
@@ -387,7 +388,8 @@ class BranchRun:
                 f"the audit passed, but Nessie refused to merge {self.audit} into {self.branch} "
                 f"({exc}): another writer changed the run's tables there since "
                 f"{self.base.hash[:12]}. {self.branch} is unchanged and the run is kept on "
-                f"{self.audit}: publish it with `ingestgen audit --publish {run_id}` or re-run"
+                f"{self.audit}: publish it with `ingestgen audit {tenant} --publish {run_id}` "
+                "or re-run"
             ) from exc
 
     def open(self) -> NessieCommit:
