@@ -171,6 +171,16 @@ def run_summary(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
         f"usage: {usage['cpu_s']} CPU s, peak {usage['max_rss_mb']} MB, "
         f"{usage['bytes_written']:,} bytes in {usage['files_committed']} files committed"
     )
+    if audit := record.get("audit"):
+        checks = audit["checks"]
+        state = "published" if audit["published"] else "not published, kept on its branch"
+        lines.append(
+            f"audit: {len(checks) - len(audit['failing'])} of {len(checks)} checks passed, "
+            f"{state} ({audit['nessie_branch'] or audit['branch']})"
+        )
+        lines += [
+            f"  FAIL {c['table']} {c['check']}: {c['detail']}" for c in checks if not c["passed"]
+        ]
     if record.get("error"):
         lines.append(f"error: {record['error']}")
     for service, result in sorted((record.get("emitted") or {}).items()):

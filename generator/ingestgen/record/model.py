@@ -228,13 +228,15 @@ def _audit(summary: RunSummary | None) -> dict[str, Any] | None:
     """The loader's write-audit-publish outcome, structured (None: the job does not audit).
 
     Every check with its result, what it measured and the bound it was held to (``figures``),
-    the audit branch, and whether ``main`` now holds the run (``published``).
+    the audit branch (and the run's Nessie branch, on Nessie), and whether ``main`` now holds
+    the run (``published``).
     """
     audit = summary.audit if summary is not None else None
     if audit is None:
         return None
     return {
         "branch": audit.branch,
+        "nessie_branch": audit.nessie_branch,
         "passed": audit.passed,
         "published": audit.published,
         "on_fail": audit.on_fail,
