@@ -60,6 +60,20 @@ class TableChange:
     """Rows the change adds (its data files' record counts); -1 when unknown."""
     content: str = ""
     """The `CONTENT` digest its snapshot records."""
+    branch: str | None = None
+    """The branch its snapshot goes to (a write-audit-publish audit branch); None: ``main``."""
+
+    def snapshot_id(self, table: Table) -> int:
+        """The id of the snapshot this change made in ``table`` (committed): its branch's head.
+
+        After an audit-branch write ``main`` still holds the snapshot before the run, so the
+        head of the change's own branch is what the run made (-1: the table has none).
+        """
+        if self.branch is not None:
+            snapshot = table.metadata.snapshot_by_name(self.branch)
+        else:
+            snapshot = table.current_snapshot()
+        return snapshot.snapshot_id if snapshot else -1
 
     def discard(self) -> None:
         """Delete the manifests staging wrote; the change can no longer be committed."""
@@ -98,8 +112,7 @@ class PerTableCommitter:
                     f"the catalog refused the commit of {name} ({exc}); tables committed before "
                     f"it: {sorted(done) or 'none'}. Re-run with the same run_id to finish"
                 ) from exc
-            snapshot = table.current_snapshot()
-            done[name] = snapshot.snapshot_id if snapshot else -1
+            done[name] = change.snapshot_id(table)
             logger.info("committed %s: snapshot %s, %d file(s)", name, done[name], change.files)
         return done
 
@@ -144,8 +157,7 @@ class MultiTableCommitter:
             raise error from exc
         done = {}
         for change, table in zip(ordered, tables, strict=True):
-            snapshot = table.current_snapshot()
-            done[".".join(change.identifier)] = snapshot.snapshot_id if snapshot else -1
+            done[".".join(change.identifier)] = change.snapshot_id(table)
         logger.info("committed %d table(s) in one multi-table commit", len(done))
         return done
 

@@ -204,7 +204,9 @@ class TableHandle:
             branch=self.branch,
         )
         rows = sum(f.record_count for f in files)
-        return TableChange(self.identifier, self.transaction, len(files), self.created, rows)
+        return TableChange(
+            self.identifier, self.transaction, len(files), self.created, rows, branch=self.branch
+        )
 
     def _warn_partitioning(self, contract: Contract) -> None:
         assert self.table is not None

@@ -140,6 +140,8 @@ class TargetIceberg(Target):
             if cfg.nessie is not None:
                 self._nessie = BranchRun(cfg.nessie.api_uri, cfg.nessie.branch)
                 self.summary.nessie = self._nessie.open()
+                if cfg.audit is not None and cfg.audit.enabled:
+                    props = self._nessie.open_audit(cfg.run_id, props)
             catalog = open_catalog(cfg.catalog_name, props, origin)
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
@@ -416,8 +418,10 @@ class TargetIceberg(Target):
             self.context.catalog, self.publish_committer, run_id=cfg.run_id, branch=branch
         )
         outcome = publisher.run(targets)
+        nessie = self._nessie.audit if self._nessie is not None else None
         self.summary.audit = AuditSummary(
             branch=branch,
+            nessie_branch=nessie,
             passed=not outcome.failing,
             published=outcome.published,
             on_fail=cfg.audit.on_fail,
@@ -437,10 +441,17 @@ class TargetIceberg(Target):
             raise AuditFailedError(
                 f"the audit of run {cfg.run_id} failed: "
                 + "; ".join(f"{c.table} {c.check}: {c.detail}" for c in outcome.failing)
-                + f". main is unchanged; the run's data is kept on branch {branch}. Inspect it "
+                + f". main is unchanged; the run's data is kept on branch {branch}"
+                + (f" of Nessie branch {nessie}" if nessie else "")
+                + ". Inspect it "
                 "with `ingestgen audit`, then publish or discard it, or fix the source and re-run",
                 exit_code=cfg.audit.on_fail,
             )
+        if nessie is not None and self._nessie is not None:  # published only once merged
+            self.summary.audit.published = False
+            tenant = cfg.tenant or cfg.namespace
+            self._nessie.publish_audit(tenant=tenant, job=cfg.job, run_id=cfg.run_id)
+            self.summary.audit.published = True
         return {**committed, **outcome.snapshots}
 
     def _skip_replay(self, run_id: str, changes: list[TableChange]) -> None:
