@@ -137,7 +137,7 @@ def _wait_stopped(proc: subprocess.Popen[bytes], err_path: Path) -> None:
 
 def ids(props: dict[str, str], namespace: str) -> dict[str, list[int] | None]:
     """Every stream's table's ids, sorted (None: no table)."""
-    catalog = load_catalog("check", **props)
+    catalog = load_catalog("default", **props)  # the loader's catalog_name (SQL catalogs key by it)
     found: dict[str, list[int] | None] = {}
     for stream in STREAMS:
         if not catalog.table_exists((namespace, stream)):

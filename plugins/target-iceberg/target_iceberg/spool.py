@@ -10,6 +10,7 @@ cursor, and of equal cursors (or without one) the last in stream order. Never wr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import shutil
 import tempfile
@@ -156,8 +157,12 @@ class RowSpool:
                         yield conform(batch, schema)
 
     def close(self) -> None:
-        """Delete the spool's files."""
-        self._finish()
+        """Delete the spool's files (also after a failed write: a full disk, say)."""
+        for segment in self._segments:
+            if segment.writer is not None:
+                with contextlib.suppress(OSError):  # the files are deleted either way
+                    segment.writer.close()
+                segment.writer = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
