@@ -3,7 +3,9 @@ end of the run, and here that folder is a 256 KiB tmpfs the test mounts (the tes
 root; elsewhere the test is skipped and says why). The run fails with exit 75 (transient:
 freeing space helps) and one line naming the folder and the setting to change, commits
 nothing, emits no STATE and leaves nothing in the spool; with the tmpfs grown (remounted at
-64 MiB) the same run lands every row once.
+64 MiB) the same run lands every row once. The same for the embedded catalog's local warehouse
+on the small disk (an append run writes its files there before the commit): exit 75 naming the
+warehouse and the setting, nothing committed, and the retry with room lands every row once.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from .loader import STREAMS, ids, record, run_loader
 
 pytestmark = [pytest.mark.faults]
 
+CATEGORY = "faults: disk full (spool, local warehouse)"
 ROWS = 4000
 SMALL = "256k"
 
@@ -107,9 +110,53 @@ def test_spool_disk_full_commits_nothing_and_the_retry_with_room_lands_once(
     assert again.states and list(spool.iterdir()) == []
     record(
         record_property,
-        "faults: spool disk full (write_mode merge)",
+        CATEGORY,
         f"spool_dir on a {SMALL} tmpfs, {ROWS} rows/table of ~400 random bytes",
         "transient (75), message names the folder and spool_dir; nothing committed, no STATE, "
         f"spool emptied; tmpfs grown to 64m: retry lands {ROWS} rows/table once",
+        started,
+    )
+
+
+def test_warehouse_disk_full_commits_nothing_and_the_retry_with_room_lands_once(
+    small_disk: Path, tmp_path: Path, record_property: Any
+) -> None:
+    """The embedded catalog's local warehouse (where an append run stages its files) fills up."""
+    started = time.monotonic()
+    warehouse = small_disk / "warehouse"
+    warehouse.mkdir()
+    props = {
+        "type": "sql",
+        "uri": f"sqlite:///{tmp_path / 'catalog.db'}",  # the catalog itself has room
+        "warehouse": warehouse.as_uri(),
+    }
+
+    def config(run_id: str) -> dict[str, Any]:
+        return {"namespace": "acme", "catalog_properties": props, "run_id": run_id}
+
+    first = run_loader(tmp_path / "r1", config("r1"), _text(1, 10))
+    assert first.code == 0, first.stderr[-3000:]
+    before = ids(props, "acme")
+
+    full = run_loader(tmp_path / "r2", config("r2"), _text(11, ROWS))
+    assert full.code == 75, full.stderr[-3000:]
+    line = full.error_line
+    assert line.startswith("target-iceberg: error (transient, a retry may help): "), line
+    assert f"no space left on the disk holding the warehouse {warehouse.as_uri()}" in line, line
+    assert "catalog_properties.warehouse" in line, line
+    assert "Traceback" not in full.stderr and full.states == []
+    assert ids(props, "acme") == before  # nothing committed
+
+    grown = _mount("-o", "remount,size=64m", str(small_disk))
+    assert grown.returncode == 0, grown.stderr
+    again = run_loader(tmp_path / "r3", config("r3"), _text(11, ROWS))
+    assert again.code == 0, again.stderr[-3000:]
+    assert ids(props, "acme") == {s: list(range(1, ROWS + 1)) for s in STREAMS}
+    record(
+        record_property,
+        CATEGORY,
+        f"local warehouse on a {SMALL} tmpfs (append run, embedded catalog), {ROWS} rows/table",
+        "transient (75), message names the warehouse and catalog_properties.warehouse; nothing "
+        f"committed, no STATE; tmpfs grown to 64m: retry lands {ROWS - 10} more rows/table once",
         started,
     )

@@ -10,6 +10,7 @@ Never creates tables; creates the namespace if it is missing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,12 @@ from pyiceberg.exceptions import NamespaceAlreadyExistsError
 from pyiceberg.io import S3_CONNECT_TIMEOUT, S3_REQUEST_TIMEOUT
 from pyiceberg.utils.config import Config
 
-from target_iceberg.errors import ConfigError, LoaderError, StorageUnavailableError
+from target_iceberg.errors import (
+    ConfigError,
+    LoaderError,
+    StorageFullError,
+    StorageUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -132,16 +138,26 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
         catalog.create_namespace_if_not_exists(namespace)
 
 
-def storage_error(exc: BaseException, endpoint: str | None, timeout: float) -> LoaderError | None:
-    """The error for an S3 request that failed in transport, naming the server and the fix.
+def storage_error(exc: BaseException, props: dict[str, str], timeout: float) -> LoaderError | None:
+    """The error for a failed write to storage, naming where and the fix; None for others.
 
-    pyarrow raises a bare ``OSError`` (no errno) quoting the AWS SDK ("AWS Error
-    NETWORK_CONNECTION ... curlCode: 7"); None for anything else.
+    pyarrow raises a bare ``OSError`` for an S3 request that failed in transport (no errno,
+    quoting the AWS SDK: "AWS Error NETWORK_CONNECTION ... curlCode: 7"), and one with errno
+    28 (or only its text) for a full local disk.
     """
-    if not endpoint or not isinstance(exc, OSError) or isinstance(exc, LoaderError):
+    if not isinstance(exc, OSError) or isinstance(exc, LoaderError):
         return None
     text = str(exc)
-    if exc.errno is not None or "AWS Error" not in text:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text:
+        where = props.get("warehouse", "")
+        place = f"the warehouse {where}" if where.startswith("file:") else "a local folder"
+        return StorageFullError(
+            f"no space left on the disk holding {place} ({text[:300]}). Free space there or "
+            "move the warehouse (catalog_properties.warehouse), then run again: the run "
+            "summary says what landed, and a re-run lands the rest"
+        )
+    endpoint = props.get("s3.endpoint")
+    if not endpoint or exc.errno is not None or "AWS Error" not in text:
         return None
     return StorageUnavailableError(
         f"the S3 server at {endpoint} failed a request ({text[:300]}). Check that the S3 "

@@ -65,6 +65,12 @@ class StorageUnavailableError(LoaderError):
     terminal = False
 
 
+class StorageFullError(LoaderError):
+    """A local disk the run writes to is full; freeing space (or moving it) helps."""
+
+    terminal = False
+
+
 class SpoolFullError(LoaderError):
     """The spool folder ran out of space; nothing was committed. Free space or move it."""
 

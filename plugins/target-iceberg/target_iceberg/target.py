@@ -112,7 +112,7 @@ class TargetIceberg(Target):
         self._specs: dict[str, Contract] = {}
         self._finished = False
         self._nessie: BranchRun | None = None
-        self._s3_endpoint: str | None = None
+        self._props: dict[str, str] = {}  # the catalog's, to name storage in errors
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -149,8 +149,7 @@ class TargetIceberg(Target):
                     cfg.nessie.api_uri, cfg.nessie.branch, timeout=cfg.catalog_timeout_s
                 )
                 self.summary.nessie = self._nessie.open()
-            props = with_s3_timeouts(props, cfg.s3_timeout_s)
-            self._s3_endpoint = props.get("s3.endpoint")
+            self._props = props = with_s3_timeouts(props, cfg.s3_timeout_s)
             catalog = open_catalog(cfg.catalog_name, props, origin, timeout=cfg.catalog_timeout_s)
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
@@ -531,9 +530,8 @@ class TargetIceberg(Target):
                 )
 
     def _explained(self, exc: BaseException) -> BaseException:
-        """``exc``, or for a failed S3 request an error naming the server and the setting."""
-        cfg = self.settings
-        return storage_error(exc, self._s3_endpoint, cfg.s3_timeout_s) or exc
+        """``exc``, or for a failed write to storage an error naming where and the fix."""
+        return storage_error(exc, self._props, self.settings.s3_timeout_s) or exc
 
     def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():
