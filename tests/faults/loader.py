@@ -80,6 +80,7 @@ def run_loader(
     path.write_text(json.dumps(config))
     env = {**os.environ, "LOGLEVEL": "info"}
     env.pop(STOP_ENV, None)
+    env.pop("MELTANO_PROJECT_ROOT", None)  # a stand-alone loader run, not a project's
     if stop_at:
         env[STOP_ENV] = stop_at
     (workdir / "input.jsonl").write_text(text)

@@ -23,7 +23,7 @@ import pytest
 
 from .loader import STREAMS, ids, record, run_loader
 
-pytestmark = [pytest.mark.faults]
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CATEGORY = "faults: disk full (spool, local warehouse)"
 ROWS = 4000
