@@ -1,7 +1,8 @@
-"""Slow and hung services: a REST catalog or S3 server that accepts connections and never
-answers. The loader gives up after its documented timeouts (``catalog_timeout_s``,
-``s3_timeout_s``), exits 75 (transient) with a line naming the address and the setting, and
-commits nothing; once the server answers again (also slowly), a retry lands every row once.
+"""Slow and hung services: a REST catalog, Nessie's API or an S3 server that accepts
+connections and never answers. The loader gives up after its documented timeouts
+(``catalog_timeout_s``, ``s3_timeout_s``), exits 75 (transient) with a line naming the address
+and the setting, and commits nothing; once the server answers again (also slowly), a retry
+lands every row once.
 
 The hang is a proxy in front of the session's real servers (`faulty_proxy`) that stops
 forwarding: the request reaches the proxy and no answer ever comes back.
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-CATEGORY = "faults: services hanging (REST catalog, S3)"
+CATEGORY = "faults: services hanging (REST catalog, Nessie API, S3)"
 TIMEOUT_S = 2
 FIRST = list(range(1, 13))
 BOTH = list(range(1, 25))
@@ -143,5 +144,36 @@ def test_s3_hanging_times_out(
         "gives up after the timeout: transient (75), message names the endpoint and "
         "s3_timeout_s; tables unchanged; retry through a slow (0.2 s/answer) S3 lands 12 "
         "rows/table once",
+        started,
+    )
+
+
+def test_nessie_api_hanging_at_the_start_times_out(tmp_path: Path, record_property: Any) -> None:
+    """A run on a Nessie catalog opens its branch first: a hung Nessie API stops it there."""
+    started = time.monotonic()
+    hung = FaultyProxy("http://127.0.0.1:9")  # stalls before it would connect anywhere
+    hung.stall()
+    try:
+        config = {
+            "namespace": "acme",
+            "catalog_properties": {"type": "rest", "uri": f"{hung.url}/iceberg/acme"},
+            "nessie": {"branch": "acme", "api_uri": f"{hung.url}/api/v2"},
+            "commit_mode": "multi_table",
+            "catalog_timeout_s": TIMEOUT_S,
+        }
+        outcome = run_loader(tmp_path / "r1", config, singer_text(1, 3))
+    finally:
+        hung.close()
+    assert outcome.code == 75, outcome.stderr[-3000:]
+    line = outcome.error_line
+    assert f"Nessie at {hung.url}/api/v2 did not answer" in line, line
+    assert f"within {TIMEOUT_S} s (the catalog_timeout_s setting)" in line, line
+    assert "Traceback" not in outcome.stderr and outcome.states == []
+    record(
+        record_property,
+        CATEGORY,
+        f"Nessie API hangs when the run opens its branch (catalog_timeout_s={TIMEOUT_S})",
+        "gives up after the timeout: transient (75), message names Nessie's API root and "
+        "catalog_timeout_s; nothing written",
         started,
     )
