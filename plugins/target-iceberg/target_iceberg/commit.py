@@ -140,7 +140,11 @@ class MultiTableCommitter:
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
         """Send every change in one call, in identifier order."""
         from target_iceberg.nessie import CommitInfo
-        from target_iceberg.rest import CatalogRequestError, commit_transactions
+        from target_iceberg.rest import (
+            CatalogRequestError,
+            CatalogUnavailableError,
+            commit_transactions,
+        )
 
         ordered = sorted(changes, key=lambda c: c.identifier)
         try:
@@ -152,7 +156,9 @@ class MultiTableCommitter:
                 self.catalog, [c.transaction for c in ordered], headers=info.headers()
             )
         except CatalogRequestError as exc:
-            error = CommitError(f"the multi-table commit failed, nothing was committed: {exc}")
+            # A commit that got no answer says itself what is known of its outcome.
+            known = "" if isinstance(exc, CatalogUnavailableError) else ", nothing was committed"
+            error = CommitError(f"the multi-table commit failed{known}: {exc}")
             error.kind = exc.kind  # a refused request stays refused; a conflict may pass
             raise error from exc
         done = {}

@@ -320,9 +320,14 @@ class NessieClient:
                 method, url, params=params, json=json_body, timeout=self.timeout
             )
         except requests.RequestException as exc:
+            late = (
+                f" within {self.timeout:g} s (the catalog_timeout_s setting)"
+                if isinstance(exc, requests.Timeout)
+                else ""
+            )
             raise CatalogUnavailableError(
-                f"Nessie at {self.api} did not answer {method} {path}: {exc}. Check that the "
-                "server runs (scripts/services/start.sh) and the loader's nessie.api_uri"
+                f"Nessie at {self.api} did not answer {method} {path}{late}: {exc}. Check that "
+                "the server runs (scripts/services/start.sh) and the loader's nessie.api_uri"
             ) from exc
         if resp.status_code >= 400:
             raise response_error(resp, f"{method} {path}", f"Nessie at {self.api}")
@@ -339,8 +344,8 @@ class BranchRun:
     tenant's, and `publish_audit` merges it into the tenant's branch in one step.
     """
 
-    def __init__(self, api_uri: str, branch: str) -> None:
-        self.client = NessieClient(api_uri)
+    def __init__(self, api_uri: str, branch: str, *, timeout: float = 30.0) -> None:
+        self.client = NessieClient(api_uri, timeout=timeout)
         self.branch = branch
         self.audit: str | None = None
         """The run's audit branch, once opened."""
