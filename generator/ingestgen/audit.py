@@ -7,6 +7,11 @@ the asset spec's checks on them again (the loader's own code: `target_iceberg.au
 publishes a run by hand (moving ``main`` exactly as the loader would, and recording the run's
 Singer state as the job's Meltano state so the next run does not read the same data again) or
 discards it (removes the branch; its files go with the next snapshot expiry).
+
+On a Nessie catalog each run has a Nessie branch of its own (`target_iceberg.nessie.audit_branch`,
+cut from the tenant's branch) holding the tables as the run left them: the runs kept are found
+on those branches, publishing one merges its branch into the tenant's (after moving ``main`` of
+its tables there) and deletes it, and discarding one deletes the branch.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ingestgen.errors import UserError
 from ingestgen.lake import catalog_properties
 from ingestgen.meltano.project import Job, Project
 from ingestgen.meltano.tool import Meltano, expand
+from target_iceberg import nessie as wap_nessie
 from target_iceberg.audit.publish import BRANCH_PREFIX, AuditTarget, Publisher, audited_snapshot
 from target_iceberg.commit import JOB, STATE, MultiTableCommitter, PerTableCommitter
 from target_iceberg.spec import AssetSpec
@@ -58,6 +64,8 @@ class Evidence:
     checks: list[CheckResult] = field(default_factory=list)
     superseded_by: str | None = None
     """A later run of the same job published since: its data likely holds this run's."""
+    nessie_branch: str | None = None
+    """On Nessie: the run's own Nessie branch, where its tables are."""
 
     @property
     def failing(self) -> list[CheckResult]:
@@ -72,9 +80,18 @@ class Evidence:
             "run_id": self.run_id,
             "branch": self.branch,
             "superseded_by": self.superseded_by,
+            "nessie_branch": self.nessie_branch,
             "tables": [t.__dict__ for t in self.tables],
             "checks": [c.model_dump() for c in self.checks],
         }
+
+
+@dataclass(frozen=True)
+class _NessieRun:
+    client: wap_nessie.NessieClient
+    tenant_branch: str
+    branch: str
+    """The run's audit branch (Nessie)."""
 
 
 @dataclass
@@ -84,6 +101,7 @@ class _JobLake:
     namespace: str
     specs: dict[str, AssetSpec | None]
     """Data table -> its asset spec."""
+    nessie: _NessieRun | None = None
 
     def table(self, name: str) -> Table | None:
         from pyiceberg.exceptions import NoSuchTableError
@@ -126,12 +144,36 @@ def _lakes(project: Path, job: str | None) -> list[_JobLake]:
             table = str(settings.get("table") or stream)
             path = settings.get("asset_spec")
             specs[table] = _spec(Path(expand(str(path), env))) if path else None
-        try:
-            catalog = load_catalog(loader.catalog.name, **props)
-        except Exception as exc:
-            raise UserError(f"job {name}: the catalog cannot be opened ({exc})") from None
-        lakes.append(_JobLake(meltano_job, catalog, str(config["namespace"]), specs))
+        namespace = str(config["namespace"])
+        nessie = config.get("nessie")
+        for props_at, run in _nessie_runs(name, props, nessie, env) if nessie else [(props, None)]:
+            try:
+                catalog = load_catalog(loader.catalog.name, **props_at)
+            except Exception as exc:
+                raise UserError(f"job {name}: the catalog cannot be opened ({exc})") from None
+            lakes.append(_JobLake(meltano_job, catalog, namespace, specs, run))
     return lakes
+
+
+def _nessie_runs(
+    job: str, props: dict[str, str], nessie: Any, env: dict[str, str]
+) -> list[tuple[dict[str, str], _NessieRun]]:
+    """The catalog properties of each audit branch of the job's tenant branch, with the branch."""
+    from target_iceberg.rest import CatalogRequestError
+
+    tenant_branch = str(nessie["branch"])
+    client = wap_nessie.NessieClient(expand(str(nessie["api_uri"]), env))
+    try:
+        refs = client.branches(wap_nessie.audit_prefix(tenant_branch))
+    except CatalogRequestError as exc:
+        raise UserError(f"job {job}: the audit branches cannot be listed: {exc}") from None
+    return [
+        (
+            wap_nessie.branch_properties(props, tenant_branch, ref.name),
+            _NessieRun(client, tenant_branch, ref.name),
+        )
+        for ref in refs
+    ]
 
 
 def _spec(path: Path) -> AssetSpec | None:
@@ -143,6 +185,7 @@ def _spec(path: Path) -> AssetSpec | None:
 
 def _run_ids(lake: _JobLake) -> list[str]:
     ids: set[str] = set()
+    published: set[str] = set()
     for name in lake.specs:
         for table_name in (name, name + QUARANTINE):
             table = lake.table(table_name)
@@ -152,12 +195,25 @@ def _run_ids(lake: _JobLake) -> list[str]:
                     for r in table.metadata.refs
                     if r.startswith(BRANCH_PREFIX)
                 }
+                snapshot = table.current_snapshot()
+                if snapshot is not None and snapshot.summary is not None:
+                    published.add(str(snapshot.summary["ingestgen.run-id"] or ""))
+    run = lake.nessie
+    if run is not None and not ids:
+        # Published on its own branch, the merge refused (a conflict): the run is its tables'
+        # newest snapshot there, and --publish only merges.
+        ids = {
+            r
+            for r in published
+            if r and wap_nessie.audit_branch(run.tenant_branch, r) == run.branch
+        }
     return sorted(ids)
 
 
 def _evidence(tenant: str, lake: _JobLake, run_id: str) -> Evidence:
     branch = BRANCH_PREFIX + run_id
     found = Evidence(tenant, lake.job.name, run_id, branch)
+    found.nessie_branch = lake.nessie.branch if lake.nessie else None
     read: dict[str, int] = {}
     rejected: dict[str, int] = {}
     for name in sorted(lake.specs):
@@ -245,6 +301,8 @@ def publish(project: Path, tenant: str, job: str | None, run_id: str) -> Evidenc
     outcome = Publisher(lake.catalog, committer, run_id=run_id).run(lake.targets(with_checks=False))
     if not outcome.published:  # pragma: no cover - no checks were given
         raise UserError(f"run {run_id} was not published")
+    if lake.nessie is not None:
+        _merge(lake.nessie, tenant, kept.job, run_id)
     if state is not None:
         meltano = Meltano.quiet(project)
         done = meltano.capture(
@@ -266,9 +324,37 @@ def publish(project: Path, tenant: str, job: str | None, run_id: str) -> Evidenc
 def discard(project: Path, tenant: str, job: str | None, run_id: str) -> Evidence:
     """Remove run ``run_id``'s audit branch from every table of its job."""
     lake, kept = _find(project, tenant, job, run_id)
+    if lake.nessie is not None:  # the tables' audit branches go with the Nessie branch
+        from target_iceberg.rest import CatalogRequestError
+
+        client = lake.nessie.client
+        try:
+            client.delete_branch(client.get_reference(lake.nessie.branch))
+        except CatalogRequestError as exc:
+            raise UserError(
+                f"Nessie branch {lake.nessie.branch} of run {run_id} could not be deleted "
+                f"({exc}); it is kept. Check that Nessie runs (NESSIE_URI), then run this again"
+            ) from None
+        return kept
     publisher = Publisher(lake.catalog, PerTableCommitter(lake.catalog), run_id=run_id)
     publisher.discard([t.identifier for t in lake.targets(with_checks=False)])
     return kept
+
+
+def _merge(run: _NessieRun, tenant: str, job: str, run_id: str) -> None:
+    """Merge the run's Nessie branch into the tenant's (as it is now: a person decided)."""
+    from target_iceberg.rest import CatalogRequestError
+
+    client = run.client
+    info = wap_nessie.CommitInfo.for_run(tenant=tenant, job=job, run_id=run_id)
+    try:
+        wap_nessie.merge_audit(client, client.get_reference(run.tenant_branch), run.branch, info)
+    except CatalogRequestError as exc:
+        raise UserError(
+            f"run {run_id}'s tables are published on {run.branch}, but Nessie refused to merge "
+            f"it into {run.tenant_branch} ({exc}); {run.tenant_branch} is unchanged. Resolve the "
+            "conflict in Nessie, then run this command again"
+        ) from None
 
 
 def _find(project: Path, tenant: str, job: str | None, run_id: str) -> tuple[_JobLake, Evidence]:

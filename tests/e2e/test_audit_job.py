@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -14,6 +17,7 @@ from click.testing import CliRunner, Result
 from pyiceberg.catalog import load_catalog
 
 from ingestgen.cli.console import cli
+from ingestgen.meltano.tool import environment
 
 from .test_demo_job import meltano
 
@@ -64,10 +68,35 @@ def test_audited_job_publishes_a_good_run_and_keeps_a_bad_one(
     text = data.read_text().replace(",proposal,", ",bogus,", 1)
     time.sleep(1.1)  # a newer modification time: the tap reads the file again
     data.write_text(text)
-    bad = meltano(project, "run", "deals_daily")
-    assert bad.returncode == 1
+    # Through `ingestgen run`, which writes the run record: its audit block says what failed.
+    bad = subprocess.run(
+        [str(BIN / "ingestgen"), "run", str(job), "--output", "json", "--no-install"],
+        cwd=sandbox,
+        env=environment(os.environ),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    assert bad.returncode == 1, bad.stderr[-3000:]
     assert "accepted_values.stage" in bad.stderr and "main is unchanged" in bad.stderr
     assert rows(project) == 50
+    record = json.loads(bad.stdout)
+    kept = project / ".meltano" / "runs" / "deals_daily" / f"{record['run_id']}.json"
+    assert json.loads(kept.read_text())["audit"] == record["audit"]
+    audit = record["audit"]
+    assert audit["branch"] == f"ingestgen-audit-{record['run_id']}"
+    assert (audit["passed"], audit["published"], audit["on_fail"]) == (False, False, 1)
+    assert "acme.deals_daily accepted_values.stage" in audit["failing"]
+    checks = {c["check"]: c for c in audit["checks"] if c["table"] == "acme.deals_daily"}
+    stage = checks["accepted_values.stage"]
+    assert stage["passed"] is False and stage["figures"]["outside"] == 1
+    assert "won" in stage["figures"]["allowed"]
+    assert checks["row_count"]["passed"] is True
+    assert checks["row_count"]["figures"]["rows"] == 25
+    assert checks["unique_key"]["figures"]["duplicate_keys"] == 25
+    assert audit["snapshots"]["acme.deals_daily"] > 0
+    assert record["exit_code"] == 1 and "the audit failed" in record["reason"]
 
     shown = ingestgen(sandbox, "audit", "acme", "deals_daily")
     assert shown.exit_code == 1, shown.output

@@ -41,6 +41,17 @@ def test_audited_job_and_checks_validate(sandbox: Path) -> None:
     assert run(sandbox, SPEC + AUDIT, "  audit: {on_fail: 1}\n") == (0, "")
 
 
+def test_audit_with_the_spark_engine_is_refused_at_render_time(sandbox: Path) -> None:
+    # Spark commits its snapshots to main itself: there is no audit branch to check.
+    code, err = run(sandbox, SPEC + AUDIT, "  engine: {type: spark}\n  audit: {enabled: true}\n")
+    assert code == 2
+    assert (
+        "configs/acme/orders.yaml:12 target.audit: audit (write-audit-publish) is not available "
+        "with target engine 'spark' (use target engine native, or remove target.audit)"
+    ) in err, err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     ("spec", "extra", "expected"),
     [

@@ -125,8 +125,11 @@ def test_another_bucket_is_out_of_reach(
 
 
 def test_a_tenant_works_in_its_own_prefix(
-    s3_server: S3Server, tenant_s3: Callable[[str], TenantS3]
+    s3_server: S3Server, tenant_s3: Callable[[str], TenantS3], record_property: RecordProperty
 ) -> None:
+    # The control of the refusals above: the same keys are allowed their own prefix.
+    record_property("category", "isolation: S3 server (IAM policy per tenant)")
+    record_property("case", "tenant acme's keys: write, read, list and delete under acme/")
     acme = boto3.client("s3", **tenant_s3("acme").boto3_kwargs())
     key = f"acme/isolation/{uuid.uuid4().hex}"
     acme.put_object(Bucket=s3_server.bucket, Key=key, Body=b"mine")
@@ -134,6 +137,7 @@ def test_a_tenant_works_in_its_own_prefix(
     listed = acme.list_objects_v2(Bucket=s3_server.bucket, Prefix="acme/isolation/")
     assert key in [o["Key"] for o in listed["Contents"]]
     acme.delete_object(Bucket=s3_server.bucket, Key=key)
+    record_property("outcome", "allowed by the S3 server (the policy is not a blanket refusal)")
 
 
 @pytest.mark.xfail(
@@ -253,7 +257,10 @@ def test_acmes_run_lands_under_its_own_prefix(
     iceberg_rest_server: IcebergRestServer,
     tenant_s3: Callable[[str], TenantS3],
     rest_env: dict[str, str],
+    record_property: RecordProperty,
 ) -> None:
+    record_property("category", "isolation: loader on the servers")
+    record_property("case", "acme's loader with acme's keys, on the REST catalog and S3")
     table = f"deals_{uuid.uuid4().hex[:8]}"
     config = _config(tenant_s3("acme"), iceberg_rest_server, "acme")
     config["streams"] = {"deals": {"table": table}}
@@ -264,6 +271,7 @@ def test_acmes_run_lands_under_its_own_prefix(
     assert loaded.location().startswith("s3://lake/acme/")
     assert loaded.scan().to_arrow().num_rows == 7
     assert all(f.file.file_path.startswith("s3://lake/acme/") for f in loaded.scan().plan_files())
+    record_property("outcome", "7 rows land; the table and every data file under s3://lake/acme/")
 
 
 def test_acmes_keys_cannot_read_globexs_data(

@@ -316,6 +316,54 @@ def test_the_nessie_block_reads_what_the_loader_writes() -> None:
     assert record_for(summary())["nessie"] == {"branch": None, "commit_hash": None}
 
 
+def test_the_audit_block_holds_every_check_with_its_figures() -> None:
+    from ingestgen.cli.output import run_summary
+    from target_iceberg.summary import AuditSummary, CheckResult
+
+    failing = CheckResult(
+        table="acme.deals_daily",
+        check="accepted_values.stage",
+        passed=False,
+        detail="1 row(s) outside ['won', 'lost'], e.g. ['bogus']",
+        figures={"rows": 25, "outside": 1, "allowed": ["won", "lost"]},
+    )
+    passing = CheckResult(
+        table="acme.deals_daily",
+        check="row_count",
+        passed=True,
+        detail="25 row(s) added, allowed 1..",
+        figures={"rows": 25, "allowed_min": 1, "allowed_max": None},
+    )
+    loader = {
+        **summary(status="failed", error="the audit of run r failed", snapshot=None),
+        "audit": AuditSummary(
+            branch="ingestgen-audit-r",
+            on_fail=1,
+            checks=[passing, failing],
+            snapshots={"acme.deals_daily": 648461601336130765},
+        ).model_dump(mode="json"),
+    }
+    rec = record_for(loader)
+    assert rec["audit"] == {
+        "branch": "ingestgen-audit-r",
+        "nessie_branch": None,
+        "passed": False,
+        "published": False,
+        "on_fail": 1,
+        "failing": ["acme.deals_daily accepted_values.stage"],
+        "checks": [passing.model_dump(mode="json"), failing.model_dump(mode="json")],
+        "snapshots": {"acme.deals_daily": 648461601336130765},
+    }
+    assert rec["exit_code"] == 1
+    rec["files"] = {"record": "r.json"}
+    _, text = run_summary(rec)
+    assert (
+        "audit: 1 of 2 checks passed, not published, kept on its branch (ingestgen-audit-r)" in text
+    )
+    assert "  FAIL acme.deals_daily accepted_values.stage: 1 row(s) outside" in text
+    assert record_for(summary())["audit"] is None
+
+
 def test_a_summary_that_drifted_from_the_model_fails_the_run() -> None:
     drifted = {**summary(), "nessie_branch": "acme"}  # a key the model does not know
     rec = record_for(drifted)

@@ -122,12 +122,17 @@ def audit_summary(found: list[Evidence], action: str | None) -> tuple[dict[str, 
     lines: list[str] = []
     for e in found:
         head = f"{action} run {e.run_id}" if action else f"run {e.run_id}"
-        lines.append(f"{head} of job {e.job} (branch {e.branch})")
+        where = f"branch {e.branch}" + (
+            f" on Nessie branch {e.nessie_branch}" if e.nessie_branch else ""
+        )
+        lines.append(f"{head} of job {e.job} ({where})")
         for t in e.tables:
             moved = "" if t.main_snapshot_id == t.base_snapshot_id else ", main moved since"
             lines.append(
                 f"  {t.name}: {t.rows_added} row(s) added, snapshot {t.snapshot_id}{moved}"
             )
+        if e.nessie_branch and not e.tables:
+            lines.append("  audited and published on its Nessie branch; the merge is what is left")
         for c in e.checks:
             lines.append(f"  {'pass' if c.passed else 'FAIL'} {c.table} {c.check}: {c.detail}")
         if e.superseded_by:
@@ -166,6 +171,16 @@ def run_summary(record: dict[str, Any]) -> tuple[dict[str, Any], str]:
         f"usage: {usage['cpu_s']} CPU s, peak {usage['max_rss_mb']} MB, "
         f"{usage['bytes_written']:,} bytes in {usage['files_committed']} files committed"
     )
+    if audit := record.get("audit"):
+        checks = audit["checks"]
+        state = "published" if audit["published"] else "not published, kept on its branch"
+        lines.append(
+            f"audit: {len(checks) - len(audit['failing'])} of {len(checks)} checks passed, "
+            f"{state} ({audit['nessie_branch'] or audit['branch']})"
+        )
+        lines += [
+            f"  FAIL {c['table']} {c['check']}: {c['detail']}" for c in checks if not c["passed"]
+        ]
     if record.get("error"):
         lines.append(f"error: {record['error']}")
     for service, result in sorted((record.get("emitted") or {}).items()):

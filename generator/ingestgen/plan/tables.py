@@ -5,8 +5,9 @@ read-only, or REST), else the table the base revision's spec would have created 
 The decision is target-iceberg's own: `target_iceberg.contract.evolution.plan_schema` over the
 baseline and the new contract. Its refusal (an `EvolutionError`) is what the next run would fail
 on; the planner stops at the first, so each column is also planned on its own to list them all.
-What the planner keeps as it is (a narrower type, a removed optional column, required-ness of
-existing columns, the partition spec, the identifier fields) is reported as ``kept``.
+What the planner keeps as it is (a narrower type, a removed optional column, a column the spec
+makes required, the partition spec, the identifier fields) is reported as ``kept``; a required
+column the spec makes optional is relaxed in the run's commit (``allowed``).
 """
 
 from __future__ import annotations
@@ -260,6 +261,10 @@ def _applied(plan: SchemaPlan, new: Contract) -> list[SchemaItem]:
             if top is not None and top.required:
                 text += " (added optional: existing rows have no value; new records must have it)"
             items.append(SchemaItem("allowed", "add", column, text))
+        elif kind == "make":  # "make column <name> optional"
+            column = rest.removeprefix("column ").removesuffix(" optional")
+            text = f"{column} becomes optional: the table column is relaxed in the run's commit"
+            items.append(SchemaItem("allowed", "required", column, text))
         else:
             items.append(SchemaItem("allowed", kind, rest.split(":", 1)[0], change))
     return items
@@ -305,8 +310,8 @@ def _kept(
                     "kept",
                     "required",
                     planned.name,
-                    f"{planned.name} is optional in the spec but required in the table: the "
-                    "loader does not relax it, so a record without a value fails the run",
+                    f"{planned.name} is optional in the spec but required in the table (a "
+                    "primary-key column): records without a value are quarantined",
                 )
             )
     for name, field in existing.items():

@@ -178,6 +178,7 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
             },
         },
         "nessie": _nessie(summary),
+        "audit": _audit(summary),
         "usage": usage,
         "meltano": {
             "exit_code": facts.meltano_exit_code,
@@ -220,6 +221,28 @@ def _nessie(summary: RunSummary | None) -> dict[str, Any]:
     return {
         "branch": nessie.branch if nessie else None,
         "commit_hash": nessie.commit_hash if nessie else None,
+    }
+
+
+def _audit(summary: RunSummary | None) -> dict[str, Any] | None:
+    """The loader's write-audit-publish outcome, structured (None: the job does not audit).
+
+    Every check with its result, what it measured and the bound it was held to (``figures``),
+    the audit branch (and the run's Nessie branch, on Nessie), and whether ``main`` now holds
+    the run (``published``).
+    """
+    audit = summary.audit if summary is not None else None
+    if audit is None:
+        return None
+    return {
+        "branch": audit.branch,
+        "nessie_branch": audit.nessie_branch,
+        "passed": audit.passed,
+        "published": audit.published,
+        "on_fail": audit.on_fail,
+        "failing": [f"{c.table} {c.check}" for c in audit.failing],
+        "checks": [c.model_dump(mode="json") for c in audit.checks],
+        "snapshots": dict(audit.snapshots),
     }
 
 

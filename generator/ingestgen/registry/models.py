@@ -84,6 +84,12 @@ class EngineBinding(_Strict):
         description="Variables the job's plugin needs, with references; rendered into the "
         "environment's `env:` (the one Meltano expands with the runner's variables).",
     )
+    loader_config: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Sources: loader settings this engine's tap calls for, set on the job's "
+        "loader (e.g. require_final_state: true for a tap whose output always ends with a "
+        "STATE). Each must be a setting the loader declares.",
+    )
     catalogs: list[str] | None = Field(
         default=None,
         description="Targets: the catalogs this engine can write to (default: every catalog).",

@@ -199,7 +199,12 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     loader = PluginUse(
         name=f"{target_binding.plugin}--{job.name}",
         base=target_binding.plugin,
-        config=fill(target_binding.config, target_ctx),
+        config={
+            **fill(target_binding.config, target_ctx),
+            **_loader_config(
+                job, source_binding, loaded.registry.plugins.get(target_binding.plugin)
+            ),
+        },
         env=fill(target_binding.env, target_ctx),
     )
     mapper = None
@@ -220,6 +225,30 @@ def resolve_job(job: JobFile, loaded: LoadedRegistry) -> ResolvedJob:
     if problems:
         raise ConfigError(problems)
     return ResolvedJob(job, source_engine, target_engine, list(streams), extractor, loader, mapper)
+
+
+def _loader_config(job: JobFile, source: EngineBinding, loader: PluginDef | None) -> dict[str, Any]:
+    """The loader settings the source's engine calls for (its ``loader_config``).
+
+    Raises:
+        ConfigError: the loader does not declare one of them (a registry mistake).
+    """
+    if not source.loader_config or loader is None:
+        return dict(source.loader_config)
+    declared = {s.name for s in loader.settings}
+    unknown = sorted(set(source.loader_config) - declared)
+    if unknown:
+        raise ConfigError(
+            [
+                job.doc.problem(
+                    ("source", "type"),
+                    f"the registry's source {excerpt(job.config.source.type)} sets loader "
+                    f"setting(s) {', '.join(unknown)} that the job's loader does not declare",
+                    f"declared: {', '.join(sorted(declared))}; fix registry/connectors.yaml",
+                )
+            ]
+        )
+    return dict(source.loader_config)
 
 
 def _audit_engine(job: JobFile, engine: str) -> list[Problem]:

@@ -10,6 +10,7 @@ Never creates tables; creates the namespace if it is missing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,21 @@ from typing import Any
 import requests
 from pyiceberg.catalog import Catalog, load_catalog
 from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from pyiceberg.io import S3_CONNECT_TIMEOUT, S3_REQUEST_TIMEOUT
 from pyiceberg.utils.config import Config
 
-from target_iceberg.errors import ConfigError
+from target_iceberg.errors import (
+    ConfigError,
+    LoaderError,
+    StorageFullError,
+    StorageUnavailableError,
+)
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_LAKE = ".lake"
+DEFAULT_TIMEOUT_S = 60.0
+"""Seconds a catalog or S3 request may take (the settings catalog_timeout_s, s3_timeout_s)."""
 
 
 def embedded_properties(root: Path) -> dict[str, str]:
@@ -72,19 +81,41 @@ def resolve_properties(
     return embedded_properties(Path(DEFAULT_LAKE)), f"embedded default ({DEFAULT_LAKE}/)"
 
 
-def open_catalog(name: str, props: dict[str, str], origin: str) -> Catalog:
+def with_s3_timeouts(props: dict[str, str], seconds: float) -> dict[str, str]:
+    """``props`` with pyiceberg's S3 connect and request timeouts, unless they are set already.
+
+    Without them an S3 server that accepts connections but never answers holds the run.
+    """
+    timeouts = {S3_CONNECT_TIMEOUT: f"{seconds:g}", S3_REQUEST_TIMEOUT: f"{seconds:g}"}
+    return {**timeouts, **props}
+
+
+def open_catalog(
+    name: str, props: dict[str, str], origin: str, *, timeout: float = DEFAULT_TIMEOUT_S
+) -> Catalog:
     """Load the catalog with the properties `resolve_properties` found (from ``origin``).
 
+    A REST catalog's requests give up after ``timeout`` seconds (`rest.TimedRestCatalog`).
+
     Raises:
+        CatalogUnavailableError: a REST catalog did not answer (transient).
         ConfigError: pyiceberg could not load it; the message says which settings to check.
     """
+    from target_iceberg.rest import CatalogUnavailableError, TimedRestCatalog
+
     if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
         Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     try:
-        catalog = load_catalog(name, **props)
+        rest = props.get("type") == "rest" or (
+            "type" not in props and props.get("uri", "").startswith(("http://", "https://"))
+        )
+        if rest and "py-catalog-impl" not in props:
+            catalog: Catalog = TimedRestCatalog(name, timeout=timeout, **props)
+        else:
+            catalog = load_catalog(name, **props)
+    except CatalogUnavailableError:
+        raise
     except (requests.ConnectionError, requests.Timeout) as exc:
-        from target_iceberg.rest import CatalogUnavailableError  # a REST catalog's transport
-
         raise CatalogUnavailableError(
             f"the Iceberg catalog at {props.get('uri', '(no uri)')} did not answer ({exc}); "
             "nothing was written. Check that the catalog server is running and reachable at "
@@ -105,3 +136,32 @@ def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     # A concurrent run may create it between the check and the create.
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace_if_not_exists(namespace)
+
+
+def storage_error(exc: BaseException, props: dict[str, str], timeout: float) -> LoaderError | None:
+    """The error for a failed write to storage, naming where and the fix; None for others.
+
+    pyarrow raises a bare ``OSError`` for an S3 request that failed in transport (no errno,
+    quoting the AWS SDK: "AWS Error NETWORK_CONNECTION ... curlCode: 7"), and one with errno
+    28 (or only its text) for a full local disk.
+    """
+    if not isinstance(exc, OSError) or isinstance(exc, LoaderError):
+        return None
+    text = str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or "No space left" in text:
+        where = props.get("warehouse", "")
+        place = f"the warehouse {where}" if where.startswith("file:") else "a local folder"
+        return StorageFullError(
+            f"no space left on the disk holding {place} ({text[:300]}). Free space there or "
+            "move the warehouse (catalog_properties.warehouse), then run again: the run "
+            "summary says what landed, and a re-run lands the rest"
+        )
+    endpoint = props.get("s3.endpoint")
+    if not endpoint or exc.errno is not None or "AWS Error" not in text:
+        return None
+    return StorageUnavailableError(
+        f"the S3 server at {endpoint} failed a request ({text[:300]}). Check that the S3 "
+        "server is running and reachable at that address (catalog_properties s3.endpoint); "
+        f"one request gives up after {timeout:g} s (the s3_timeout_s setting). Then run again: "
+        "the run summary says what landed, and a re-run lands the rest"
+    )

@@ -82,6 +82,20 @@ class TableChange:
     """The `CONTENT` digest its snapshot records."""
     deferred: DeferredWrite | None = None
     """The snapshot, when the engine makes it at commit time (only `PerTableCommitter` runs it)."""
+    branch: str | None = None
+    """The branch its snapshot goes to (a write-audit-publish audit branch); None: ``main``."""
+
+    def snapshot_id(self, table: Table) -> int:
+        """The id of the snapshot this change made in ``table`` (committed): its branch's head.
+
+        After an audit-branch write ``main`` still holds the snapshot before the run, so the
+        head of the change's own branch is what the run made (-1: the table has none).
+        """
+        if self.branch is not None:
+            snapshot = table.metadata.snapshot_by_name(self.branch)
+        else:
+            snapshot = table.current_snapshot()
+        return snapshot.snapshot_id if snapshot else -1
 
     def discard(self) -> None:
         """Delete the manifests staging wrote; the change can no longer be committed."""
@@ -140,8 +154,7 @@ class PerTableCommitter:
                     f"the catalog refused the commit of {name} ({exc}); tables committed before "
                     f"it: {sorted(done) or 'none'}. Re-run with the same run_id to finish"
                 ) from exc
-            snapshot = table.current_snapshot()
-            done[name] = snapshot.snapshot_id if snapshot else -1
+            done[name] = change.snapshot_id(table)
             logger.info("committed %s: snapshot %s, %d file(s)", name, done[name], change.files)
         return done
 
@@ -169,7 +182,11 @@ class MultiTableCommitter:
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
         """Send every change in one call, in identifier order."""
         from target_iceberg.nessie import CommitInfo
-        from target_iceberg.rest import CatalogRequestError, commit_transactions
+        from target_iceberg.rest import (
+            CatalogRequestError,
+            CatalogUnavailableError,
+            commit_transactions,
+        )
 
         if not changes:
             return {}
@@ -184,13 +201,14 @@ class MultiTableCommitter:
                 self.catalog, [c.transaction for c in ordered], headers=info.headers()
             )
         except CatalogRequestError as exc:
-            error = CommitError(f"the multi-table commit failed, nothing was committed: {exc}")
+            # A commit that got no answer says itself what is known of its outcome.
+            known = "" if isinstance(exc, CatalogUnavailableError) else ", nothing was committed"
+            error = CommitError(f"the multi-table commit failed{known}: {exc}")
             error.kind = exc.kind  # a refused request stays refused; a conflict may pass
             raise error from exc
         done = {}
         for change, table in zip(ordered, tables, strict=True):
-            snapshot = table.current_snapshot()
-            done[".".join(change.identifier)] = snapshot.snapshot_id if snapshot else -1
+            done[".".join(change.identifier)] = change.snapshot_id(table)
         logger.info("committed %d table(s) in one multi-table commit", len(done))
         return done
 

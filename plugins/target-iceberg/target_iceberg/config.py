@@ -242,6 +242,31 @@ class LoaderConfig(BaseModel):
             "Default: any local file the loader can read."
         ),
     )
+    catalog_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        description=(
+            "Seconds to wait for a REST catalog (Iceberg REST, Nessie) to connect or answer one "
+            "request; past it the run gives up, emits no state and exits 75 (transient)."
+        ),
+    )
+    s3_timeout_s: float = Field(
+        default=60,
+        gt=0,
+        description=(
+            "Seconds to wait for the S3 server to connect or answer one request (pyiceberg's "
+            "s3.connect-timeout and s3.request-timeout, unless catalog_properties sets them); "
+            "past it the run gives up, emits no state and exits 75 (transient)."
+        ),
+    )
+    spool_dir: str | None = Field(
+        default=None,
+        description=(
+            "Folder for the run's spooled rows (write_mode merge, engine spark), deleted at the "
+            "end of the run; it needs room for the run's rows, compressed. Default: the system's "
+            "temporary folder (TMPDIR)."
+        ),
+    )
     nessie: NessieSettings | None = Field(
         default=None,
         description=(

@@ -59,6 +59,24 @@ class TapStoppedError(LoaderError):
     terminal = False
 
 
+class StorageUnavailableError(LoaderError):
+    """The object store (S3) did not answer or failed a request; a retry may succeed."""
+
+    terminal = False
+
+
+class StorageFullError(LoaderError):
+    """A local disk the run writes to is full; freeing space (or moving it) helps."""
+
+    terminal = False
+
+
+class SpoolFullError(LoaderError):
+    """The spool folder ran out of space; nothing was committed. Free space or move it."""
+
+    terminal = False
+
+
 class CommitError(LoaderError):
     """The catalog refused the commit (e.g. a concurrent change); re-running is safe."""
 

@@ -71,7 +71,7 @@ class MergeOutput(NativeOutput):
         super().__init__(ctx, identifier, contract)
         self.key = merge_key(contract, self.name)
         self.cursor = contract.cursor
-        self.spool = RowSpool(self.key, self.cursor)
+        self.spool = RowSpool(self.key, self.cursor, root=ctx.spool_dir)
         self.counts: MergeCounts | None = MergeCounts()
         self._rewriter: RollingWriter | None = None
 

@@ -18,6 +18,7 @@ import random
 import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from pyiceberg.catalog.rest import RestCatalog
@@ -65,6 +66,64 @@ class CatalogUnavailableError(CatalogRequestError):
     """The server did not answer, was overloaded or failed (5xx); a retry may succeed."""
 
     terminal = False
+
+
+class TimedRestCatalog(RestCatalog):
+    """pyiceberg's REST catalog whose every request gives up after ``timeout`` seconds.
+
+    pyiceberg sets no timeout, so a catalog that accepts the connection and never answers
+    would hold the run (and the CI gate behind it) forever. A request that fails in transport
+    becomes `CatalogUnavailableError` (exit 75) naming the address and the setting to change.
+    """
+
+    def __init__(self, name: str, *, timeout: float, **properties: str) -> None:
+        self.timeout = timeout
+        super().__init__(name, **properties)
+
+    def _create_session(self) -> requests.Session:
+        session = super()._create_session()
+        send = session.request
+        uri = self.properties.get("uri", getattr(self, "uri", "(no uri)"))
+
+        def request(method: str, url: str | bytes, **kwargs: Any) -> requests.Response:
+            kwargs["timeout"] = kwargs.get("timeout") or self.timeout
+            try:
+                return send(method, url, **kwargs)
+            except requests.RequestException as exc:
+                what = f"{method} {urlsplit(str(url)).path}"
+                raise transport_error(exc, what, str(uri), self.timeout) from None
+
+        session.request = request  # type: ignore[method-assign,assignment]
+        return session
+
+
+def transport_error(
+    exc: requests.RequestException, what: str, uri: str, timeout: float
+) -> CatalogUnavailableError:
+    """The error for a catalog request that got no answer: where, why, and what to change."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(
+        reason, (NewConnectionError, ConnectTimeoutError)
+    )
+    writes = not what.startswith(("GET", "HEAD"))
+    outcome = (
+        "whether it took effect is unknown; running again is safe (a run is never committed twice)"
+        if writes and not never_sent
+        else "nothing was committed"
+    )
+    if isinstance(exc, requests.Timeout):
+        return CatalogUnavailableError(
+            f"the Iceberg catalog at {uri} did not answer {what} within {timeout:g} s (the "
+            f"catalog_timeout_s setting); {outcome}. Check that the catalog server is running "
+            "and not overloaded, or raise catalog_timeout_s, then run again"
+        )
+    return CatalogUnavailableError(
+        f"the Iceberg catalog at {uri} did not answer {what} ({type(exc).__name__}: "
+        f"{str(exc)[:300]}); {outcome}. Check that the catalog server is running and reachable "
+        "at that address (the `catalog_properties.uri` setting), then run again"
+    )
 
 
 def response_error(resp: requests.Response, what: str, server: str) -> CatalogRequestError:

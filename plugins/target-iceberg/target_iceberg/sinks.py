@@ -74,8 +74,11 @@ class RunContext:
         batch_root: Path | None = None,
         backend: Backend | None = None,
         audit_branch: str | None = None,
+        spool_dir: Path | None = None,
     ) -> None:
         self.catalog = catalog
+        self.spool_dir = spool_dir
+        """Where runs that spool their rows keep them (None: the system's temporary folder)."""
         self.audit_branch = audit_branch
         """Write every table's snapshot to this branch, not ``main`` (write-audit-publish)."""
         self.backend: Backend = backend or NativeBackend()

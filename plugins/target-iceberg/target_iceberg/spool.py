@@ -10,6 +10,8 @@ cursor, and of equal cursors (or without one) the last in stream order. Never wr
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -19,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from target_iceberg.errors import SpoolFullError
 
 _SEQ = "__ingestgen_seq"
 _ROW = "__ingestgen_row"
@@ -42,15 +46,27 @@ class RowSpool:
     key: tuple[str, ...]
     """Key columns; empty: no version selection (append)."""
     cursor: str | None = None
+    root: Path | None = None
+    """Where the spool's private folder is made (the spool_dir setting); None: TMPDIR."""
     rows: int = 0
     _dir: Path | None = None
     _segments: list[_Segment] = field(default_factory=list)
     _keys: list[pa.Table] = field(default_factory=list)
 
     def write(self, table: pa.Table) -> None:
-        """Append coerced rows (any schema; a new schema starts a new segment)."""
+        """Append coerced rows (any schema; a new schema starts a new segment).
+
+        Raises:
+            SpoolFullError: the spool's file system is full (the message names the folder).
+        """
         if table.num_rows == 0:
             return
+        try:
+            self._write(table)
+        except OSError as exc:
+            raise self._full(exc) from exc
+
+    def _write(self, table: pa.Table) -> None:
         segment = self._segments[-1] if self._segments else None
         if segment is None or segment.writer is None or not segment.schema.equals(table.schema):
             segment = self._open(table.schema)
@@ -64,7 +80,9 @@ class RowSpool:
     def _open(self, schema: pa.Schema) -> _Segment:
         self._finish()
         if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="ingestgen-spool-"))
+            if self.root is not None:
+                self.root.mkdir(parents=True, exist_ok=True)
+            self._dir = Path(tempfile.mkdtemp(prefix="ingestgen-spool-", dir=self.root))
         path = self._dir / f"segment-{len(self._segments):04d}.arrow"
         writer = pa.ipc.new_file(str(path), schema, options=_IPC)
         segment = _Segment(path, schema, writer)
@@ -76,6 +94,18 @@ class RowSpool:
             if segment.writer is not None:
                 segment.writer.close()
                 segment.writer = None
+
+    def _full(self, exc: OSError) -> Exception:
+        """A full disk as `SpoolFullError` naming the folder and the setting; else ``exc``."""
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left" not in str(exc):
+            return exc
+        where = self._dir.parent if self._dir is not None else Path(tempfile.gettempdir())
+        return SpoolFullError(
+            f"the spool folder {where} is full ({exc}); nothing was committed. The run keeps "
+            "its rows there until it commits (write_mode merge, engine spark): free space "
+            "there, or point the spool_dir setting (or TMPDIR) at a file system with room for "
+            "the run's rows, then run again"
+        )
 
     def keys(self) -> pa.Table:
         """Key (and cursor) columns of every spooled row, in stream order."""
@@ -109,7 +139,10 @@ class RowSpool:
 
     def batches(self, schema: pa.Schema, keep: np.ndarray | None = None) -> Iterator[pa.Table]:
         """The spooled rows in stream order, conformed to ``schema``, those ``keep`` marks."""
-        self._finish()
+        try:
+            self._finish()
+        except OSError as exc:
+            raise self._full(exc) from exc
         offset = 0
         for segment in self._segments:
             with pa.memory_map(str(segment.path)) as source:
@@ -124,8 +157,12 @@ class RowSpool:
                         yield conform(batch, schema)
 
     def close(self) -> None:
-        """Delete the spool's files."""
-        self._finish()
+        """Delete the spool's files (also after a failed write: a full disk, say)."""
+        for segment in self._segments:
+            if segment.writer is not None:
+                with contextlib.suppress(OSError):  # the files are deleted either way
+                    segment.writer.close()
+                segment.writer = None
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None

@@ -108,10 +108,8 @@ class AtomicSqlCommitter:
             tx = change.transaction
             tx._cleanup_uncommitted_manifests()
             tx._updates, tx._requirements, tx._snapshot_producers = (), (), []
-            table = self.catalog.load_table(change.identifier)
-            snapshot = table.current_snapshot()
             name = ".".join(change.identifier)
-            done[name] = snapshot.snapshot_id if snapshot else -1
+            done[name] = change.snapshot_id(self.catalog.load_table(change.identifier))
             # The same line as the per-table committer's: `ingestgen run` follows it.
             logger.info("committed %s: snapshot %s, %d file(s)", name, done[name], change.files)
         logger.info("committed %d table(s) in one catalog transaction", len(done))

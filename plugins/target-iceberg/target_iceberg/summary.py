@@ -22,6 +22,8 @@ from plugin_errors import ErrorKind
 logger = logging.getLogger(__name__)
 
 Status = Literal["success", "partial", "failed", "already_committed"]
+Figure = int | float | str | bool | list[str | int | bool] | None
+"""One measured value or bound of an audit check."""
 COMMITTED: frozenset[Status] = frozenset({"success", "partial", "already_committed"})
 """The statuses after which the run's data is in the tables (the one list of them)."""
 _EXIT_CODES: dict[Status, int] = {"success": 0, "already_committed": 0, "partial": 1, "failed": 2}
@@ -106,12 +108,23 @@ class CheckResult(_Model):
     check: str = Field(description="The check, e.g. not_null.account or unique_key.")
     passed: bool = Field(description="Whether the audit branch's data passed it.")
     detail: str = Field(description="What was measured, against what bound.")
+    figures: dict[str, Figure] = Field(
+        default_factory=dict,
+        description=(
+            "The same, as figures: what was measured (rows, share, min, max, newest, ...) and "
+            "the bound it was held to (allowed_min, allowed_max, required, ...)."
+        ),
+    )
 
 
 class AuditSummary(_Model):
     """Write-audit-publish: the run's audit branch, its checks, and whether it was published."""
 
     branch: str = Field(description="The audit branch of every table of the run.")
+    nessie_branch: str | None = Field(
+        default=None,
+        description="On Nessie: the run's own Nessie branch, merged into the tenant's on publish.",
+    )
     passed: bool = Field(default=False, description="Every check passed.")
     published: bool = Field(default=False, description="main now holds the audited snapshots.")
     on_fail: int = Field(default=2, description="The exit code of a failed audit (1 or 2).")

@@ -23,6 +23,7 @@ from pyiceberg.table.locations import LocationProvider, load_location_provider
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.transforms import parse_transform
 
+from plugin_errors import message
 from target_iceberg.commit import TableChange, committed_snapshot, stage, written_snapshot
 from target_iceberg.contract.evolution import SchemaPlan, plan_schema
 from target_iceberg.contract.model import Contract
@@ -173,12 +174,25 @@ class TableHandle:
         return committed_snapshot(self.table, run_id)
 
     def committed_in_catalog(self, catalog: Catalog, run_id: str) -> bool:
-        """Whether the catalog now holds a snapshot of ``run_id`` (asked after a failure)."""
+        """Whether the catalog now holds a snapshot of ``run_id`` (asked after a failure).
+
+        A catalog that cannot answer (it is the failure) counts as yes: the run's files are
+        kept rather than deleted from under a commit that may have landed; if it did not,
+        ``ingestgen maintain --only orphans`` removes them later.
+        """
         try:
             # A snapshot on the audit branch counts: its files are the branch's evidence.
             return written_snapshot(catalog.load_table(self.identifier), run_id) is not None
         except NoSuchTableError:
             return False
+        except Exception as exc:
+            logger.warning(
+                "%s: could not ask the catalog whether this run's commit landed (%s); its "
+                "files are kept (`ingestgen maintain --only orphans` removes them if unused)",
+                self.name,
+                message(exc),
+            )
+            return True
 
     def stage(
         self,
@@ -204,7 +218,9 @@ class TableHandle:
             branch=self.branch,
         )
         rows = sum(f.record_count for f in files)
-        return TableChange(self.identifier, self.transaction, len(files), self.created, rows)
+        return TableChange(
+            self.identifier, self.transaction, len(files), self.created, rows, branch=self.branch
+        )
 
     def _warn_partitioning(self, contract: Contract) -> None:
         assert self.table is not None

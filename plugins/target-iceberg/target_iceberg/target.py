@@ -33,7 +33,13 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
 from target_iceberg import crashpoint, quarantine
 from target_iceberg.audit.publish import AuditTarget, Publisher, branch_name
-from target_iceberg.catalog import ensure_namespace, open_catalog, resolve_properties
+from target_iceberg.catalog import (
+    ensure_namespace,
+    open_catalog,
+    resolve_properties,
+    storage_error,
+    with_s3_timeouts,
+)
 from target_iceberg.commit import (
     JOB,
     STATE,
@@ -106,6 +112,7 @@ class TargetIceberg(Target):
         self._specs: dict[str, Contract] = {}
         self._finished = False
         self._nessie: BranchRun | None = None
+        self._props: dict[str, str] = {}  # the catalog's, to name storage in errors
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -138,9 +145,14 @@ class TargetIceberg(Target):
                 environ=os.environ,
             )
             if cfg.nessie is not None:
-                self._nessie = BranchRun(cfg.nessie.api_uri, cfg.nessie.branch)
+                self._nessie = BranchRun(
+                    cfg.nessie.api_uri, cfg.nessie.branch, timeout=cfg.catalog_timeout_s
+                )
                 self.summary.nessie = self._nessie.open()
-            catalog = open_catalog(cfg.catalog_name, props, origin)
+                if cfg.audit is not None and cfg.audit.enabled:
+                    props = self._nessie.open_audit(cfg.run_id, props)
+            self._props = props = with_s3_timeouts(props, cfg.s3_timeout_s)
+            catalog = open_catalog(cfg.catalog_name, props, origin, timeout=cfg.catalog_timeout_s)
             ensure_namespace(catalog, cfg.namespace)
             target_bytes = int(cfg.target_file_size_mb * MB)
             backend = self._backend(catalog)
@@ -156,6 +168,7 @@ class TargetIceberg(Target):
                 block_records=cfg.batch_size_rows,
                 max_rejected_rows=cfg.max_rejected_rows,
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
+                spool_dir=Path(cfg.spool_dir) if cfg.spool_dir else None,
                 backend=backend,
                 audit_branch=(
                     branch_name(cfg.run_id) if cfg.audit is not None and cfg.audit.enabled else None
@@ -323,9 +336,12 @@ class TargetIceberg(Target):
         try:
             super().listen(file_input)
         except BaseException as exc:
+            failure = self._explained(exc)
             if not self._finished:
                 self._finished = True
-                self._abort(exc)
+                self._abort(failure)
+            if failure is not exc:
+                raise failure from exc
             raise
 
     # End of run --------------------------------------------------------------------------
@@ -363,7 +379,10 @@ class TargetIceberg(Target):
             if self._context is not None and self._context.audit_branch is not None:
                 committed = self._audit_and_publish(self._context.audit_branch, committed)
         except Exception as exc:
-            self._abort(exc)
+            failure = self._explained(exc)
+            self._abort(failure)
+            if failure is not exc:
+                raise failure from exc
             raise
         finally:
             if self._context is not None:
@@ -414,8 +433,10 @@ class TargetIceberg(Target):
             self.context.catalog, self.publish_committer, run_id=cfg.run_id, branch=branch
         )
         outcome = publisher.run(targets)
+        nessie = self._nessie.audit if self._nessie is not None else None
         self.summary.audit = AuditSummary(
             branch=branch,
+            nessie_branch=nessie,
             passed=not outcome.failing,
             published=outcome.published,
             on_fail=cfg.audit.on_fail,
@@ -435,10 +456,17 @@ class TargetIceberg(Target):
             raise AuditFailedError(
                 f"the audit of run {cfg.run_id} failed: "
                 + "; ".join(f"{c.table} {c.check}: {c.detail}" for c in outcome.failing)
-                + f". main is unchanged; the run's data is kept on branch {branch}. Inspect it "
+                + f". main is unchanged; the run's data is kept on branch {branch}"
+                + (f" of Nessie branch {nessie}" if nessie else "")
+                + ". Inspect it "
                 "with `ingestgen audit`, then publish or discard it, or fix the source and re-run",
                 exit_code=cfg.audit.on_fail,
             )
+        if nessie is not None and self._nessie is not None:  # published only once merged
+            self.summary.audit.published = False
+            tenant = cfg.tenant or cfg.namespace
+            self._nessie.publish_audit(tenant=tenant, job=cfg.job, run_id=cfg.run_id)
+            self.summary.audit.published = True
         return {**committed, **outcome.snapshots}
 
     def _skip_replay(self, run_id: str, changes: list[TableChange]) -> None:
@@ -509,6 +537,10 @@ class TargetIceberg(Target):
                     "nothing was committed. See sample_rejects in the run summary, fix the "
                     "source or the spec, or raise max_rejected_ratio"
                 )
+
+    def _explained(self, exc: BaseException) -> BaseException:
+        """``exc``, or for a failed write to storage an error naming where and the fix."""
+        return storage_error(exc, self._props, self.settings.s3_timeout_s) or exc
 
     def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():

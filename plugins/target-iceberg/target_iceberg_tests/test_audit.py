@@ -107,6 +107,46 @@ def test_a_failing_audit_leaves_main_and_keeps_the_branch(
     assert table.scan(snapshot_id=table.metadata.refs[branch].snapshot_id).to_arrow().num_rows == 9
 
 
+@pytest.mark.parametrize("atomic", [True, False], ids=["atomic-sql", "per-table"])
+def test_the_committers_report_the_audited_snapshot_not_mains(
+    run_target: RunTarget,
+    catalog: Catalog,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    atomic: bool,
+) -> None:
+    from target_iceberg import outputs as outputs_module
+    from target_iceberg.commit import PerTableCommitter
+    from target_iceberg.sqlcommit import AtomicSqlCommitter
+
+    reported: list[dict[str, int]] = []
+    committer = AtomicSqlCommitter if atomic else PerTableCommitter
+    original = committer.commit
+
+    def recording(self: Any, changes: Any) -> dict[str, int]:
+        done = original(self, changes)
+        reported.append(done)
+        return done
+
+    monkeypatch.setattr(committer, "commit", recording)
+    if not atomic:
+        # The native backend's committer choice (`outputs.native_committer`).
+        monkeypatch.setattr(outputs_module, "takes_atomic_commits", lambda _: False)
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, row_count={"max": 3})}},
+        "audit": {"enabled": True},
+    }
+    run_target(text(rows(range(3)), 3), run_id="r1", **cfg)
+    with pytest.raises(AuditFailedError, match="row_count"):
+        run_target(text(rows(range(3, 7)), 7), run_id="r2", **cfg)
+    table = catalog.load_table("acme.deals")
+    audited = table.metadata.refs[branch_name("r2")].snapshot_id
+    main = table.current_snapshot()
+    assert main is not None and audited != main.snapshot_id
+    # The branch write (r2's first commit) reports the branch's head, not main's snapshot.
+    assert reported[-1] == {"acme.deals": audited}
+
+
 def test_an_append_to_main_between_write_and_publish_is_kept(
     run_target: RunTarget, catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,3 +406,65 @@ def test_a_failed_audit_exits_with_the_jobs_on_fail(
     assert capsys.readouterr().err == (
         "target-iceberg: error: the audit of run r failed: acme.deals row_count: 0\n"
     )
+
+
+def test_a_hand_written_spark_config_with_audit_is_refused_before_any_write(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    from target_iceberg.errors import ConfigError
+
+    cfg = {
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, **CHECKS)}},
+        "audit": {"enabled": True},
+        "engine": "spark",
+    }
+    with pytest.raises(ConfigError, match="not available with engine spark") as refused:
+        run_target(text(rows(range(2)), 2), run_id="r1", **cfg)
+    assert "use engine native or turn audit off" in str(refused.value)
+    assert ("acme",) not in catalog.list_namespaces() or catalog.list_tables("acme") == []
+
+
+def test_the_multi_table_committer_reports_the_audited_snapshot_on_rest(
+    iceberg_rest_server: IcebergRestServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import uuid
+    from contextlib import redirect_stdout
+
+    from pyiceberg.catalog import load_catalog
+
+    from target_iceberg.commit import MultiTableCommitter
+    from target_iceberg.target import TargetIceberg
+
+    reported: list[dict[str, int]] = []
+    original = MultiTableCommitter.commit
+
+    def recording(self: Any, changes: Any) -> dict[str, int]:
+        done = original(self, changes)
+        reported.append(done)
+        return done
+
+    monkeypatch.setattr(MultiTableCommitter, "commit", recording)
+    props = iceberg_rest_server.catalog_properties()
+    namespace = f"ns_{uuid.uuid4().hex[:8]}"
+    cfg = {
+        "namespace": namespace,
+        "catalog_properties": props,
+        "commit_mode": "multi_table",
+        "streams": {"deals": {"asset_spec": spec_file(tmp_path, row_count={"max": 3})}},
+        "audit": {"enabled": True},
+    }
+    for run_id, ids in (("r1", range(3)), ("r2", range(3, 7))):
+        target = TargetIceberg(config={**cfg, "run_id": run_id})
+        with redirect_stdout(io.StringIO()):
+            target.process_lines(io.StringIO(text(rows(ids), ids.stop)))
+            if run_id == "r1":
+                target.process_endofpipe()
+                continue
+            with pytest.raises(AuditFailedError, match="row_count"):
+                target.process_endofpipe()
+    table = load_catalog("check", **props).load_table(f"{namespace}.deals")
+    audited = table.metadata.refs[branch_name("r2")].snapshot_id
+    main = table.current_snapshot()
+    assert main is not None and audited != main.snapshot_id
+    assert reported[-1] == {f"{namespace}.deals": audited}

@@ -227,3 +227,69 @@ def test_schema_message_changes_within_and_across_runs(
         "add column a: string",
         "add column b: boolean",
     ]
+
+
+REQUIRED_NAME = """
+asset: items
+version: "1"
+schema:
+  columns:
+    - {name: id, type: long, required: true}
+    - {name: name, type: string, required: true}
+  primary_key: [id]
+"""
+
+
+def _named(run_target: RunTarget, tmp_path: Path, spec: str | None, rows: list[dict]):  # type: ignore[no-untyped-def]
+    props = {"id": {"type": "integer"}, "name": {"type": ["string", "null"]}}
+    text = messages(schema_msg("items", props), *records("items", rows))
+    if spec is None:
+        return run_target(text)
+    path = tmp_path / "items.yaml"
+    path.write_text(spec, encoding="utf-8")
+    return run_target(text, streams={"items": {"asset_spec": str(path)}})
+
+
+def test_a_spec_relaxing_a_required_column_makes_it_optional(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    # Before: the relaxed spec's null values crashed the write (ArrowInvalid, exit 3).
+    _named(run_target, tmp_path, REQUIRED_NAME, [{"id": 1, "name": "a"}])
+    relaxed = REQUIRED_NAME.replace(
+        "{name: name, type: string, required: true}", "{name: name, type: string}"
+    )
+    target, _ = _named(run_target, tmp_path, relaxed, [{"id": 2, "name": None}, {"id": 3}])
+    table = catalog.load_table("acme.items")
+    assert not table.schema().find_field("name").required
+    assert table.schema().find_field("id").required  # the key stays required
+    assert target.summary.streams["items"].schema_changes == ["make column name optional"]
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows == [{"id": 1, "name": "a"}, {"id": 2, "name": None}, {"id": 3, "name": None}]
+    assert len(table.snapshots()) == 2  # the schema change rode in the data's commit
+
+
+def test_relaxing_a_primary_key_column_is_refused(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    _named(run_target, tmp_path, REQUIRED_NAME, [{"id": 1, "name": "a"}])
+    # (A spec's own primary key must be required: this one dropped it from primary_key too.)
+    loose_key = REQUIRED_NAME.replace(
+        "{name: id, type: long, required: true}", "{name: id, type: long}"
+    ).replace("  primary_key: [id]\n", "")
+    with pytest.raises(EvolutionError, match=r"column 'id' is in the table's primary key"):
+        _named(run_target, tmp_path, loose_key, [{"id": 2, "name": "b"}])
+    assert len(catalog.load_table("acme.items").snapshots()) == 1
+
+
+def test_a_singer_contract_quarantines_nulls_of_a_required_table_column(
+    run_target: RunTarget, catalog: Catalog, tmp_path: Path
+) -> None:
+    # A Singer SCHEMA never requires, but it does not relax a table a spec made either.
+    _named(run_target, tmp_path, REQUIRED_NAME, [{"id": 1, "name": "a"}])
+    target, _ = _named(
+        run_target, tmp_path, None, [{"id": 2, "name": None}, {"id": 3, "name": "c"}]
+    )
+    table = catalog.load_table("acme.items")
+    assert table.schema().find_field("name").required
+    assert sorted(r["id"] for r in table.scan().to_arrow().to_pylist()) == [1, 3]
+    assert target.summary.streams["items"].rows_rejected == 1

@@ -18,7 +18,7 @@ from unittest import mock
 
 import pyarrow as pa
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 
@@ -33,7 +33,24 @@ from target_iceberg.types import parse_type
 
 pytestmark = pytest.mark.hostile
 
-BUDGET = settings(max_examples=150, derandomize=True, deadline=None, database=None)
+BUDGET = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    # record_property only appends the trust report's row; it holds no state between examples.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+# pytest's record_property fixture: the trust report's row.
+Record = Callable[[str, object], None]
+
+
+def _row(record: Record, case: str, outcome: str) -> None:
+    record("category", "stream: reader fuzz")
+    record("case", case)
+    record("outcome", outcome)
+    record("figures", f"{BUDGET.max_examples} derandomized examples, no deadline")
 
 # Values a hostile tap may send, as JSON text (NaN tokens and giant numbers included).
 _SCALARS = st.one_of(
@@ -135,8 +152,16 @@ def _documented(exc: BaseException) -> bool:
 @BUDGET
 @given(st.lists(_PAYLOADS, min_size=1, max_size=25), st.booleans())
 def test_blocks_land_or_reject_every_record(
-    payloads: list[tuple[dict[str, Any], str, int]], required: bool
+    record_property: Record, payloads: list[tuple[dict[str, Any], str, int]], required: bool
 ) -> None:
+    # The fixture comes first: hypothesis fills the last arguments from @given's strategies.
+    _row(
+        record_property,
+        "hypothesis: blocks of hostile records (NaN tokens, giant numbers, mangled and "
+        "truncated bytes), required and optional columns",
+        "landed + rejected = read, every reject with its reason and raw line; a truncated "
+        "line is a terminal InvalidInputLine; the fast path lands what the row path lands",
+    )
     shape = SHAPES[required]
     lines = [_line(p) for p in payloads]
     data = b"\n".join(lines) + b"\n"
@@ -208,12 +233,20 @@ def _event_line(kind: str, stream: str, record: dict[str, Any], junk: bytes) -> 
     st.booleans(),
 )
 def test_reader_routes_every_record_line_whatever_the_chunks(
+    record_property: Record,
     events: list[tuple[str, str, dict[str, Any], bytes]],
     chunk: int,
     block_records: int,
     newline: bytes,
     final_newline: bool,
 ) -> None:
+    _row(
+        record_property,
+        "hypothesis: two streams' lines, STATE, blanks and garbage, cut into chunks of "
+        "1 to 4096 bytes, LF or CRLF, with or without a final newline",
+        "every RECORD line routed to its stream as sent, every STATE passed on; garbage is "
+        "a terminal InvalidInputLine",
+    )
     lines = [_event_line(*e) for e in events]
     data = newline.join(lines) + (newline if final_newline and lines else b"")
     reader = FastSingerReader()

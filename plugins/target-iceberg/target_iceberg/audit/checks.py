@@ -21,7 +21,7 @@ from pyiceberg.manifest import DataFile, ManifestEntryStatus
 from pyiceberg.table import FileScanTask, Table
 
 from target_iceberg.audit.model import AuditChecks, seconds
-from target_iceberg.summary import CheckResult
+from target_iceberg.summary import CheckResult, Figure
 
 _SAMPLES = 3
 
@@ -87,8 +87,10 @@ def evaluate(
     name = ".".join(table.name())
     results: list[CheckResult] = []
 
-    def result(check: str, passed: bool, detail: str) -> None:
-        results.append(CheckResult(table=name, check=check, passed=passed, detail=detail))
+    def result(check: str, passed: bool, detail: str, figures: dict[str, Figure]) -> None:
+        results.append(
+            CheckResult(table=name, check=check, passed=passed, detail=detail, figures=figures)
+        )
 
     row_columns = sorted({*checks.not_null, *checks.accepted_values, *checks.ranges})
     rows = (
@@ -101,7 +103,12 @@ def evaluate(
         low, high = checks.row_count.min, checks.row_count.max
         ok = (low is None or count >= low) and (high is None or count <= high)
         allowed = f"{'' if low is None else low}..{'' if high is None else high}"
-        result("row_count", ok, f"{count} row(s) added, allowed {allowed}")
+        result(
+            "row_count",
+            ok,
+            f"{count} row(s) added, allowed {allowed}",
+            {"rows": count, "allowed_min": low, "allowed_max": high},
+        )
     for column, ratio in sorted(checks.not_null.items()):
         values = rows.column(column)
         total = len(values)
@@ -110,6 +117,7 @@ def evaluate(
             f"not_null.{column}",
             share >= ratio,
             f"{share:.4f} of {total} row(s) have a value, at least {ratio} required",
+            {"rows": total, "nulls": values.null_count, "share": share, "required": ratio},
         )
     if checks.unique_key and key:
         result("unique_key", *_unique(table, snapshot_id, key))
@@ -130,44 +138,66 @@ def evaluate(
             share <= checks.max_reject_ratio,
             f"{rejected} of {read} record(s) quarantined ({share:.4f}), at most "
             f"{checks.max_reject_ratio} allowed",
+            {
+                "read": read,
+                "rejected": rejected,
+                "ratio": share,
+                "allowed_max": checks.max_reject_ratio,
+            },
         )
     return results
 
 
-def _unique(table: Table, snapshot_id: int | None, key: Sequence[str]) -> tuple[bool, str]:
+def _unique(
+    table: Table, snapshot_id: int | None, key: Sequence[str]
+) -> tuple[bool, str, dict[str, Figure]]:
     keys = table_rows(table, snapshot_id, key)
     counts = keys.group_by(list(key)).aggregate([([], "count_all")])
     dupes = counts.filter(pc.greater(counts.column("count_all"), 1))
+    figures: dict[str, Figure] = {
+        "rows": keys.num_rows,
+        "duplicate_keys": dupes.num_rows,
+        "key": list(key),
+    }
     if dupes.num_rows == 0:
-        return True, f"{keys.num_rows} row(s), every ({', '.join(key)}) unique"
+        return True, f"{keys.num_rows} row(s), every ({', '.join(key)}) unique", figures
     sample = [
         {k: _plain(v) for k, v in row.items() if k != "count_all"}
         for row in dupes.slice(0, _SAMPLES).to_pylist()
     ]
-    return False, (
+    return (
+        False,
         f"{dupes.num_rows} key value(s) of ({', '.join(key)}) occur more than once in the "
-        f"table, e.g. {sample}"
+        f"table, e.g. {sample}",
+        figures,
     )
 
 
-def _accepted(values: pa.ChunkedArray, allowed: Sequence[Any]) -> tuple[bool, str]:
+def _accepted(
+    values: pa.ChunkedArray, allowed: Sequence[Any]
+) -> tuple[bool, str, dict[str, Figure]]:
     value_set = pa.array(list(allowed)).cast(values.type)
     outside = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=value_set)))
     bad = values.filter(outside)
+    figures: dict[str, Figure] = {"rows": len(values), "outside": len(bad), "allowed": [*allowed]}
     if len(bad) == 0:
-        return True, f"{len(values)} row(s), every value in {list(allowed)}"
+        return True, f"{len(values)} row(s), every value in {list(allowed)}", figures
     sample = pc.unique(bad).slice(0, _SAMPLES).to_pylist()
-    return False, f"{len(bad)} row(s) outside {list(allowed)}, e.g. {sample}"
+    return False, f"{len(bad)} row(s) outside {list(allowed)}, e.g. {sample}", figures
 
 
-def _in_range(values: pa.ChunkedArray, low: float | None, high: float | None) -> tuple[bool, str]:
+def _in_range(
+    values: pa.ChunkedArray, low: float | None, high: float | None
+) -> tuple[bool, str, dict[str, Figure]]:
     bounds = f"allowed {'' if low is None else low}..{'' if high is None else high}"
+    figures: dict[str, Figure] = {"min": None, "max": None, "allowed_min": low, "allowed_max": high}
     if len(values) == values.null_count:
-        return True, f"no values, {bounds}"
+        return True, f"no values, {bounds}", figures
     found = pc.min_max(values).as_py()
     least, most = float(found["min"]), float(found["max"])
     ok = (low is None or least >= low) and (high is None or most <= high)
-    return ok, f"values {_plain(found['min'])}..{_plain(found['max'])}, {bounds}"
+    figures |= {"min": least, "max": most}
+    return ok, f"values {_plain(found['min'])}..{_plain(found['max'])}, {bounds}", figures
 
 
 def _fresh(
@@ -177,18 +207,22 @@ def _fresh(
     max_seconds: int,
     max_age: str,
     now: dt.datetime | None,
-) -> tuple[bool, str]:
+) -> tuple[bool, str, dict[str, Figure]]:
     values = table_rows(table, snapshot_id, [column]).column(column)
     newest = pc.max(values).as_py() if len(values) > values.null_count else None
+    figures: dict[str, Figure] = {"newest": None, "age_s": None, "allowed_age_s": max_seconds}
     if newest is None:
-        return False, f"no value in {column}, the newest must be at most {max_age} old"
+        return False, f"no value in {column}, the newest must be at most {max_age} old", figures
     if isinstance(newest, dt.datetime):
         moment = newest if newest.tzinfo else newest.replace(tzinfo=dt.UTC)
     else:
         moment = dt.datetime(newest.year, newest.month, newest.day, tzinfo=dt.UTC)
     age = ((now or dt.datetime.now(dt.UTC)) - moment).total_seconds()
-    return age <= max_seconds, (
-        f"newest {moment.isoformat()} is {age / 3600:.1f} h old, at most {max_age} allowed"
+    figures |= {"newest": moment.isoformat(), "age_s": round(age, 3)}
+    return (
+        age <= max_seconds,
+        f"newest {moment.isoformat()} is {age / 3600:.1f} h old, at most {max_age} allowed",
+        figures,
     )
 
 

@@ -2,7 +2,8 @@
 
 Allowed, and applied in the run's commit: new columns (added as optional, since existing rows
 have no value), new struct fields, and Iceberg's legal promotions int->long, float->double,
-decimal(p,s)->decimal(p',s) with p' > p. A contract type narrower than the table's (long column,
+decimal(p,s)->decimal(p',s) with p' > p, and a required column the spec makes optional (not a
+primary-key column). A contract type narrower than the table's (long column,
 ``int`` in the spec) keeps the table type. Everything else is an `EvolutionError` raised before
 any data is written. Field ids of new columns are assigned here, once, because data files are
 written with them before the commit. This module never talks to a catalog.
@@ -190,9 +191,18 @@ def plan_schema(current: Schema | None, last_column_id: int, contract: Contract)
             f"required table column(s) {dropped} are not in the contract; put them back in the "
             "spec (removing columns is not an additive change)"
         )
+    if not contract.singer_derived:
+        fields = _relax(fields, contract, set(current.identifier_field_ids), changes)
     by_name = {f.name: f for f in fields}
     columns = tuple(
-        PlannedColumn(name, sub, contract.column(name).required, by_name[name])  # type: ignore[union-attr]
+        # A column the table requires stays required for the run whatever the contract says
+        # (a Singer-derived one never requires): its null rows are quarantined, not written.
+        PlannedColumn(
+            name,
+            sub,
+            contract.column(name).required or by_name[name].required,  # type: ignore[union-attr]
+            by_name[name],
+        )
         for name, sub in subs
     )
     if not changes:
@@ -203,6 +213,36 @@ def plan_schema(current: Schema | None, last_column_id: int, contract: Contract)
         identifier_field_ids=list(current.identifier_field_ids),
     )
     return SchemaPlan(schema, columns, ids.last, True, tuple(changes))
+
+
+def _relax(
+    fields: list[it.NestedField], contract: Contract, keys: set[int], changes: list[str]
+) -> list[it.NestedField]:
+    """Top-level columns the spec no longer requires become optional (a legal Iceberg change).
+
+    Raises:
+        EvolutionError: the column is in the table's primary key (identifier fields), which
+            Iceberg requires to stay required.
+    """
+    relaxed = []
+    for field in fields:
+        column = contract.column(field.name)
+        if field.required and column is not None and not column.required:
+            if field.field_id in keys:
+                raise EvolutionError(
+                    f"column {field.name!r} is in the table's primary key, which must stay "
+                    f"required: mark it `required: true` in the spec again, or leave it out of "
+                    "primary_key in a new table"
+                )
+            changes.append(f"make column {field.name} optional")
+            relaxed.append(
+                it.NestedField(
+                    field.field_id, field.name, field.field_type, required=False, doc=field.doc
+                )
+            )
+            continue
+        relaxed.append(field)
+    return relaxed
 
 
 def _key_ids(fields: list[it.NestedField], contract: Contract) -> list[int]:

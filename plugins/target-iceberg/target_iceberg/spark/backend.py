@@ -109,7 +109,7 @@ class SparkOutput:
         self.merge = backend.settings.write_mode == "merge"
         self.key = merge_key(contract, self.name) if self.merge else ()
         self.cursor = contract.cursor if self.merge else None
-        self.spool = RowSpool(self.key, self.cursor)
+        self.spool = RowSpool(self.key, self.cursor, root=ctx.spool_dir)
         self.skip = self.handle.already_committed(ctx.run_id) is not None
         self.counts: MergeCounts | None = MergeCounts() if self.merge else None
         self.stats = WriteStats()
