@@ -1,13 +1,17 @@
 """A render of many tenants runs on every core and gives what a serial render gives.
 
 `ingestgen.render.parallel` cuts the tenants (and the job files) into slices, one per forked
-worker; these tests render the same repository serially (``INGESTGEN_WORKERS=1``) and with two
-workers and compare every byte, and every problem reported for bad job files.
+worker; these tests run ``ingestgen render`` on the same repository serially
+(``INGESTGEN_WORKERS=1``) and with two workers and compare every byte written, and every problem
+reported for bad job files.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +21,7 @@ from ingestgen.render import parallel
 from ingestgen.render.repository import rendered
 
 REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 TENANTS = 2 * parallel.MIN_PER_WORKER + 3
 JOB = """\
 tenant_id: {tenant}
@@ -51,43 +56,59 @@ def _many_tenants(root: Path) -> None:
     )
 
 
-def _render(root: Path, workers: int, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("INGESTGEN_WORKERS", str(workers))
-    assert parallel.workers_for(TENANTS) == workers
-    return {f.path: f.text for f in rendered(root)}
+def _cli(root: Path, workers: int) -> subprocess.CompletedProcess[str]:
+    # A fresh process, as users run it (one that runs no other thread, so it forks).
+    return subprocess.run(
+        [str(BIN / "ingestgen"), "render", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "INGESTGEN_WORKERS": str(workers)},
+    )
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    projects = root / "projects"
+    found = sorted(p for p in projects.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in found}
 
 
 def test_two_workers_render_every_byte_a_serial_render_does(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _many_tenants(sandbox)
-    serial = _render(sandbox, 1, monkeypatch)
-    forked = _render(sandbox, 2, monkeypatch)
-    assert list(forked) == list(serial)  # same files, same order
-    assert forked == serial
-    assert len([p for p in serial if p.endswith("/meltano.yml")]) == TENANTS
-    assert "t130_daily" in serial["projects/t130/meltano.yml"]
+    monkeypatch.setenv("INGESTGEN_WORKERS", "2")
+    assert parallel.workers_for(TENANTS) == 2
+    other = tmp_path / "other"
+    shutil.copytree(sandbox, other, symlinks=True)
+    serial, forked = _cli(sandbox, 1), _cli(other, 2)
+    assert (serial.returncode, forked.returncode) == (0, 0), forked.stderr[-3000:]
+    assert _files(other) == _files(sandbox)
+    assert len(list((sandbox / "projects").glob("*/meltano.yml"))) == TENANTS
+    assert "t130_daily" in (other / "projects" / "t130" / "meltano.yml").read_text()
+    # And in this process (serial when other threads run here), the same files again.
+    assert {f.path: f.text.encode() for f in rendered(sandbox)}.items() <= _files(other).items()
 
 
-def test_two_workers_report_every_problem_a_serial_render_does(
-    sandbox: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_workers_report_every_problem_a_serial_render_does(sandbox: Path) -> None:
     _many_tenants(sandbox)
-    # One bad file in each worker's slice, and one that resolves badly.
+    # One bad file in each worker's slice.
     for tenant in ("t001", "t129"):
         path = sandbox / "configs" / tenant / "deals_daily.yaml"
         path.write_text(path.read_text().replace("type: iceberg", "type: icebreg"))
-    problems = []
-    for workers in (1, 2):
-        with pytest.raises(ConfigError) as caught:
-            _render(sandbox, workers, monkeypatch)
-        problems.append(caught.value.problems)
-    assert problems[0] == problems[1]
-    assert {p.file for p in problems[0]} == {
+    serial, forked = _cli(sandbox, 1), _cli(sandbox, 2)
+    assert serial.returncode == forked.returncode == 2, serial.stderr[-3000:]
+    assert forked.stdout == serial.stdout and forked.stderr == serial.stderr
+    report = serial.stdout + serial.stderr
+    assert "configs/t001/deals_daily.yaml" in report and "configs/t129/deals_daily.yaml" in report
+    assert "icebreg" in report and "Traceback" not in report
+    assert not list((sandbox / "projects").iterdir())  # nothing written
+    with pytest.raises(ConfigError) as caught:
+        rendered(sandbox)
+    assert {p.file for p in caught.value.problems} == {
         "configs/t001/deals_daily.yaml",
         "configs/t129/deals_daily.yaml",
     }
-    assert "icebreg" in str(problems[0])
 
 
 def test_few_tenants_are_rendered_in_this_process(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,13 +5,15 @@ others. The items are cut into contiguous slices, one per forked worker; each wo
 stage on its slice and the results are joined slice by slice, so the output (and the first error
 raised, and every problem listed) is the same as in a serial run. Workers are forked, so the
 stage and its inputs are never pickled, only its results. Serial, in this process, when the
-items are few, there is one core, ``fork`` is not available, or ``INGESTGEN_WORKERS=1``.
+items are few, there is one core, ``fork`` is not available, the process runs other threads, or
+``INGESTGEN_WORKERS=1``.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -46,7 +48,9 @@ def map_slices(stage: Callable[[Sequence[T]], R], items: Sequence[T]) -> list[R]
         Exception: what ``stage`` raised on the first slice (in item order) that failed.
     """
     workers = workers_for(len(items))
-    if workers <= 1:
+    if workers <= 1 or threading.active_count() > 1:
+        # Forking a process that runs other threads may copy a lock one of them holds: the
+        # children could hang. Such a caller (a test session with servers in threads) runs here.
         return [stage(items)]
     size = -(-len(items) // workers)
     bounds = [(start, min(start + size, len(items))) for start in range(0, len(items), size)]
