@@ -2,16 +2,23 @@
 
 The registry's ``settings:`` lists of our plugins come from ``<plugin> --about --format=json``
 (`ingestgen.registry.plugin_settings`); a stale or hand-edited list is drift for
-``render --check`` and is rewritten by ``render``.
+``render --check`` and is rewritten by ``render``. The answers are cached under a hash of the
+plugins' code (`ingestgen.registry.about_cache`), and the cache is what a render reads.
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 
 from ingestgen import api
+from ingestgen.registry import about_cache, plugin_settings
 from ingestgen.registry.plugin_settings import REGISTRY, meltano_settings, own_plugin_folder
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,3 +111,85 @@ def test_only_our_plugins_are_generated() -> None:
     )
     assert own_plugin_folder("tap-stripe==3.3.0") is None
     assert own_plugin_folder(f"-e {root}/plugin-errors") is None
+
+
+def _entries(cache: Path) -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted((cache / about_cache.FOLDER).glob("*.json")):
+        entry = json.loads(path.read_text())
+        found[Path(entry["executable"]).name] = {"path": path, **entry}
+    return found
+
+
+def test_the_plugins_answers_are_cached_and_the_cache_is_what_render_uses(
+    sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("INGESTGEN_CACHE_DIR", str(cache))
+    plugin_settings._about.cache_clear()
+    assert REGISTRY in api.render(sandbox, check=True).unchanged
+    entries = _entries(cache)
+    assert {"target-iceberg", "tap-gdrive-csv", "mapper-contract"} <= set(entries)
+    # An entry holds exactly what the plugin prints.
+    fresh = subprocess.run(
+        [entries["target-iceberg"]["executable"], "--about", "--format=json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert entries["target-iceberg"]["about"] == json.loads(fresh.stdout)
+    # The next render reads the entry instead of asking: an edited entry shows up as drift.
+    entry = entries["target-iceberg"]
+    about = entry["about"]
+    about["settings"]["properties"]["catalog_properties"]["description"] = "EDITED IN THE CACHE"
+    entry["path"].write_text(json.dumps({"executable": entry["executable"], "about": about}))
+    plugin_settings._about.cache_clear()
+    report = api.render(sandbox, check=True)
+    assert REGISTRY in report.drifted
+    assert "EDITED IN THE CACHE" in report.diff
+    # Without the cache the plugin is asked again, and the committed list is current.
+    monkeypatch.setenv("INGESTGEN_NO_CACHE", "1")
+    plugin_settings._about.cache_clear()
+    assert REGISTRY in api.render(sandbox, check=True).unchanged
+    plugin_settings._about.cache_clear()
+
+
+def test_a_malformed_cache_entry_is_asked_again_and_replaced(
+    sandbox: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("INGESTGEN_CACHE_DIR", str(cache))
+    plugin_settings._about.cache_clear()
+    api.render(sandbox, check=True)
+    broken = _entries(cache)["tap-gdrive-csv"]["path"]
+    broken.write_text('{"executable": "tap-gdrive-csv", "about": [')
+    plugin_settings._about.cache_clear()
+    assert REGISTRY in api.render(sandbox, check=True).unchanged
+    assert json.loads(broken.read_text())["about"]["settings"]["properties"]
+    plugin_settings._about.cache_clear()
+
+
+def test_the_key_changes_with_any_byte_of_the_plugin_source(tmp_path: Path) -> None:
+    plugin = tmp_path / "plugins" / "tap-x"
+    (plugin / "tap_x" / "__pycache__").mkdir(parents=True)
+    (plugin / "tap_x" / "tap.py").write_text("SETTINGS = {'a': 1}\n")
+    before = about_cache.source_digest([plugin])
+    # Byte-code caches and build metadata are not source.
+    (plugin / "tap_x" / "__pycache__" / "tap.cpython-311.pyc").write_bytes(b"\0")
+    (plugin / "tap_x.egg-info").mkdir()
+    (plugin / "tap_x.egg-info" / "PKG-INFO").write_text("Version: 2\n")
+    assert about_cache.source_digest([plugin]) == before
+    (plugin / "tap_x" / "tap.py").write_text("SETTINGS = {'a': 2}\n")
+    changed = about_cache.source_digest([plugin])
+    assert changed != before
+    (plugin / "tap_x" / "more.py").write_text("")
+    assert about_cache.source_digest([plugin]) not in {before, changed}
+
+
+def test_only_this_environment_s_console_scripts_are_cached(tmp_path: Path) -> None:
+    script = tmp_path / "bin" / "tap-elsewhere"
+    script.parent.mkdir()
+    script.write_text("#!/bin/sh\n")
+    assert about_cache.key(str(script)) is None
+    beside = Path(sys.executable).with_name("target-iceberg")
+    assert about_cache.key(str(beside)) is not None

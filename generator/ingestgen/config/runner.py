@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
@@ -219,14 +220,19 @@ class RunnerConfig:
 
     def for_tenant(self, tenant: str) -> list[ScheduledJob]:
         """The tenant's schedules, by name."""
-        return self.by_tenant().get(tenant, [])
+        return list(self._grouped.get(tenant, ()))
 
     def by_tenant(self) -> dict[str, list[ScheduledJob]]:
         """Every scheduled tenant's schedules, by name (tenants sorted)."""
+        return {tenant: list(schedules) for tenant, schedules in self._grouped.items()}
+
+    @cached_property
+    def _grouped(self) -> dict[str, tuple[ScheduledJob, ...]]:
+        # Grouped once: asking for each of a thousand tenants must not sort every schedule again.
         out: dict[str, list[ScheduledJob]] = {}
         for schedule in sorted(self.schedules, key=lambda s: (s.tenant, s.name)):
             out.setdefault(schedule.tenant, []).append(schedule)
-        return out
+        return {tenant: tuple(schedules) for tenant, schedules in out.items()}
 
 
 def runner_files(root: Path) -> list[Path]:

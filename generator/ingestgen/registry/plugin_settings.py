@@ -6,7 +6,8 @@ as JSON Schema. A full ``ingestgen render`` rewrites those plugins' ``settings:`
 ``registry/connectors.yaml`` from that output (names, kinds, choices, ``sensitive`` from
 ``secret``, descriptions) and ``render --check`` reports a stale or hand-edited list as drift.
 Only those lists are touched; the rest of the file is kept byte for byte. Never imports a
-plugin: it runs the plugin's console script, as Meltano does.
+plugin: it runs the plugin's console script, as Meltano does, and keeps the answer in
+`about_cache` under a hash of the code that gave it, so an unchanged plugin is not asked again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 import yaml
 
 from ingestgen.errors import ConfigError, Problem
+from ingestgen.registry import about_cache
 
 REGISTRY = "registry/connectors.yaml"
 _OWN = re.compile(r"\$\{MELTANO_PROJECT_ROOT\}/\.\./\.\./plugins/([a-z0-9-]+)")
@@ -73,6 +75,10 @@ def _executable(name: str) -> str | None:
 
 @functools.cache
 def _about(executable: str) -> dict[str, Any]:
+    # The answer is cached on disk under a hash of the code that gives it (see about_cache).
+    cached = about_cache.read(executable)
+    if cached is not None:
+        return cached
     done = subprocess.run(
         [executable, "--about", "--format=json"],
         capture_output=True,
@@ -83,6 +89,7 @@ def _about(executable: str) -> dict[str, Any]:
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1:] or ["no output"])
     about: dict[str, Any] = json.loads(done.stdout)
+    about_cache.write(executable, about)
     return about
 
 

@@ -3,8 +3,8 @@
 Templates never see raw strings unescaped: every interpolated value goes through the ``yaml``
 filter (a flow scalar/collection) or ``yaml_block`` (an indented block), both produced by
 PyYAML's safe dumper (libyaml's when PyYAML has it: the same output, many times faster), so no
-value can change the structure of the rendered YAML. Blocks are memoised by value: a thousand
-tenants share the same plugin definitions, dumped once.
+value can change the structure of the rendered YAML. Blocks and scalars are memoised by value: a
+thousand tenants share the same plugin definitions and names, dumped once.
 """
 
 from __future__ import annotations
@@ -23,6 +23,19 @@ _DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 def to_yaml(value: Any) -> str:
     """One value as inline YAML (quoted and escaped as needed)."""
+    if type(value) in (str, int, bool):
+        # Names and flags recur in every tenant's project: dumped once (by type: 1 and True
+        # are equal keys, but dump differently).
+        return _cached_scalar(type(value).__name__, value)
+    return _scalar(value)
+
+
+@lru_cache(maxsize=16384)
+def _cached_scalar(kind: str, value: Any) -> str:
+    return _scalar(value)
+
+
+def _scalar(value: Any) -> str:
     text = yaml.dump(
         value,
         Dumper=_DUMPER,

@@ -8,7 +8,7 @@ Meltano's schema before anyone can write it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.resolve import ResolvedJob
 from ingestgen.render.jinja import environment
 from ingestgen.render.meltano_schema import validate_meltano_yml
+from ingestgen.render.parallel import map_slices
 
 TEMPLATE = "meltano.yml.j2"
 # libyaml's parser when PyYAML has it: the same data, many times faster.
@@ -48,17 +49,23 @@ def render_projects(
     tenants: dict[str, list[ResolvedJob]] = {}
     for job in resolved:
         tenants.setdefault(job.tenant, []).append(job)
-    env = environment(root / "templates")
-    files = []
-    for tenant in sorted(tenants):
-        jobs = sorted(tenants[tenant], key=lambda j: j.name)
-        name = f"projects/{tenant}/meltano.yml"
-        context = _context(tenant, jobs, loaded)
-        context["schedules"] = (schedules or {}).get(tenant, [])
-        text = env.get_template(TEMPLATE).render(**context)
-        validate_meltano_yml(yaml.load(text, Loader=_LOADER), name)  # noqa: S506 - a safe loader
-        files.append(RenderedFile(name, text))
-    return files
+    template = environment(root / "templates").get_template(TEMPLATE)
+
+    def render_slice(names: Sequence[str]) -> list[RenderedFile]:
+        files = []
+        for tenant in names:
+            jobs = sorted(tenants[tenant], key=lambda j: j.name)
+            name = f"projects/{tenant}/meltano.yml"
+            context = _context(tenant, jobs, loaded)
+            context["schedules"] = (schedules or {}).get(tenant, [])
+            text = template.render(**context)
+            data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+            validate_meltano_yml(data, name)
+            files.append(RenderedFile(name, text))
+        return files
+
+    # Tenants are independent: rendered on every core, in tenant order.
+    return [f for files in map_slices(render_slice, sorted(tenants)) for f in files]
 
 
 def _context(tenant: str, jobs: list[ResolvedJob], loaded: LoadedRegistry) -> dict[str, Any]:

@@ -7,7 +7,7 @@ need a current render (the oneshot runner, ``ingestgen orchestrate``). Writes on
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from ingestgen.config.yamlsource import load_located
 from ingestgen.errors import ConfigError, Problem
 from ingestgen.paths import RUNNER_FILE, inside_configs, job_files
 from ingestgen.registry import plugin_settings
-from ingestgen.registry.load import load_registry
-from ingestgen.registry.resolve import ResolvedJob, resolve_jobs
+from ingestgen.registry.load import LoadedRegistry, load_registry
+from ingestgen.registry.resolve import ResolvedJob, resolve_job, resolve_jobs
+from ingestgen.render.parallel import map_slices
 from ingestgen.render.project import RenderedFile, render_projects
 from ingestgen.render.workspace import meltano_schedules, render_workspace
 from ingestgen.render.write import RenderReport, apply
@@ -139,23 +140,15 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     """
     first = RenderReport()
     extra: list[RenderedFile] = []
-    jobs: list[JobFile] | None = None
     if not selected:
-        # The plugins' --about runs are other processes: the job files (which do not read the
-        # registry) are validated meanwhile. Every problem of both is still reported.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            asked = pool.submit(_plugin_settings, root)
-            try:
-                jobs = load_jobs(job_files(root), root)
-            except ConfigError:
-                jobs = None  # reported again, with the rest, by rendered()
-            settings = asked.result()
+        # Asked first (each plugin's answer is cached under a hash of its code): the projects
+        # rendered below carry the settings.
+        settings = _plugin_settings(root)
         if check:
             extra = [settings]
         else:
-            # Written first, so that the projects rendered below carry them.
             first = apply([settings], root, check=False, tenants_all=False)
-    files = rendered(root, selected, jobs)
+    files = rendered(root, selected)
     report = apply(extra + files, root, check=check, tenants_all=not selected)
     report.written[:0], report.unchanged[:0] = first.written, first.unchanged
     return report
@@ -168,12 +161,8 @@ def _plugin_settings(root: Path) -> RenderedFile:
     return RenderedFile(plugin_settings.REGISTRY, plugin_settings.regenerate(root, plugins))
 
 
-def rendered(
-    root: Path, selected: list[Path] | None = None, jobs: list[JobFile] | None = None
-) -> list[RenderedFile]:
+def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFile]:
     """The projects and Dagster workspace `render` would write for ``selected``; writes nothing.
-
-    ``jobs``: every job file under ``configs/``, already validated (with no selection only).
 
     Raises:
         ConfigError: every problem found, located.
@@ -181,9 +170,11 @@ def rendered(
     loaded = load_registry(root)
     everything = job_files(root)
     if not selected:
-        jobs = load_jobs(everything, root) if jobs is None else jobs
+        jobs, resolved, unresolved = _load_and_resolve(everything, root, loaded)
         runner = find_runner(root, {p.resolve(): j for p, j in zip(everything, jobs, strict=True)})
-        resolved, others = resolve_jobs(jobs, loaded), []
+        if unresolved:
+            raise ConfigError(unresolved)
+        others: list[ResolvedJob] = []
     else:
         runner = find_runner(root)
         # Each file is read once more to find its tenant (bounded like every read).
@@ -203,6 +194,47 @@ def rendered(
             raise ConfigError(problems)
     projects = render_projects(resolved, loaded, root, meltano_schedules(runner))
     return projects + render_workspace(runner, root, resolved + others)
+
+
+def _load_and_resolve(
+    files: list[Path], root: Path, loaded: LoadedRegistry
+) -> tuple[list[JobFile], list[ResolvedJob], list[Problem]]:
+    """`load_jobs` then `resolve_jobs` of ``files``, on every core (each job is independent).
+
+    Returns the job files, the resolved jobs and the problems resolving found; the caller
+    reports those after the runner config's (as when resolving follows finding the runner).
+
+    Raises:
+        ConfigError: every problem of every job file, located (as `load_jobs`).
+    """
+    Stage = tuple[list[JobFile], list[Problem], list[ResolvedJob], list[Problem]]
+
+    def stage(part: Sequence[Path]) -> Stage:
+        jobs: list[JobFile] = []
+        bad_files: list[Problem] = []
+        for path in part:
+            try:
+                jobs.append(load_job(path, root))
+            except ConfigError as exc:
+                bad_files += exc.problems
+        resolved: list[ResolvedJob] = []
+        unresolved: list[Problem] = []
+        for job in jobs:
+            try:
+                resolved.append(resolve_job(job, loaded))
+            except ConfigError as exc:
+                unresolved += exc.problems
+        return jobs, bad_files, resolved, unresolved
+
+    parts = map_slices(stage, files)
+    bad_files = [p for part in parts for p in part[1]]
+    if bad_files:
+        raise ConfigError(bad_files)
+    return (
+        [j for part in parts for j in part[0]],
+        [r for part in parts for r in part[2]],
+        [p for part in parts for p in part[3]],
+    )
 
 
 def _peek_tenant(path: Path) -> str | None:
