@@ -107,3 +107,38 @@ def test_show_prints_what_landed(demo: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("acme.deals_daily: 50 rows, snapshot ")
     assert len(lines) == 3 and '"deal_id": ' in lines[1]
+
+
+def rejected_rows(project: Path) -> list[dict[str, object]]:
+    catalog = load_catalog(
+        "acme_embedded",
+        type="sql",
+        uri=f"sqlite:///{project}/.lake/catalog.db",
+        warehouse=f"file://{project}/.lake/warehouse",
+    )
+    return catalog.load_table(("acme", "deals_daily__rejected")).scan().to_arrow().to_pylist()
+
+
+def test_runs_reuse_the_catalog_and_a_new_column_still_reaches_the_loader(demo: Path) -> None:
+    # The tap is installed as a package, so Meltano discovers once and caches the catalog;
+    # the tap reads the headers itself (headers_from_files), so a column added to the files
+    # after that still reaches the loader's unknown_columns policy (default: reject).
+    first = meltano(demo, "run", "deals_daily")
+    assert first.returncode == 0, first.stderr[-5000:]
+    assert "Running catalog discovery" in first.stderr
+    again = meltano(demo, "run", "deals_daily")
+    assert again.returncode == 0, again.stderr[-5000:]
+    assert "Running catalog discovery" not in again.stderr
+    assert len(table_rows(demo)) == 50
+
+    # Both files of the object gain a column (files of one object share a header).
+    for path in sorted((demo.parents[1] / "configs" / "acme" / "data").glob("*.csv")):
+        header, *rows = path.read_text().splitlines()
+        path.write_text("\n".join([f"{header},region", *(f"{row},EU" for row in rows)]) + "\n")
+    widened = meltano(demo, "run", "deals_daily")
+    assert "Running catalog discovery" not in widened.stderr
+    rejected = rejected_rows(demo)
+    assert len(rejected) == 50, widened.stderr[-5000:]
+    assert all(row["columns"] == ["region"] for row in rejected)
+    assert all("unknown column(s) ['region']" in str(row["reason"]) for row in rejected)
+    assert len(table_rows(demo)) == 50  # the re-read rows went to the rejects, not the table

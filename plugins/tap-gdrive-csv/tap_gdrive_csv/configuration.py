@@ -113,6 +113,19 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "headers_from_files",
+        th.BooleanType,
+        default=False,
+        description=(
+            "With an input catalog: read every file's header at the start of the sync, as "
+            "discovery does, and use it; the catalog then gives only the selection. A header "
+            "that changed since the catalog was made reaches the loader in the SCHEMA message "
+            "(a column absent from the catalog is selected) instead of stopping the sync. For "
+            "runners that cache the discovered catalog (ingestgen's projects). Off: a file whose "
+            "header differs from the catalog stops the sync."
+        ),
+    ),
+    th.Property(
         "delimiter",
         th.StringType,
         default=",",
@@ -183,6 +196,7 @@ class Settings:
     service_account_key: dict[str, Any] | None = field(repr=False)
     service_account_subject: str | None
     incremental_strategy: str
+    headers_from_files: bool
     csv: CsvOptions
     request_timeout: float
     max_retries: int
@@ -251,6 +265,7 @@ def load_settings(config: Mapping[str, Any]) -> Settings:
         service_account_key=key,
         service_account_subject=config.get("service_account_subject") or None,
         incremental_strategy=strategy,
+        headers_from_files=bool(_setting(config, "headers_from_files")),
         csv=csv_options,
         request_timeout=timeout,
         max_retries=retries,

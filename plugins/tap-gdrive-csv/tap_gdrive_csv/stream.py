@@ -110,8 +110,8 @@ class CsvObjectStream(Stream):
                 f"file {version.file_id!r} ({version.name}) of object {self.name!r} does not "
                 f"have the object's columns ({header_difference(self.header, header)}): every "
                 "file of one object must share the same header. If the header changed on "
-                "purpose, run discovery again (Meltano does this on each run of an editable "
-                "plugin, or pass --refresh-catalog) and update the asset spec"
+                "purpose, run discovery again (Meltano: --refresh-catalog) or set "
+                "headers_from_files, and update the asset spec"
             )
             raise HeaderMismatchError(msg, file_id=version.file_id)
 

@@ -2,7 +2,8 @@
 
 Each distinct ``object`` in ``files`` is one stream whose schema is the CSV header (all columns
 nullable strings). Discovery reads only each file's header (a ranged download); with an input
-catalog the catalog's columns are used and files are checked against them while reading.
+catalog the catalog's columns are used and files are checked against them while reading, unless
+``headers_from_files`` asks for the files' headers again (for runners that cache the catalog).
 The tap only reads from Drive; it must never print a secret (tokens, keys) to any output.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from singer_sdk import Stream, Tap
+from singer_sdk.singerlib import Schema
 
 from plugin_errors import exit_after_signal, run_cli
 from tap_gdrive_csv.configuration import CONFIG_SCHEMA, Settings, load_settings
@@ -23,7 +25,7 @@ from tap_gdrive_csv.exceptions import HeaderMismatchError, error_kind
 from tap_gdrive_csv.output import FastSingerWriter
 from tap_gdrive_csv.sources.base import FileSource
 from tap_gdrive_csv.sources.local import LocalFolderSource
-from tap_gdrive_csv.stream import CsvObjectStream, header_difference
+from tap_gdrive_csv.stream import CsvObjectStream, header_difference, string_schema
 
 
 class TapGDriveCsv(Tap):
@@ -89,6 +91,25 @@ class TapGDriveCsv(Tap):
                 )
             )
         return streams
+
+    def setup_mapper(self) -> None:
+        """With ``headers_from_files``, put the files' headers into the input catalog first.
+
+        The SDK builds each stream's SCHEMA message from the input catalog here. A catalog
+        cached by the runner may predate a header change that discovery would have picked up,
+        so the headers are read as discovery reads them (with its errors) and replace the
+        catalog's columns; the catalog's selection metadata still applies (a column it does not
+        know is selected, as with Meltano's ``<stream>.*`` rule).
+        """
+        catalog = self.input_catalog
+        if catalog is not None and self.settings.headers_from_files:
+            for name, file_ids in self.settings.objects.items():
+                entry = catalog.get_stream(name)
+                if entry is not None:
+                    header = self._discover_header(name, file_ids)
+                    if header != self._catalog_header(name):
+                        entry.schema = Schema.from_dict(string_schema(header))
+        super().setup_mapper()
 
     def _catalog_header(self, name: str) -> list[str] | None:
         catalog = self.input_catalog

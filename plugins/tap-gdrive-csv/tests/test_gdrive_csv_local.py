@@ -275,6 +275,50 @@ def test_header_change_after_discovery_fails_the_sync(
     assert "run discovery again" in str(caught.value)
 
 
+def _deselect(catalog: dict[str, Any], stream: str, column: str) -> dict[str, Any]:
+    entry = next(e for e in catalog["streams"] if e["tap_stream_id"] == stream)
+    for item in entry["metadata"]:
+        if item["breadcrumb"] == ["properties", column]:
+            item["metadata"]["selected"] = False
+    return catalog
+
+
+def test_headers_from_files_sends_a_changed_header_as_discovery_would(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    # A catalog cached by the runner before the header changed: the new column reaches the
+    # loader (its unknown_columns policy decides), a column deselected in the catalog stays out.
+    catalog = _deselect(discover(local_config(data_folder)), "contacts", "email")
+    (data_folder / "contacts.csv").write_text("contact_id,email,name,phone\n1,a@b,A,123\n")
+    result = sync(local_config(data_folder, headers_from_files=True), catalog=catalog)
+    assert result.records["contacts"] == [{"contact_id": "1", "name": "A", "phone": "123"}]
+    schema = next(m for m in result.of_type("SCHEMA") if m["stream"] == "contacts")
+    assert set(schema["schema"]["properties"]) == {"contact_id", "name", "phone"}
+    assert len(result.records["deals_daily"]) == 5  # the other object is read as before
+
+
+def test_headers_from_files_with_an_unchanged_header_keeps_the_catalog_selection(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    catalog = _deselect(discover(local_config(data_folder)), "contacts", "email")
+    config = local_config(data_folder, headers_from_files=True)
+    assert sync(config, catalog=catalog).records["contacts"] == sync(
+        local_config(data_folder), catalog=catalog
+    ).records["contacts"]
+    assert all("email" not in row for row in sync(config, catalog=catalog).records["contacts"])
+
+
+def test_headers_from_files_fails_on_files_of_one_object_that_disagree(
+    data_folder: Path, sync: Sync, discover: Discover
+) -> None:
+    catalog = discover(local_config(data_folder))
+    (data_folder / "deals_2024_02.csv").write_text("deal_id,account,region\n1,Initech,EU\n")
+    with pytest.raises(HeaderMismatchError) as caught:
+        sync(local_config(data_folder, headers_from_files=True), catalog=catalog)
+    assert "'deals_2024_01.csv' and 'deals_2024_02.csv'" in str(caught.value)
+    assert "headers differ" in str(caught.value)
+
+
 def test_missing_file_names_the_file_and_the_fix(data_folder: Path, discover: Discover) -> None:
     config = local_config(data_folder)
     config["files"].append({"file_id": "deals_2024_03.csv", "object": "deals_daily"})

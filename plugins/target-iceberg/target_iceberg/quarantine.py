@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from target_iceberg.contract.model import Contract, ContractColumn
 from target_iceberg.types import ListType, Primitive
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 SUFFIX = "__rejected"
 
@@ -52,6 +54,9 @@ def rejects_table(
     spec_version: str | None,
 ) -> pa.Table:
     """The quarantine rows for ``rejects`` in the quarantine table's Arrow schema."""
+    # Imported here: ingestgen reads SUFFIX at every start, and needs no Arrow for it.
+    import pyarrow as pa
+
     count = len(rejects)
     now = dt.datetime.now(dt.UTC)
     columns = {

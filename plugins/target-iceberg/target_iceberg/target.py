@@ -32,7 +32,6 @@ from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
 from target_iceberg import crashpoint, quarantine
-from target_iceberg.audit.publish import AuditTarget, Publisher, branch_name
 from target_iceberg.catalog import (
     ensure_namespace,
     open_catalog,
@@ -62,7 +61,6 @@ from target_iceberg.errors import (
     loader_kind,
 )
 from target_iceberg.guard import check_isolation
-from target_iceberg.nessie import BranchRun
 from target_iceberg.outputs import Backend, NativeBackend
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
@@ -75,6 +73,8 @@ if t.TYPE_CHECKING:
 
     from pyiceberg.catalog import Catalog
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
+
+    from target_iceberg.nessie import BranchRun
 
 
 class TargetIceberg(Target):
@@ -145,6 +145,8 @@ class TargetIceberg(Target):
                 environ=os.environ,
             )
             if cfg.nessie is not None:
+                from target_iceberg.nessie import BranchRun  # REST client: Nessie runs only
+
                 self._nessie = BranchRun(
                     cfg.nessie.api_uri, cfg.nessie.branch, timeout=cfg.catalog_timeout_s
                 )
@@ -154,6 +156,11 @@ class TargetIceberg(Target):
             self._props = props = with_s3_timeouts(props, cfg.s3_timeout_s)
             catalog = open_catalog(cfg.catalog_name, props, origin, timeout=cfg.catalog_timeout_s)
             ensure_namespace(catalog, cfg.namespace)
+            audit_branch = None
+            if cfg.audit is not None and cfg.audit.enabled:
+                from target_iceberg.audit.publish import branch_name
+
+                audit_branch = branch_name(cfg.run_id)
             target_bytes = int(cfg.target_file_size_mb * MB)
             backend = self._backend(catalog)
             multi_table = cfg.commit_mode == "multi_table"
@@ -170,9 +177,7 @@ class TargetIceberg(Target):
                 batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
                 spool_dir=Path(cfg.spool_dir) if cfg.spool_dir else None,
                 backend=backend,
-                audit_branch=(
-                    branch_name(cfg.run_id) if cfg.audit is not None and cfg.audit.enabled else None
-                ),
+                audit_branch=audit_branch,
                 settings=WriterSettings(
                     target_file_bytes=target_bytes,
                     row_group_bytes=min(32 * MB, max(target_bytes, MB)),
@@ -413,6 +418,10 @@ class TargetIceberg(Target):
         Raises:
             AuditFailedError: a check failed; main is untouched, the branch kept.
         """
+        # Imported here: the checks read tables through pyiceberg's Arrow scan, which runs
+        # without an audit never need.
+        from target_iceberg.audit.publish import AuditTarget, Publisher
+
         cfg = self.settings
         assert cfg.audit is not None
         targets = []
