@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -150,13 +151,26 @@ def _install_plugins(image: str, base: Path, root: Path) -> None:
     shutil.rmtree(base / "uv-cache", ignore_errors=True)
 
 
+def _pings(sock: Path) -> bool:
+    # The Docker API's /_ping on a plain socket: docker-py leaves its socket open when a
+    # connect fails, which a server still starting makes likely.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        try:
+            conn.settimeout(5)
+            conn.connect(str(sock))
+            conn.sendall(b"GET /_ping HTTP/1.0\r\nHost: podman\r\n\r\n")
+            status = conn.recv(4096).split(b"\r\n", 1)[0]
+            return status.split()[1:2] == [b"200"]
+        except OSError:
+            return False
+
+
 @pytest.fixture(scope="module")
 def podman_api(tmp_path_factory: pytest.TempPathFactory, container_engine: str) -> Iterator[str]:
     """podman serving the Docker API on a socket of its own; its address (DOCKER_HOST)."""
-    import docker
-
     folder = tmp_path_factory.mktemp("podman-api")
-    address = f"unix://{folder / 'podman.sock'}"
+    sock = folder / "podman.sock"
+    address = f"unix://{sock}"
     log = (folder / "service.log").open("wb")
     service = subprocess.Popen(
         [container_engine, "system", "service", "--time=0", address],
@@ -168,9 +182,8 @@ def podman_api(tmp_path_factory: pytest.TempPathFactory, container_engine: str) 
         deadline = time.monotonic() + 60
         while True:
             assert service.poll() is None, (folder / "service.log").read_text()[-3000:]
-            with contextlib.suppress(Exception):
-                if docker.DockerClient(base_url=address).ping():
-                    break
+            if _pings(sock):
+                break
             assert time.monotonic() < deadline, "podman's Docker API did not answer in 60 s"
             time.sleep(0.5)
         yield address
