@@ -54,6 +54,8 @@ BIN = Path(sys.executable).parent
 RUNNER_UID = 10001  # the image's user "runner"
 SECRETS = {"ACME__DEMO_TOKEN": "acme-only", "INITECH__DEMO_TOKEN": "initech-only"}
 DAEMON_ONLY = "INGESTGEN_DAEMON_ONLY_SECRET"
+# podman's own, in every container whatever the launcher passes, none from the daemon.
+ENGINE_ENV = {"container", "HOME", "HOSTNAME", "TERM"}
 LIMITS = {
     # The common limits, and initech's own.
     "acme": {"NanoCpus": 1_000_000_000, "Memory": 1536 * 2**20},
@@ -379,8 +381,9 @@ def test_each_container_sees_only_its_own_tenants_variables(
             ]
             env = dict(item.split("=", 1) for item in config["Env"])
             assert env[own] == SECRETS[own]
-            # Beyond the image's own variables: the storage's, the tenant's, the job's name.
-            assert set(env) - deployment.image_env == {
+            # Beyond the image's own variables and those the engine sets in every container:
+            # the storage's, the tenant's, the job's name.
+            assert set(env) - deployment.image_env - ENGINE_ENV == {
                 "DAGSTER_PG_HOST",
                 "DAGSTER_PG_PORT",
                 "DAGSTER_PG_USER",
