@@ -37,20 +37,20 @@ RUN groupadd --system --gid 10001 runner \
 
 # The specs belong to root: the runner can read them and never write them, mounted or not.
 COPY specs /specs
-COPY docker/entrypoint /usr/local/bin/ingestgen-entrypoint
 
 USER 10001:10001
 WORKDIR /app
 
-# ingestgen (with Dagster for orchestrated mode) and the plugins: this layer is rebuilt only when
-# their code changes.
+# ingestgen (with Dagster for orchestrated mode, and the launchers and PostgreSQL storage a run in
+# a container of this image needs) and the plugins: this layer is rebuilt only when their code
+# changes.
 COPY --chown=10001:10001 pyproject.toml README.md ./
 COPY --chown=10001:10001 generator generator
 COPY --chown=10001:10001 plugins plugins
 RUN python3 -m venv /opt/ingestgen \
     && pip install --no-cache-dir uv==0.13.8 \
     && uv pip install ./plugins/plugin-errors ./plugins/target-iceberg ./plugins/tap-gdrive-csv \
-        ./plugins/tap-airbyte-bridge ./plugins/mapper-contract "./[orchestrate]"
+        ./plugins/tap-airbyte-bridge ./plugins/mapper-contract "./[containers]"
 
 # The repository, then each rendered project's Meltano plugins, installed now so that runs
 # start without network access. The build fails if projects/ drifted from configs/.
@@ -64,6 +64,9 @@ RUN ln -s /specs /app/specs \
         meltano --cwd "${project%/meltano.yml}" install; \
     done \
     && python3 -m compileall -q plugins
+
+# Last, so that changing it rebuilds nothing else.
+COPY docker/entrypoint /usr/local/bin/ingestgen-entrypoint
 
 EXPOSE 3000
 VOLUME ["/var/lib/ingestgen/dagster"]

@@ -24,6 +24,9 @@ DOCKER = """\
       image: localhost/ingestgen-runner:dev
       env: [AWS_REGION]
       resources: {cpu: 0.5, memory: 512Mi}
+      network: host
+      volumes: [/srv/lake:/app/lake, /srv/specs:/specs:ro]
+      tenant_resources: {initech: {memory: 1Gi}}
 """
 K8S = """\
     launcher:
@@ -31,6 +34,7 @@ K8S = """\
       image: registry.example/ingestgen-runner:1.0
       namespace: lake
       resources: {cpu: 2, memory: 2Gi}
+      tenant_resources: {acme: {memory: 4Gi}}
 """
 
 
@@ -65,6 +69,8 @@ def test_docker_launcher_renders_dagsters_docker_run_launcher(
         "password",
         "db_name",
     }
+    # A run whose container dies unreported is failed by the daemon's run monitoring.
+    assert instance["run_monitoring"]["enabled"] is True
     block = instance["run_launcher"]
     assert (block["module"], block["class"]) == (
         "ingestgen.orchestrate.launchers",
@@ -72,11 +78,22 @@ def test_docker_launcher_renders_dagsters_docker_run_launcher(
     )
     checked = process_config(TenantDockerRunLauncher.config_type(), block["config"])
     assert checked.success, checked.errors
-    assert block["config"]["container_kwargs"] == {"nano_cpus": 500_000_000, "mem_limit": "512m"}
+    assert block["config"]["container_kwargs"] == {
+        "nano_cpus": 500_000_000,
+        "mem_limit": "512m",
+        "volumes": ["/srv/lake:/app/lake", "/srv/specs:/specs:ro"],
+    }
+    assert block["config"]["network"] == "host"
     launcher = TenantDockerRunLauncher(**checked.value)
+    # initech's own memory limit; its CPU limit and every other tenant's limits are the common ones.
+    memory = {"acme": "512m", "initech": "1g"}
     for tenant, own in (("acme", "ACME__TOKEN"), ("initech", "INITECH__TOKEN")):
         run = DagsterRun(job_name="deals_daily", tags={"tenant": tenant})
         context = launcher.get_container_context(run)
+        assert context.networks == ["host"]
+        assert context.container_kwargs["mem_limit"] == memory[tenant]
+        assert context.container_kwargs["nano_cpus"] == 500_000_000
+        assert context.container_kwargs["volumes"] == block["config"]["container_kwargs"]["volumes"]
         # The listed platform variables, the storage's, the tenant's own; nothing else.
         assert context.env_vars == [
             "AWS_REGION",
@@ -120,6 +137,12 @@ def test_k8s_launcher_renders_the_run_launcher_and_valid_kubernetes_objects(repo
             assert config.container_config["env_from"] == [
                 {"secret_ref": {"name": f"ingestgen-tenant-{tenant}", "optional": True}}
             ]
+            # acme's own memory limit (and the common CPU one); initech runs with the common ones.
+            if tenant == "acme":
+                own = {"cpu": "2000m", "memory": "4Gi"}
+                assert config.container_config["resources"] == {"limits": own, "requests": own}
+            else:
+                assert "resources" not in config.container_config
 
 
 @pytest.mark.parametrize(
@@ -139,6 +162,26 @@ def test_k8s_launcher_renders_the_run_launcher_and_valid_kubernetes_objects(repo
             "    launcher: {type: docker, image: x, env: [ACME__TOKEN]}\n",
             "runner.orchestrator.launcher.env",
             "'ACME__TOKEN' looks like a tenant's variable",
+        ),
+        (
+            "    launcher: {type: docker, image: x, volumes: [lake:/app/lake]}\n",
+            "runner.orchestrator.launcher.volumes",
+            "'lake' in 'lake:/app/lake' is not an absolute folder",
+        ),
+        (
+            "    launcher: {type: docker, image: x, volumes: [/srv/lake]}\n",
+            "runner.orchestrator.launcher.volumes",
+            "is not '<host folder>:<container folder>[:ro|rw]'",
+        ),
+        (
+            "    launcher: {type: k8s, image: x, network: host}\n",
+            "runner.orchestrator.launcher.network",
+            "only used with launcher type docker (here: k8s)",
+        ),
+        (
+            "    launcher: {type: docker, image: x, tenant_resources: {globex: {cpu: 1}}}\n",
+            "runner.orchestrator.launcher.tenant_resources.globex",
+            "no tenant 'globex'",
         ),
         (
             "    launcher: {type: k8s, image: x, resources: {memory: 2GB}}\n",

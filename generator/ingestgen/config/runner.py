@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator
 from ingestgen.config.cron import cron_problem
 from ingestgen.config.load import JobFile, is_runner_data, load_job
 from ingestgen.config.locate import problems_from
+from ingestgen.config.tenant import TenantId
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located
 from ingestgen.errors import ConfigError, Problem, excerpt
@@ -69,6 +70,7 @@ class Schedule(_Strict):
 _ENV_NAME = r"^[A-Z_][A-Z0-9_]{0,127}$"
 _IMAGE = r"^[A-Za-z0-9][A-Za-z0-9._/:@-]{0,254}$"
 _MEMORY = r"^[1-9][0-9]{0,5}(?:Mi|Gi)$"
+_NETWORK = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
 class Resources(_Strict):
@@ -104,6 +106,22 @@ class Launcher(_Strict):
         "and nothing else of the daemon's environment.",
     )
     resources: Resources | None = Field(default=None, description="Limits of each run.")
+    network: str | None = Field(
+        default=None,
+        pattern=_NETWORK,
+        description="docker: the network each run's container joins, e.g. host (runs reach "
+        "services on the daemon's loopback, such as the Dagster PostgreSQL) or a network's name.",
+    )
+    volumes: list[str] = Field(
+        default_factory=list,
+        description="docker: folders mounted into each run's container, as "
+        "'<host folder>:<container folder>[:ro|rw]' (absolute paths), e.g. a shared lake.",
+    )
+    tenant_resources: dict[TenantId, Resources] = Field(
+        default_factory=dict,
+        description="Limits of one tenant's runs, by tenant id, in place of resources for that "
+        "tenant's runs (a limit left out here is the resources one).",
+    )
     namespace: str = Field(
         default="ingestgen",
         pattern=r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$",
@@ -122,6 +140,38 @@ class Launcher(_Strict):
                     "to their own tenant's runs only, never to every run"
                 )
         return value
+
+    def limits(self, tenant: str | None = None) -> Resources | None:
+        """The limits of ``tenant``'s runs (of every run without a tenant): its own, else common."""
+        own = self.tenant_resources.get(tenant) if tenant else None
+        if own is None:
+            return self.resources
+        common = self.resources or Resources()
+        return Resources(cpu=own.cpu or common.cpu, memory=own.memory or common.memory)
+
+    @field_validator("volumes")
+    @classmethod
+    def _volumes(cls, value: list[str]) -> list[str]:
+        for volume in value:
+            problem = volume_problem(volume)
+            if problem:
+                raise ValueError(problem)
+        return value
+
+
+def volume_problem(volume: str) -> str | None:
+    """Why ``volume`` is not ``<host folder>:<container folder>[:ro|rw]``, or None."""
+    parts = volume.split(":")
+    if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] not in ("ro", "rw")):
+        return (
+            f"{excerpt(volume)} is not '<host folder>:<container folder>[:ro|rw]', "
+            "e.g. /srv/lake:/app/projects/acme/.lake"
+        )
+    for folder in parts[:2]:
+        path = PurePosixPath(folder)
+        if not path.is_absolute() or ".." in path.parts or "," in folder:
+            return f"{excerpt(folder)} in {excerpt(volume)} is not an absolute folder without '..'"
+    return None
 
 
 DEFAULT_SHARDS = 4
@@ -349,6 +399,8 @@ def load_runner(
                 "set type: docker or k8s, or remove image",
             )
         )
+    if launcher is not None:
+        problems += _launcher_problems(doc, launcher, root)
     if problems or parsed is None:
         raise ConfigError(problems)
     return RunnerConfig(
@@ -360,6 +412,38 @@ def load_runner(
         shards=orchestrator.shards if orchestrator else DEFAULT_SHARDS,
         launcher=orchestrator.launcher if orchestrator else Launcher(),
     )
+
+
+def _launcher_problems(doc: Located, launcher: Launcher, root: Path) -> list[Problem]:
+    """Settings of another launcher type, and tenant limits for tenants that have no job."""
+    loc = ("runner", "orchestrator", "launcher")
+    problems = [
+        doc.problem(
+            (*loc, key),
+            f"only used with launcher type docker (here: {launcher.type})",
+            f"set type: docker, or remove {key}",
+        )
+        for key, value in (("network", launcher.network), ("volumes", launcher.volumes))
+        if value and launcher.type != "docker"
+    ]
+    if launcher.tenant_resources and launcher.type == "local":
+        problems.append(
+            doc.problem(
+                (*loc, "tenant_resources"),
+                "only used with launcher type docker or k8s (local runs have no limits)",
+                "set type: docker or k8s, or remove tenant_resources",
+            )
+        )
+    known = _job_tenants(root) if launcher.tenant_resources else set()
+    for tenant in sorted(set(launcher.tenant_resources) - known):
+        problems.append(
+            doc.problem(
+                (*loc, "tenant_resources", tenant),
+                f"no tenant {tenant!r}: no job file under configs/ has tenant_id: {tenant}",
+                "use the tenant_id of a job; known: " + (", ".join(sorted(known)) or "none"),
+            )
+        )
+    return problems
 
 
 def _maintenance_problems(doc: Located, root: Path) -> list[Problem]:

@@ -6,3 +6,8 @@ starts the Dagster webserver and daemon, `serve` runs them (``ingestgen orchestr
 `graphql` talks to the webserver. Dagster and dagster-meltano are optional
 (``pip install 'ingestgen[orchestrate]'``); rendering never imports them.
 """
+
+from __future__ import annotations
+
+TENANT_TAG = "tenant"
+"""The run tag naming a run's tenant; the run queue's per-tenant limit keys on it."""

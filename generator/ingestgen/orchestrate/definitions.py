@@ -32,6 +32,7 @@ from typing import Any
 
 from ingestgen.errors import UserError
 from ingestgen.meltano.tool import executable
+from ingestgen.orchestrate import TENANT_TAG
 
 try:
     from dagster import (
@@ -61,7 +62,6 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "pip install 'ingestgen[orchestrate]'"
     ) from None
 
-TENANT_TAG = "tenant"
 MAINTAIN_JOB = "ingestgen_maintain"
 """The maintenance job's name in a tenant's code location (its schedule: ``<tenant>_maintain``)."""
 

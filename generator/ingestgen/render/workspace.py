@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from ingestgen.config.runner import Launcher, RunnerConfig
+from ingestgen.config.runner import Launcher, Resources, RunnerConfig
 from ingestgen.errors import IngestgenError
 from ingestgen.registry.resolve import ResolvedJob
 from ingestgen.render.jinja import environment
@@ -52,14 +52,19 @@ def run_launcher(launcher: Launcher) -> dict[str, Any]:
     env = [*launcher.env, *PG_VARIABLES]
     limits = launcher.resources
     if launcher.type == "docker":
-        kwargs: dict[str, Any] = {}
-        if limits and limits.cpu:
-            kwargs["nano_cpus"] = int(limits.cpu * 1_000_000_000)
-        if limits and limits.memory:
-            kwargs["mem_limit"] = limits.memory.replace("Mi", "m").replace("Gi", "g")
+        kwargs = docker_limits(limits)
+        if launcher.volumes:
+            kwargs["volumes"] = list(launcher.volumes)
         config: dict[str, Any] = {"image": launcher.image, "env_vars": env}
+        if launcher.network:
+            config["network"] = launcher.network
         if kwargs:
             config["container_kwargs"] = kwargs
+        if launcher.tenant_resources:
+            config["tenant_container_kwargs"] = {
+                tenant: docker_limits(launcher.limits(tenant))
+                for tenant in sorted(launcher.tenant_resources)
+            }
         return {
             "module": "ingestgen.orchestrate.launchers",
             "class": "TenantDockerRunLauncher",
@@ -83,6 +88,16 @@ def run_launcher(launcher: Launcher) -> dict[str, Any]:
     return {"module": "dagster_k8s", "class": "K8sRunLauncher", "config": config}
 
 
+def docker_limits(limits: Resources | None) -> dict[str, Any]:
+    """docker-py's ``containers.create`` arguments for ``limits``: ``nano_cpus``, ``mem_limit``."""
+    kwargs: dict[str, Any] = {}
+    if limits and limits.cpu:
+        kwargs["nano_cpus"] = int(limits.cpu * 1_000_000_000)
+    if limits and limits.memory:
+        kwargs["mem_limit"] = limits.memory.replace("Mi", "m").replace("Gi", "g")
+    return kwargs
+
+
 def _cpu(cpu: float | None) -> str | None:
     return None if cpu is None else f"{round(cpu * 1000)}m"
 
@@ -91,11 +106,14 @@ def tenant_tags(tenant: str, launcher: Launcher) -> dict[str, str]:
     """Tags of a tenant's jobs for its launcher: k8s runs read the tenant's own Secret."""
     if launcher.type != "k8s":
         return {}
-    config = {
-        "container_config": {
-            "env_from": [{"secret_ref": {"name": tenant_secret(tenant), "optional": True}}]
-        }
+    container: dict[str, Any] = {
+        "env_from": [{"secret_ref": {"name": tenant_secret(tenant), "optional": True}}]
     }
+    own = launcher.limits(tenant) if tenant in launcher.tenant_resources else None
+    if own is not None:
+        values = {k: v for k, v in (("cpu", _cpu(own.cpu)), ("memory", own.memory)) if v}
+        container["resources"] = {"limits": values, "requests": values}
+    config = {"container_config": container}
     return {K8S_CONFIG_TAG: json.dumps(config, sort_keys=True)}
 
 
