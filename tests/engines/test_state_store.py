@@ -126,11 +126,12 @@ def test_a_tap_crash_never_advances_the_crashing_files_bookmark(
     make_project: Callable[..., Any], sandbox: Path
 ) -> None:
     folder = sandbox / "data" / "acme"
-    write_csv(folder / "a.csv", 1, 2)
+    old_a_md5 = write_csv(folder / "a.csv", 1, 2)
     b_md5 = write_csv(folder / "b.csv", 10, 1)
     project = make_project("acme", {"deals": deals_job("acme", ["a.csv", "b.csv"])})
     state_id = "dev:tap-gdrive-csv--deals-to-target-iceberg--deals"
     project.run("deals")
+    before = project.table("deals_daily").current_snapshot()
 
     # Both files change; b.csv breaks after its first megabytes (past the header the tap
     # checks at discovery), so the tap dies mid-file after a.csv's bookmark went out.
@@ -143,17 +144,21 @@ def test_a_tap_crash_never_advances_the_crashing_files_bookmark(
     # Meltano relays the tap's stderr asynchronously, so either line may be the one logged last.
     log = crashed.stderr
     assert "Extractor failed" in log or "cannot parse a row of file 'b.csv'" in log, log[-5000:]
-    # The loader saw only an end of input, committed what it had and echoed the last STATE:
-    # a.csv (read whole) moved on, b.csv's bookmark did not.
-    assert bookmarked_md5s(project.state(state_id)) == {"a.csv": a_md5, "b.csv": b_md5}
+    # The tap always ends with a STATE (the registry renders require_final_state for it), so
+    # records after the last STATE mean it stopped mid-stream: the loader commits nothing and
+    # no bookmark moves, not even a.csv's, which was read whole.
+    assert bookmarked_md5s(project.state(state_id)) == {"a.csv": old_a_md5, "b.csv": b_md5}
+    table = project.table("deals_daily")
+    assert table.current_snapshot().snapshot_id == before.snapshot_id
+    assert len(project.rows("deals_daily")) == 2 + 1
 
-    # Fixed, b.csv is read again whole: every one of its rows is in the table afterwards
-    # (rows committed before the crash appear twice; the primary key tells them apart).
+    # Fixed, both changed files are read again whole and land once beside the first run's
+    # rows (a changed file is read whole and appended), none of the crashed run's twice.
     fixed_md5 = write_csv(folder / "b.csv", 10, 30_000)
     project.run("deals")
     assert bookmarked_md5s(project.state(state_id)) == {"a.csv": a_md5, "b.csv": fixed_md5}
-    ids = {r["deal_id"] for r in project.rows("deals_daily")}
-    assert ids == set(range(1, 4)) | set(range(10, 30_010))
+    ids = [r["deal_id"] for r in project.rows("deals_daily")]
+    assert sorted(ids) == sorted([1, 2, 10, *range(1, 4), *range(10, 30_010)])
 
 
 def test_s3_state_backend_keeps_state_in_the_bucket(

@@ -61,7 +61,7 @@ CASES = [
         GOOD.replace(
             "  type: iceberg",
             "  type: iceberg\n  engine:\n    type: meltano\n    options:\n      meltano:\n"
-            "        max_rejected_rows: 3",
+            "        write_mode: merge",
         ),
         [
             "configs/acme/job.yaml:17 target.catalog: the meltano engine (target-s3tables) cannot "
@@ -69,9 +69,9 @@ CASES = [
             "configs/acme/job.yaml:20 asset_definition: column amount of "
             "specs/gdrive_csv/v1.0/deals_daily.yaml is decimal(18,2): the meltano engine "
             "(target-s3tables) would not write decimal exactly",
-            "configs/acme/job.yaml:16 target.engine.options.meltano.max_rejected_rows: unknown "
-            "option 'max_rejected_rows' for the meltano engine (valid options: batch_size_rows, "
-            "unknown_columns)",
+            "configs/acme/job.yaml:16 target.engine.options.meltano.write_mode: unknown "
+            "option 'write_mode' for the meltano engine (valid options: batch_size_rows, "
+            "max_rejected_ratio, max_rejected_rows, unknown_columns)",
         ],
         id="target-engine-meltano-limits",
     ),
