@@ -32,7 +32,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from target_iceberg import crashpoint, quarantine
-from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_block, rows_block
+from target_iceberg.blocks import (
+    BlockShape,
+    Landed,
+    arrow_block,
+    join_lines,
+    read_json_block,
+    rows_block,
+)
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import CONTENT, RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
@@ -185,15 +192,14 @@ class StreamSink:
         """Hand the buffered records to the worker."""
         if not self.buffer:
             return
-        data = b"".join(self.buffer)
+        data, count = join_lines(self.buffer)
         self.buffer.clear()
-        count = data.count(b"\n")
         self.summary.rows_read += count
         shape = self.shape
         self.ctx.submit(lambda: self._prepare(data, count, shape), self._land)
         crashpoint.reached("flush")
 
-    def _prepare(self, data: bytes, count: int, shape: BlockShape) -> Landed:
+    def _prepare(self, data: pa.Buffer, count: int, shape: BlockShape) -> Landed:
         """Parse and coerce a block (on the parse worker)."""
         landed = None
         self._blocks += 1
@@ -210,7 +216,7 @@ class StreamSink:
                 # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
-            landed = rows_block(data.split(b"\n")[:-1], shape)
+            landed = rows_block(data.to_pybytes().split(b"\n")[:-1], shape)
         return landed
 
     def add_arrow(self, table: pa.Table) -> None:
