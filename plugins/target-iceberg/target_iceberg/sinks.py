@@ -21,7 +21,7 @@ import uuid
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -32,7 +32,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from target_iceberg import crashpoint, quarantine
-from target_iceberg.blocks import BlockShape, Landed, arrow_block, read_json_block, rows_block
+from target_iceberg.blocks import (
+    BlockShape,
+    Landed,
+    arrow_block,
+    join_lines,
+    read_json_block,
+    rows_block,
+)
 from target_iceberg.coerce.values import Rejected
 from target_iceberg.commit import CONTENT, RUN_ID, SPEC_VERSION, STREAM, TableChange
 from target_iceberg.contract.model import Contract
@@ -48,16 +55,22 @@ BLOCK_RECORDS = 25_000
 _FAST_FAILURES_BEFORE_ROW_PATH = 3
 _FAST_RETRY_EVERY = 8
 _SAMPLE_REJECTS = 20
-_IN_FLIGHT = 2
+_IN_FLIGHT = 8
+"""Blocks submitted and not yet written (parsed ones are compact Arrow; the write worker
+encodes a row group at a time, and parsing goes on meanwhile)."""
+_UNPARSED = 2
+"""Blocks submitted and not yet parsed (raw JSON, the larger form)."""
 
 
 class RunContext:
-    """What all sinks of a run share, including the one worker thread that processes blocks.
+    """What all sinks of a run share, including the two worker threads that process blocks.
 
-    Blocks are coerced and written on the worker while the main thread keeps decoding input:
-    Arrow's JSON reader and Parquet writer release the GIL, so the two overlap. One worker
-    keeps each table's blocks in input order; at most `_IN_FLIGHT` blocks wait, which bounds
-    memory.
+    A block goes through two stages, each on its own thread: the parse worker reads and
+    coerces it (`Landed`), the write worker hashes, counts, quarantines and encodes it to
+    Parquet. Both stages and the main thread (which keeps splitting input) overlap: Arrow's
+    JSON reader, its casts and the Parquet writer release the GIL. Each worker takes blocks in
+    submission order, so every table sees its blocks in input order; at most `_UNPARSED`
+    blocks wait as raw input and `_IN_FLIGHT` in all, which bounds memory.
     """
 
     def __init__(
@@ -87,7 +100,7 @@ class RunContext:
         """BATCH files must lie inside this folder, when set."""
         self.max_rejected_rows = max_rejected_rows
         self.rejected = 0
-        """Records rejected so far over all streams (counted on the worker)."""
+        """Records rejected so far over all streams (counted on the write worker)."""
         self.block_records = block_records
         self.create_tables_first = create_tables_first
         self.namespace = namespace
@@ -96,14 +109,26 @@ class RunContext:
         self.settings = settings
         # Unique per attempt: a re-run with the same run id never meets its own old files.
         self.file_prefix = f"{run_id}-{uuid.uuid4().hex[:8]}"
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg")
+        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg-parse")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg-write")
         self._pending: deque[Future[None]] = deque()
+        self._unparsed: deque[Future[Landed]] = deque()
 
-    def submit(self, work: Callable[[], None]) -> None:
-        """Run ``work`` on the worker; waits while too many blocks are in flight."""
+    def submit(self, prepare: Callable[[], Landed], land: Callable[[Landed], None]) -> None:
+        """Run ``prepare`` on the parse worker, then ``land`` with its result on the write worker.
+
+        Waits while too many blocks are in flight. A failure of ``prepare`` surfaces through
+        the block's ``land`` (in `submit` or `drain`), in input order like any other.
+        """
         while len(self._pending) >= _IN_FLIGHT:
             self._pending.popleft().result()
-        self._pending.append(self._worker.submit(work))
+        while self._unparsed and self._unparsed[0].done():
+            self._unparsed.popleft()
+        if len(self._unparsed) >= _UNPARSED:
+            wait([self._unparsed.popleft()])  # its failure, if any, surfaces with its block
+        prepared = self._parser.submit(prepare)
+        self._unparsed.append(prepared)
+        self._pending.append(self._writer.submit(lambda: land(prepared.result())))
 
     def drain(self) -> None:
         """Wait for every submitted block; re-raises the first failure."""
@@ -116,7 +141,10 @@ class RunContext:
         Afterwards no file is written any more, so deleting the run's files is final.
         """
         self._pending.clear()
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self._unparsed.clear()
+        # The parse worker first: a waiting write then fails on its cancelled block.
+        self._parser.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
 
 
 class StreamSink:
@@ -164,15 +192,15 @@ class StreamSink:
         """Hand the buffered records to the worker."""
         if not self.buffer:
             return
-        data = b"".join(self.buffer)
+        data, count = join_lines(self.buffer)
         self.buffer.clear()
-        count = data.count(b"\n")
         self.summary.rows_read += count
         shape = self.shape
-        self.ctx.submit(lambda: self._process(data, count, shape))
+        self.ctx.submit(lambda: self._prepare(data, count, shape), self._land)
         crashpoint.reached("flush")
 
-    def _process(self, data: bytes, count: int, shape: BlockShape) -> None:
+    def _prepare(self, data: pa.Buffer, count: int, shape: BlockShape) -> Landed:
+        """Parse and coerce a block (on the parse worker)."""
         landed = None
         self._blocks += 1
         # After a few failing blocks in a row, try the fast path only now and then.
@@ -188,15 +216,15 @@ class StreamSink:
                 # Some row is doubtful; the row path finds which and why.
                 self._fast_failures += 1
         if landed is None:
-            landed = rows_block(data.split(b"\n")[:-1], shape)
-        self._land(landed)
+            landed = rows_block(data.to_pybytes().split(b"\n")[:-1], shape)
+        return landed
 
     def add_arrow(self, table: pa.Table) -> None:
         """Load Arrow rows (a BATCH file's block)."""
         self.flush()
         self.summary.rows_read += table.num_rows
         shape = self.shape
-        self.ctx.submit(lambda: self._land(arrow_block(table, shape)))
+        self.ctx.submit(lambda: arrow_block(table, shape), self._land)
 
     def process_batch_files(self, encoding: dict[str, Any], files: Sequence[str]) -> None:
         """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip).
@@ -262,6 +290,7 @@ class StreamSink:
         self.flush()
 
     def _land(self, landed: Landed) -> None:
+        """Hash, count, quarantine and write a block's outcome (on the write worker)."""
         for batch in landed.table.to_batches():
             self._content.update(batch.serialize())
         for reject in landed.rejects:

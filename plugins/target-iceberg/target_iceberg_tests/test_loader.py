@@ -156,3 +156,26 @@ def _incompatible_schema():  # type: ignore[no-untyped-def]
         NestedField(1, "id", LongType(), required=True),
         NestedField(2, "amount", StringType(), required=False),
     )
+
+
+PROPS_ID_V = {"id": {"type": "integer"}, "v": {"type": "string"}}
+
+
+def test_a_block_failing_on_the_parse_worker_fails_the_run_with_blocks_in_flight(
+    run_target: RunTarget, catalog: Catalog, lake: Path
+) -> None:
+    rows: list[dict[str, object]] = [{"id": i, "v": f"row {i}"} for i in range(1050)]
+    rows[850] = {"v": "no id"}  # block 9 of 11: parsed while earlier blocks are written
+    text = messages(
+        schema_msg("events", PROPS_ID_V, key_properties=["id"]),
+        *records("events", rows[:500]),
+        {"type": "STATE", "value": {"bookmarks": {"events": 500}}},
+        *records("events", rows[500:]),
+        {"type": "STATE", "value": {"bookmarks": {"events": 1050}}},
+    )
+    from singer_sdk.exceptions import MissingKeyPropertiesError
+
+    with pytest.raises(MissingKeyPropertiesError, match="missing key properties"):
+        run_target(text, batch_size_rows=100)
+    assert not catalog.table_exists("acme.events")  # nothing committed
+    assert list((lake / "warehouse").rglob("*.parquet")) == []

@@ -4,11 +4,15 @@ orders, blank lines, CRLF and a record whose text contains the RECORD prefix."""
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import pytest
 from pyiceberg.catalog import Catalog
 
 from .conftest import RunTarget, schema_msg
+
+if TYPE_CHECKING:
+    from target_iceberg.blocks import BlockShape
 
 PROPS = {"id": {"type": "integer"}, "note": {"type": ["string", "null"]}}
 
@@ -72,3 +76,53 @@ def test_a_line_longer_than_a_parse_block_stays_on_the_fast_path() -> None:
     lines = [json.dumps(big).encode()] + [json.dumps(small).encode()] * 10
     landed = read_json_block(b"\n".join(lines), len(lines), shape)
     assert landed.table.column("s").to_pylist() == ["a" * 3_000_000] + ["b"] * 10
+
+
+def _text_shape() -> BlockShape:
+    from target_iceberg.blocks import BlockShape
+    from target_iceberg.contract.evolution import plan_schema
+    from target_iceberg.contract.model import Contract, ContractColumn
+    from target_iceberg.types import Primitive
+
+    contract = Contract(columns=(ContractColumn("s", Primitive("string")),))
+    plan = plan_schema(None, 0, contract)
+    return BlockShape(plan.columns, plan.arrow_schema(), contract, "reject")
+
+
+def test_a_block_joined_from_pieces_keeps_every_byte_and_counts_its_lines() -> None:
+    from target_iceberg.blocks import join_lines, read_json_block
+
+    lines = [
+        json.dumps({"type": "RECORD", "stream": "x", "record": {"s": f"é{i}"}}).encode() + b"\n"
+        for i in range(50)
+    ]
+    chunk = b"".join(lines[10:40])
+    pieces = [
+        *lines[:10],
+        memoryview(chunk)[: len(chunk) // 2],
+        memoryview(chunk)[len(chunk) // 2 :],
+    ]
+    pieces += lines[40:]
+    block, count = join_lines(pieces)
+    assert block.to_pybytes() == b"".join(lines)
+    assert count == 50
+    landed = read_json_block(block, count, _text_shape())
+    assert landed.table.column("s").to_pylist() == [f"é{i}" for i in range(50)]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xc0\xaf"],
+    ids=["invalid byte", "cut sequence", "surrogate", "overlong"],
+)
+def test_the_fast_path_refuses_text_that_is_not_utf8(bad: bytes) -> None:
+    import pyarrow as pa
+
+    from target_iceberg.blocks import join_lines, read_json_block
+
+    good = b'{"type": "RECORD", "stream": "x", "record": {"s": "ok"}}\n'
+    block, count = join_lines(
+        [good, b'{"type": "RECORD", "stream": "x", "record": {"s": "' + bad + b'"}}\n']
+    )
+    with pytest.raises(pa.ArrowInvalid, match="not UTF-8"):
+        read_json_block(block, count, _text_shape())
