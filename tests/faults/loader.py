@@ -26,6 +26,10 @@ BIN = Path(sys.executable).parent / "target-iceberg"
 STREAMS = ("accounts", "deals")
 PROPS = {"id": {"type": "integer"}, "name": {"type": "string"}}
 LIMIT_S = 300  # no hang of the loader can hold the suite longer than this
+FIRST = list(range(1, 13))
+"""Every table's ids after the first run of ``singer_text(1, 12)``."""
+BOTH = list(range(1, 25))
+"""Every table's ids once ``singer_text(13, 24)`` landed too."""
 
 
 def singer_text(first: int, last: int, streams: Sequence[str] = STREAMS) -> str:
@@ -60,6 +64,25 @@ class Outcome:
     def states(self) -> list[str]:
         """The states it emitted (a target writes each state's value; only after a commit)."""
         return [ln for ln in self.stdout.splitlines() if ln.strip()]
+
+
+def multi_table_config(
+    props: dict[str, str],
+    namespace: str,
+    run_id: str,
+    *,
+    catalog_timeout_s: float = 60,
+    s3_timeout_s: float = 60,
+) -> dict[str, Any]:
+    """The loader's config for one multi-table run on the catalog ``props`` describe."""
+    return {
+        "namespace": namespace,
+        "catalog_properties": props,
+        "commit_mode": "multi_table",
+        "run_id": run_id,
+        "catalog_timeout_s": catalog_timeout_s,
+        "s3_timeout_s": s3_timeout_s,
+    }
 
 
 def run_loader(

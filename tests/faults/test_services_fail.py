@@ -17,20 +17,19 @@ from contextlib import redirect_stdout
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pyiceberg.catalog import load_catalog
 
 from plugin_errors import ErrorKind, classify
 from target_iceberg.errors import loader_kind
 from target_iceberg.rest import CatalogUnavailableError
 from target_iceberg.target import TargetIceberg
 
+from .loader import PROPS, STREAMS, ids
+
 if TYPE_CHECKING:
     from ingestgen_services.pytest_plugin import IcebergRestServer, S3Server
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-STREAMS = ("accounts", "deals")
-PROPS = {"id": {"type": "integer"}, "name": {"type": "string"}}
 ROWS = 12
 
 
@@ -82,18 +81,6 @@ def failing_run(props: dict[str, str], namespace: str, run_id: str) -> tuple[Tar
             target.process_endofpipe()
     assert out.getvalue() == "", "a STATE was emitted by a failed run"
     return target, str(info.value)
-
-
-def ids(props: dict[str, str], namespace: str) -> dict[str, list[int] | None]:
-    catalog = load_catalog("check", **props)
-    found: dict[str, list[int] | None] = {}
-    for stream in STREAMS:
-        if not catalog.table_exists((namespace, stream)):
-            found[stream] = None
-            continue
-        table = catalog.load_table((namespace, stream))
-        found[stream] = sorted(table.scan().to_arrow().column("id").to_pylist())
-    return found
 
 
 WHOLE = list(range(1, ROWS + 1))

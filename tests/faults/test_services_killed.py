@@ -31,7 +31,7 @@ from ingestgen_services.pytest_plugin import CACHE_DIR
 from ingestgen_services.s3 import S3Service
 
 from .faulty_proxy import FaultyProxy
-from .loader import STREAMS, ids, record, run_loader, singer_text
+from .loader import BOTH, FIRST, STREAMS, ids, multi_table_config, record, run_loader, singer_text
 
 if TYPE_CHECKING:
     from ingestgen_services.pytest_plugin import IcebergRestServer, S3Server
@@ -39,19 +39,10 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CATEGORY = "faults: services failing mid-run (REST catalog, S3)"
-FIRST = list(range(1, 13))
-BOTH = list(range(1, 25))
 
 
 def _config(props: dict[str, str], namespace: str, run_id: str) -> dict[str, Any]:
-    return {
-        "namespace": namespace,
-        "catalog_properties": props,
-        "commit_mode": "multi_table",
-        "run_id": run_id,
-        "catalog_timeout_s": 20,
-        "s3_timeout_s": 10,
-    }
+    return multi_table_config(props, namespace, run_id, catalog_timeout_s=20, s3_timeout_s=10)
 
 
 class PrivateRest:
@@ -153,15 +144,6 @@ def test_rest_catalog_killed_before_the_commit(
         "STATE; catalog restarted: retry lands 12 rows/table once",
         started,
     )
-
-
-@pytest.fixture
-def s3_proxy(s3_server: S3Server) -> Iterator[FaultyProxy]:
-    proxy = FaultyProxy(s3_server.endpoint)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 def test_s3_killed_mid_run(

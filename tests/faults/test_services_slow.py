@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .faulty_proxy import FaultyProxy
-from .loader import STREAMS, ids, record, run_loader, singer_text
+from .loader import BOTH, FIRST, STREAMS, ids, multi_table_config, record, run_loader, singer_text
 
 if TYPE_CHECKING:
-    from ingestgen_services.pytest_plugin import IcebergRestServer, S3Server
+    from ingestgen_services.pytest_plugin import IcebergRestServer
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CATEGORY = "faults: services hanging (REST catalog, Nessie API, S3)"
 TIMEOUT_S = 2
-FIRST = list(range(1, 13))
-BOTH = list(range(1, 25))
 
 
 def _config(
@@ -37,32 +34,9 @@ def _config(
 ) -> dict[str, Any]:
     # Only the run that meets the hang has the short timeout: a loaded machine's honest
     # answers may take longer than it.
-    return {
-        "namespace": namespace,
-        "catalog_properties": props,
-        "commit_mode": "multi_table",
-        "run_id": run_id,
-        "catalog_timeout_s": timeout,
-        "s3_timeout_s": timeout,
-    }
-
-
-@pytest.fixture
-def rest_proxy(iceberg_rest_server: IcebergRestServer) -> Iterator[FaultyProxy]:
-    proxy = FaultyProxy(iceberg_rest_server.uri)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
-
-
-@pytest.fixture
-def s3_proxy(s3_server: S3Server) -> Iterator[FaultyProxy]:
-    proxy = FaultyProxy(s3_server.endpoint)
-    try:
-        yield proxy
-    finally:
-        proxy.close()
+    return multi_table_config(
+        props, namespace, run_id, catalog_timeout_s=timeout, s3_timeout_s=timeout
+    )
 
 
 def test_catalog_hanging_at_the_commit_times_out(
