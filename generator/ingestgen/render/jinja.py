@@ -4,7 +4,9 @@ Templates never see raw strings unescaped: every interpolated value goes through
 filter (a flow scalar/collection) or ``yaml_block`` (an indented block), both produced by
 PyYAML's safe dumper (libyaml's when PyYAML has it: the same output, many times faster), so no
 value can change the structure of the rendered YAML. Blocks and scalars are memoised by value: a
-thousand tenants share the same plugin definitions and names, dumped once.
+thousand tenants share the same plugin definitions and names, dumped once. ``comment`` puts text
+inside a comment. What the filters return is opaque to templates (`ingestgen.render.structure`
+records each value it rendered while a project renders): print it, never compute with it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import yaml
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from ingestgen.render.structure import fragment
+
 _DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -26,8 +30,13 @@ def to_yaml(value: Any) -> str:
     if type(value) in (str, int, bool):
         # Names and flags recur in every tenant's project: dumped once (by type: 1 and True
         # are equal keys, but dump differently).
-        return _cached_scalar(type(value).__name__, value)
-    return _scalar(value)
+        return fragment("scalar", _cached_scalar(type(value).__name__, value))
+    return fragment("scalar", _scalar(value))
+
+
+def to_comment(value: Any) -> str:
+    """Text inside a YAML comment, as it is (`ingestgen.render.structure` checks its lines)."""
+    return fragment("comment", str(value))
 
 
 @lru_cache(maxsize=16384)
@@ -53,8 +62,8 @@ def to_yaml_block(value: Any, indent: int) -> str:
         # JSON keeps order and tells 1, 1.0 and true apart: equal keys dump to equal YAML.
         key = json.dumps(value, ensure_ascii=False, allow_nan=True)
     except (TypeError, ValueError):
-        return _block(value, indent)
-    return _cached_block(key, indent)
+        return fragment("block", _block(value, indent), indent)
+    return fragment("block", _cached_block(key, indent), indent)
 
 
 @lru_cache(maxsize=4096)
@@ -88,4 +97,5 @@ def environment(templates: Path) -> SandboxedEnvironment:
     )
     env.filters["yaml"] = to_yaml
     env.filters["yaml_block"] = to_yaml_block
+    env.filters["comment"] = to_comment
     return env

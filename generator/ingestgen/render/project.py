@@ -1,8 +1,8 @@
 """Build one Meltano project per tenant from its resolved jobs.
 
 Output is byte-for-byte deterministic: jobs, plugins and keys are emitted in a fixed order and the
-project id is derived from the tenant id. The rendered text is parsed back and validated against
-Meltano's schema before anyone can write it.
+project id is derived from the tenant id. The rendered text is parsed back (`structure`: the parts
+tenants share are parsed once) and validated against Meltano's schema before anyone can write it.
 """
 
 from __future__ import annotations
@@ -13,17 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ingestgen.registry.load import LoadedRegistry
 from ingestgen.registry.resolve import ResolvedJob
 from ingestgen.render.jinja import environment
 from ingestgen.render.meltano_schema import validate_meltano_yml
 from ingestgen.render.parallel import map_slices
+from ingestgen.render.structure import render_parsed
 
 TEMPLATE = "meltano.yml.j2"
-# libyaml's parser when PyYAML has it: the same data, many times faster.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # Fixed so a tenant's project id never changes between renders or machines.
 _PROJECT_NS = uuid.UUID("6f1f8a2e-6a43-4f0c-9a55-0c5b1f3f4e21")
 
@@ -58,8 +55,7 @@ def render_projects(
             name = f"projects/{tenant}/meltano.yml"
             context = _context(tenant, jobs, loaded)
             context["schedules"] = (schedules or {}).get(tenant, [])
-            text = template.render(**context)
-            data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+            text, data = render_parsed(lambda: template.render(**context))  # noqa: B023
             validate_meltano_yml(data, name)
             files.append(RenderedFile(name, text))
         return files
