@@ -8,6 +8,7 @@ machine: whether an image exists locally is checked where the job runs, by the p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -16,7 +17,7 @@ from jsonschema.exceptions import ValidationError as SchemaError
 from ingestgen.config.load import JobFile
 from ingestgen.errors import Problem, excerpt
 from ingestgen.registry.models import EngineBinding
-from ingestgen.registry.references import option_names, option_paths
+from ingestgen.registry.references import option_paths
 
 
 def check_options(
@@ -40,7 +41,7 @@ def check_options(
     Returns:
         The problems, unknown names first.
     """
-    valid = option_names(binding.templates())
+    valid = {name.split(".", 1)[0] for name in _paths(binding)}
     loc = (side, "engine", "options", engine)
     problems = [
         job.doc.problem(
@@ -67,8 +68,7 @@ def check_options(
                         _description(schema, needed),
                     )
                 )
-    values = {k: v for k, v in schema.items() if k != "dependentRequired"}
-    errors = sorted(Draft202012Validator(values).iter_errors(known), key=lambda e: list(e.path))
+    errors = sorted(_validator(schema).iter_errors(known), key=lambda e: list(e.path))
     for error in errors:
         problems.append(job.doc.problem((*loc, *error.absolute_path), *_describe(error, schema)))
     return problems
@@ -84,7 +84,7 @@ def _partial_options(
     # An option referenced only by some of its keys ({options.a.b}): the job gives those keys,
     # the registry writes the rest (e.g. batch_config's encoding and batch_size are the job's,
     # where the files go is the platform's).
-    paths = option_paths(binding.templates())
+    paths = _paths(binding)
     problems: list[Problem] = []
     for key in sorted(set(options) & valid - paths):
         keys = sorted({p.split(".")[1] for p in paths if p.startswith(f"{key}.")})
@@ -101,6 +101,41 @@ def _partial_options(
             for name in extra
         ]
     return problems
+
+
+# The registry is loaded once per render and a thousand jobs use one binding and one options
+# schema: what is derived from them is kept by identity (beside the object itself, so that its
+# id is not reused while cached).
+_DERIVED: dict[tuple[str, int], tuple[object, Any]] = {}
+_DERIVED_MAX = 1024
+
+
+def _derived(kind: str, source: object, build: Callable[[], Any]) -> Any:
+    found = _DERIVED.get((kind, id(source)))
+    if found is not None and found[0] is source:
+        return found[1]
+    if len(_DERIVED) >= _DERIVED_MAX:
+        _DERIVED.clear()
+    value = build()
+    _DERIVED[(kind, id(source))] = (source, value)
+    return value
+
+
+def _paths(binding: EngineBinding) -> frozenset[str]:
+    # Every options.<path> the binding references (`option_paths`).
+    paths: frozenset[str] = _derived(
+        "paths", binding, lambda: frozenset(option_paths(binding.templates()))
+    )
+    return paths
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    # dependentRequired is left out: check_options reports it itself.
+    values = {k: v for k, v in schema.items() if k != "dependentRequired"}
+    validator: Draft202012Validator = _derived(
+        "validator", schema, lambda: Draft202012Validator(values)
+    )
+    return validator
 
 
 def _property(schema: dict[str, Any], name: str) -> dict[str, Any]:

@@ -26,9 +26,9 @@ def check_settings(
     (`ingestgen.config.envrefs`); no other setting may reference the environment at all. Path
     settings follow `ingestgen.paths.connector_path`, on ``root``'s disk.
     """
-    schema = source.config_schema
     problems = []
-    for error in sorted(Draft202012Validator(schema).iter_errors(settings), key=lambda e: e.path):
+    errors = _validator(source.config_schema).iter_errors(settings)
+    for error in sorted(errors, key=lambda e: e.path):
         loc: tuple[str | int, ...] = ("source", *error.absolute_path)
         message, hint = _describe(error)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -49,6 +49,24 @@ def check_settings(
         if wrong:
             problems.append(doc.problem(("source", key), *wrong))
     return problems
+
+
+# One validator per connector schema (the registry is loaded once per render, a thousand jobs
+# name one connector). Keyed by identity, the schema kept alive beside it so that its id is not
+# reused while cached.
+_VALIDATORS: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+_VALIDATORS_MAX = 256
+
+
+def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    found = _VALIDATORS.get(id(schema))
+    if found is not None and found[0] is schema:
+        return found[1]
+    if len(_VALIDATORS) >= _VALIDATORS_MAX:
+        _VALIDATORS.clear()
+    validator = Draft202012Validator(schema)
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
 
 
 def _describe(error: SchemaError) -> tuple[str, str]:

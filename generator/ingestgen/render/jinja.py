@@ -94,6 +94,9 @@ def environment(templates: Path) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
         autoescape=False,
+        # Loaded once per environment (one per render): otherwise every {% include %} of every
+        # tenant's project stats the template file again.
+        auto_reload=False,
     )
     env.filters["yaml"] = to_yaml
     env.filters["yaml_block"] = to_yaml_block

@@ -27,6 +27,9 @@ def _validator() -> Draft7Validator:
 # Plugin entries already found valid, by plugin type and content. Meltano's schema checks each
 # entry of a plugin list on its own (no uniqueItems, minItems or contains), so an entry met again
 # (the same base plugin definition in a thousand tenants' projects) need not be checked again.
+# The content is the entry with what the schema leaves free emptied (`_free_parts`): a job's
+# `config:` is any mapping to Meltano's schema, so the jobs of a thousand tenants, which differ
+# there, are checked once.
 _VALID_ENTRIES: set[tuple[str, str]] = set()
 _VALID_ENTRIES_MAX = 4096
 
@@ -64,7 +67,94 @@ def _without_known_entries(data: Any) -> tuple[Any, set[tuple[str, str]]]:
         if not isinstance(items, list):
             kept[kind] = items
             continue
-        keys = [(kind, json.dumps(item, sort_keys=True, default=repr)) for item in items]
+        schemas = _item_schemas(kind)
+        keys = [
+            (kind, json.dumps(_free_parts(item, schemas), sort_keys=True, default=repr))
+            for item in items
+        ]
         entries.update(keys)
         kept[kind] = [i for i, k in zip(items, keys, strict=True) if k not in _VALID_ENTRIES]
     return {**data, "plugins": kept}, entries
+
+
+# Keywords a schema may hold for `_free_parts` to see every schema that applies below it; any
+# other (patternProperties, anyOf, if, dependencies, ...) and the value is kept whole.
+_KNOWN = frozenset(
+    {
+        "type",
+        "description",
+        "title",
+        "default",
+        "examples",
+        "properties",
+        "additionalProperties",
+        "propertyNames",
+        "required",
+        "allOf",
+        "$ref",
+        "unevaluatedProperties",  # not a Draft 7 keyword: Draft7Validator ignores it
+    }
+)
+_NOTES = frozenset({"type", "description", "title", "default", "examples"})
+
+
+@cache
+def _item_schemas(kind: str) -> tuple[dict[str, Any], ...] | None:
+    # Every schema an entry of the ``plugins.<kind>`` list meets, $ref and allOf expanded.
+    root = _validator().schema
+    plugins = (root.get("properties") or {}).get("plugins") or {}
+    items = ((plugins.get("properties") or {}).get(kind) or {}).get("items")
+    return _expanded([items], root) if isinstance(items, dict) else None
+
+
+def _expanded(schemas: list[Any], root: dict[str, Any]) -> tuple[dict[str, Any], ...] | None:
+    out: list[dict[str, Any]] = []
+    todo = list(schemas)
+    while todo:
+        schema = todo.pop()
+        if not isinstance(schema, dict) or not set(schema) <= _KNOWN or len(out) > 64:
+            return None
+        if "$ref" in schema:
+            target = _pointer(root, schema["$ref"])
+            if target is None:
+                return None
+            todo.append(target)
+        todo += schema.get("allOf") or []
+        out.append(schema)
+    return tuple(out)
+
+
+def _pointer(root: dict[str, Any], ref: Any) -> Any:
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return None
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = (
+            node.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(node, dict) else None
+        )
+    return node
+
+
+def _free_parts(value: Any, schemas: tuple[dict[str, Any], ...] | None) -> Any:
+    """``value`` with each mapping that every applying schema lets be any mapping emptied.
+
+    Valid against ``schemas`` exactly when ``value`` is: an emptied mapping met only schemas
+    saying "an object" (``type: object`` and notes), and every schema that applies anywhere
+    else is seen (``_KNOWN``), so nothing else changes.
+    """
+    if schemas is None or not isinstance(value, dict):
+        return value
+    if schemas and all(set(s) <= _NOTES and s.get("type") == "object" for s in schemas):
+        return {}
+    root = _validator().schema
+    out = {}
+    for key, item in value.items():
+        below: list[Any] = []
+        for schema in schemas:
+            properties = schema.get("properties") or {}
+            if key in properties:
+                below.append(properties[key])
+            elif schema.get("additionalProperties") not in (None, True):
+                below.append(schema["additionalProperties"])
+        out[key] = _free_parts(item, _expanded(below, root)) if below else item
+    return out
