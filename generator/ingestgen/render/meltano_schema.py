@@ -99,9 +99,15 @@ _NOTES = frozenset({"type", "description", "title", "default", "examples"})
 
 
 @cache
+def _root() -> dict[str, Any]:
+    schema = _validator().schema
+    return dict(schema) if isinstance(schema, dict) else {}
+
+
+@cache
 def _item_schemas(kind: str) -> tuple[dict[str, Any], ...] | None:
     # Every schema an entry of the ``plugins.<kind>`` list meets, $ref and allOf expanded.
-    root = _validator().schema
+    root = _root()
     plugins = (root.get("properties") or {}).get("plugins") or {}
     items = ((plugins.get("properties") or {}).get(kind) or {}).get("items")
     return _expanded([items], root) if isinstance(items, dict) else None
@@ -146,7 +152,7 @@ def _free_parts(value: Any, schemas: tuple[dict[str, Any], ...] | None) -> Any:
         return value
     if schemas and all(set(s) <= _NOTES and s.get("type") == "object" for s in schemas):
         return {}
-    root = _validator().schema
+    root = _root()
     out = {}
     for key, item in value.items():
         below: list[Any] = []
