@@ -44,7 +44,7 @@ def test_jobs_differing_only_where_the_schema_is_free_are_checked_once() -> None
     entry["config"] = {"local_folder": "elsewhere", "anything": [1, {"x": None}]}
     entry["annotations"]["ingestgen"]["tenant"] = "another"
     validate_meltano_yml(second, "second")
-    assert meltano_schema._VALID_ENTRIES == remembered
+    assert remembered == meltano_schema._VALID_ENTRIES
 
 
 @pytest.mark.parametrize(
