@@ -24,9 +24,10 @@ def _validator() -> Draft7Validator:
     return Draft7Validator(json.loads(text))
 
 
-# Plugin entries already found valid, by plugin type and content. Meltano's schema checks each
-# entry of a plugin list on its own (no uniqueItems, minItems or contains), so an entry met again
-# (the same base plugin definition in a thousand tenants' projects) need not be checked again.
+# List entries already found valid, by list (plugins.<type>, jobs, ...) and content. Meltano's
+# schema checks each entry of those lists on its own (no uniqueItems, minItems or contains), so an
+# entry met again (the same base plugin definition in a thousand tenants' projects) need not be
+# checked again.
 # The content is the entry with what the schema leaves free emptied (`_free_parts`): a job's
 # `config:` is any mapping to Meltano's schema, so the jobs of a thousand tenants, which differ
 # there, are checked once.
@@ -57,24 +58,32 @@ def validate_meltano_yml(data: Any, name: str) -> None:
 
 
 def _without_known_entries(data: Any) -> tuple[Any, set[tuple[str, str]]]:
-    # The document with the plugin entries checked before left out, and every entry's key.
-    plugins = data.get("plugins") if isinstance(data, dict) else None
-    if not isinstance(plugins, dict):
+    # The document with the list entries checked before left out (plugins.<kind>, and top-level
+    # lists such as jobs:), and every entry's key.
+    if not isinstance(data, dict):
         return data, set()
-    kept: dict[str, Any] = {}
     entries: set[tuple[str, str]] = set()
-    for kind, items in plugins.items():
-        if not isinstance(items, list):
-            kept[kind] = items
-            continue
-        schemas = _item_schemas(kind)
-        keys = [
-            (kind, json.dumps(_free_parts(item, schemas), sort_keys=True, default=repr))
-            for item in items
-        ]
-        entries.update(keys)
-        kept[kind] = [i for i, k in zip(items, keys, strict=True) if k not in _VALID_ENTRIES]
-    return {**data, "plugins": kept}, entries
+    reduced = {key: _unknown(key, value, entries) for key, value in data.items()}
+    plugins = data.get("plugins")
+    if isinstance(plugins, dict):
+        reduced["plugins"] = {
+            kind: _unknown(f"plugins.{kind}", items, entries) for kind, items in plugins.items()
+        }
+    return reduced, entries
+
+
+def _unknown(path: str, items: Any, entries: set[tuple[str, str]]) -> Any:
+    # ``items`` without the entries checked before, when ``path`` is a list whose entries the
+    # schema checks one by one.
+    schemas = _item_schemas(path)
+    if schemas is None or not isinstance(items, list):
+        return items
+    keys = [
+        (path, json.dumps(_free_parts(item, schemas), sort_keys=True, default=repr))
+        for item in items
+    ]
+    entries.update(keys)
+    return [i for i, k in zip(items, keys, strict=True) if k not in _VALID_ENTRIES]
 
 
 # Keywords a schema may hold for `_free_parts` to see every schema that applies below it; any
@@ -96,6 +105,7 @@ _KNOWN = frozenset(
     }
 )
 _NOTES = frozenset({"type", "description", "title", "default", "examples"})
+_ARRAY = _NOTES | {"items"}
 
 
 @cache
@@ -105,11 +115,17 @@ def _root() -> dict[str, Any]:
 
 
 @cache
-def _item_schemas(kind: str) -> tuple[dict[str, Any], ...] | None:
-    # Every schema an entry of the ``plugins.<kind>`` list meets, $ref and allOf expanded.
+def _item_schemas(path: str) -> tuple[dict[str, Any], ...] | None:
+    # Every schema an entry of the list at ``path`` (``jobs``, ``plugins.extractors``) meets,
+    # $ref and allOf expanded; None unless the list's schema checks each entry on its own (no
+    # uniqueItems, minItems, contains, ...).
     root = _root()
-    plugins = (root.get("properties") or {}).get("plugins") or {}
-    items = ((plugins.get("properties") or {}).get(kind) or {}).get("items")
+    node: Any = root
+    for part in path.split("."):
+        node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or node.get("type") != "array" or not set(node) <= _ARRAY:
+        return None
+    items = node.get("items")
     return _expanded([items], root) if isinstance(items, dict) else None
 
 
