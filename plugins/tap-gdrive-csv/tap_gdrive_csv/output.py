@@ -18,6 +18,7 @@ import datetime
 import decimal
 import functools
 import itertools
+import re
 import sys
 from collections.abc import Sequence
 from typing import IO, Any
@@ -26,6 +27,9 @@ import msgspec
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.encoding.simple import Message
+
+# What msgspec refuses in a renamed field name (it would need escaping in JSON).
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -120,8 +124,14 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
         if any(len(column) != num_rows for column in columns) or len(columns) != len(names):
             raise ValueError("every column must hold num_rows values, one column per name")
         record = _record_struct(tuple(names))
+        if record is None:  # a name msgspec cannot rename to: one dict per row
+            records = [
+                dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
+            ]
+            self.write_records(stream, records, version=version, time_extracted=time_extracted)
+            return
         rows = (
-            list(itertools.starmap(record, zip(*columns)))
+            list(itertools.starmap(record, zip(*columns, strict=True)))
             if columns
             else [record()] * num_rows
         )
@@ -153,8 +163,14 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
 
 
 @functools.lru_cache(maxsize=64)
-def _record_struct(names: tuple[str, ...]) -> type[msgspec.Struct]:
-    """A Struct whose positional fields encode as a JSON object with these keys, in order."""
+def _record_struct(names: tuple[str, ...]) -> type[msgspec.Struct] | None:
+    """A Struct whose positional fields encode as a JSON object with these keys, in order.
+
+    None when a name holds a character msgspec will not rename a field to (a quote, a
+    backslash, a control character).
+    """
+    if any(_NEEDS_ESCAPE.search(name) for name in names):
+        return None
     fields = [f"c{index}" for index in range(len(names))]
     # gc=False: instances hold only str and None, so the collector need not track them.
     return msgspec.defstruct(
