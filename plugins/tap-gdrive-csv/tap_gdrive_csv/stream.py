@@ -212,12 +212,16 @@ class CsvObjectStream(Stream):
                 chunk = batch
                 if limit is not None and emitted + batch.num_rows > limit:
                     chunk = batch.slice(0, limit - emitted)
-                rows = rows_of(chunk)
-                writer.write_records(
-                    self.name, rows, version=self._stream_version, time_extracted=utc_now()
+                writer.write_columns(
+                    self.name,
+                    chunk.schema.names,
+                    [column.to_pylist() for column in chunk.columns],
+                    num_rows=chunk.num_rows,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
                 )
-                counter.increment(len(rows))
-                emitted += len(rows)
+                counter.increment(chunk.num_rows)
+                emitted += chunk.num_rows
                 if chunk is not batch:
                     self._abort_sync(
                         abort_reason=MaxRecordsLimitException(
