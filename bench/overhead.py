@@ -99,6 +99,9 @@ def ours(root: Path, env: dict[str, str]) -> Path:
         if extra.name != JOB.name:
             extra.unlink()
     (root / "projects").mkdir()
+    # ingestgen and the loader run from their source folders (editable installs): compile them,
+    # as the runner image's build does, or each run compiles them again (PYTHONDONTWRITEBYTECODE).
+    check([sys.executable, "-m", "compileall", "-q", "generator", "plugins"], REPO, env)
     check([str(BIN / "ingestgen"), "render", "--root", str(root)], root, env)
     project = root / "projects" / "acme"
     t0 = time.perf_counter()

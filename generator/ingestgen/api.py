@@ -14,8 +14,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingestgen.render import repository
-
 if TYPE_CHECKING:
     from ingestgen.audit import Evidence
     from ingestgen.lake import TablePreview
@@ -36,6 +34,8 @@ def check(root: Path, selected: list[Path] | None = None) -> Checked:
     Raises:
         ConfigError: every problem found, located.
     """
+    from ingestgen.render import repository
+
     return repository.check(root, selected)
 
 
@@ -45,6 +45,8 @@ def validate(root: Path, selected: list[Path] | None = None) -> list[ResolvedJob
     Raises:
         ConfigError: every problem found, located; a selected runner config is one.
     """
+    from ingestgen.render import repository
+
     return repository.validate(root, selected)
 
 
@@ -54,6 +56,8 @@ def render(root: Path, selected: list[Path] | None = None, *, check: bool = Fals
     Raises:
         ConfigError: every problem found, located.
     """
+    from ingestgen.render import repository
+
     return repository.render(root, selected, check=check)
 
 

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ingestgen.record import openlineage
+from ingestgen.record.lineage_config import configured
 from ingestgen.record.openmetadata import OpenMetadataError, OpenMetadataTarget, send_status
 from ingestgen.redact import Redactor
+
+if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
 
 logger = logging.getLogger(__name__)
 NOT_CONFIGURED = "not configured"
@@ -41,8 +44,11 @@ class Emitters:
             "openmetadata": NOT_CONFIGURED,
             "openlineage": NOT_CONFIGURED,
         }
-        self._lineage = None
-        if openlineage.configured(self.environ):
+        self._lineage: OpenLineageClient | None = None
+        if configured(self.environ):
+            # Imported only when configured: the client is slow to import (README, *Per-run cost*).
+            from ingestgen.record import openlineage
+
             try:
                 self._lineage = openlineage.client(self.environ)
             except Exception as exc:
@@ -52,6 +58,8 @@ class Emitters:
         """Send OpenLineage START (if configured)."""
         if self._lineage is None:
             return
+        from ingestgen.record import openlineage
+
         event = openlineage.start_event(
             run_id=run_id,
             tenant=self.tenant,
@@ -70,6 +78,8 @@ class Emitters:
     def finish(self, record: dict[str, Any]) -> dict[str, str]:
         """Send the end of the run to every configured service; return the results."""
         if self._lineage is not None:
+            from ingestgen.record import openlineage
+
             event = openlineage.end_event(
                 record, source_type=self.source_type, environ=self.environ
             )

@@ -30,10 +30,12 @@ from openlineage.client.generated.output_statistics_output_dataset import (
 )
 
 from ingestgen import __version__
+from ingestgen.record.lineage_config import configured
 
 PRODUCER = f"urn:ingestgen:{__version__}"
 DEFAULT_NAMESPACE = "ingestgen"
 _PREFIX = "OPENLINEAGE"
+__all__ = ["client", "configured", "end_event", "start_event"]
 
 
 @attr.define
@@ -51,17 +53,6 @@ class IngestgenRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return "urn:ingestgen:facets:IngestgenRunFacet:1"
-
-
-def configured(environ: Mapping[str, str]) -> bool:
-    """Whether the environment configures an OpenLineage transport (see the module docstring)."""
-    if environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return False
-    return bool(
-        environ.get("OPENLINEAGE_URL")
-        or environ.get("OPENLINEAGE_CONFIG")
-        or any(k.startswith("OPENLINEAGE__TRANSPORT") for k in environ)
-    )
 
 
 def client(environ: Mapping[str, str]) -> OpenLineageClient:

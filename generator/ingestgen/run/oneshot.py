@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-
-from openlineage.client.uuid import generate_new_uuid
 
 from ingestgen.errors import UserError
 from ingestgen.meltano.tool import Meltano
@@ -87,7 +87,7 @@ def run_job(
             f"--no-install, or run `meltano install` in {display(folder, root)}"
         )
     redactor = for_project(the_plan.project, env, enabled=the_plan.redaction)
-    run_id = str(generate_new_uuid())
+    run_id = str(new_run_id())
     records = record_dir or default_record_dir(folder, job.name)
     records.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -158,6 +158,18 @@ def run_job(
     record["emitted"] = emitters.finish(record)
     write_json(paths["record"], record)
     return RunResult(record, paths["record"])
+
+
+def new_run_id() -> uuid.UUID:
+    """A new run id: a UUIDv7 (RFC 9562), so ids sort by their start, to the millisecond.
+
+    The layout OpenLineage uses for run ids, built here: importing its client to make one
+    would cost a third of ingestgen's start-up.
+    """
+    millis = time.time_ns() // 1_000_000 & (1 << 48) - 1
+    rand = secrets.randbits(74)
+    value = millis << 80 | 0x7 << 76 | (rand >> 62) << 64 | 0b10 << 62 | rand & (1 << 62) - 1
+    return uuid.UUID(int=value)
 
 
 def _install(

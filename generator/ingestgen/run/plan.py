@@ -1,7 +1,9 @@
 """What a oneshot run will run: the validated job, its rendered project and its plugins.
 
 The committed render is the contract (GitOps): a missing project is rendered, but a project that
-differs from a fresh render is an error, never silently rewritten. Planning never starts Meltano.
+differs from a fresh render is an error, never silently rewritten. A repository unchanged since a
+plan that succeeded is not validated and rendered again: `plan_cache` keeps that plan's facts
+under a digest of the repository and of the code. Planning never starts Meltano.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ingestgen.errors import UserError
 from ingestgen.meltano.project import FILE, PROJECTS, Job, Project, project_dir
 from ingestgen.meltano.tool import env_var_name, environment
 from ingestgen.paths import display
-from ingestgen.render import repository
+from ingestgen.run import plan_cache
 
 
 class RenderDriftError(UserError):
@@ -76,6 +78,32 @@ def plan(root: Path, job_file: Path) -> RunPlan:
     job_file = job_file.resolve()
     if not job_file.is_file():
         raise UserError(f"{job_file}: no such job file; give configs/<tenant>/<job>.yaml")
+    # Taken before planning: a file changed while the plan reads is a miss next time.
+    key = plan_cache.digest(root)
+    facts = plan_cache.read(root, job_file, key)
+    name = f"{PROJECTS}/{facts.tenant if facts else ''}/{FILE}"
+    rendered = f"{name} is current (repository unchanged since it was checked)"
+    if facts is None:
+        facts, rendered = _check(root, job_file)
+        plan_cache.write(root, job_file, key, facts)
+    project = Project.read(project_dir(root, facts.tenant))
+    return RunPlan(
+        root=root,
+        job_file=job_file,
+        tenant=facts.tenant,
+        project=project,
+        job=project.job(facts.job),
+        streams=list(facts.streams),
+        source_type=facts.source_type,
+        redaction=facts.redaction,
+        rendered=rendered,
+    )
+
+
+def _check(root: Path, job_file: Path) -> tuple[plan_cache.PlanFacts, str]:
+    # Validation and rendering import most of ingestgen: only here, on a changed repository.
+    from ingestgen.render import repository
+
     (resolved,) = repository.validate(root, [job_file])
     folder = project_dir(root, resolved.tenant)
     name = f"{PROJECTS}/{resolved.tenant}/{FILE}"
@@ -91,15 +119,11 @@ def plan(root: Path, job_file: Path) -> RunPlan:
                 "review and commit the result, then run again"
             )
         rendered = f"{name} is current"
-    project = Project.read(folder)
-    return RunPlan(
-        root=root,
-        job_file=job_file,
+    facts = plan_cache.PlanFacts(
         tenant=resolved.tenant,
-        project=project,
-        job=project.job(resolved.name),
+        job=resolved.name,
         streams=list(resolved.streams),
         source_type=resolved.job.config.source.type,
         redaction=resolved.job.config.logging.redaction,
-        rendered=rendered,
     )
+    return facts, rendered
