@@ -636,4 +636,7 @@ def _load_spec(path: Path) -> Contract:
 
 
 if __name__ == "__main__":
+    from target_iceberg.main import tune_collector
+
+    tune_collector()
     TargetIceberg.cli()
