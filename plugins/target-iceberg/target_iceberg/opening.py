@@ -35,7 +35,7 @@ from target_iceberg.catalog import (
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import ConfigError, ContractError
 from target_iceberg.guard import check_isolation
-from target_iceberg.sinks import RunContext
+from target_iceberg.pipeline import RunContext
 from target_iceberg.spec import AssetSpec
 
 if t.TYPE_CHECKING:
