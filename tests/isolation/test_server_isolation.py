@@ -28,7 +28,7 @@ import pytest
 from botocore.exceptions import ClientError
 from pyiceberg.catalog import load_catalog
 
-import target_iceberg.target
+import target_iceberg.opening
 from target_iceberg.errors import ConfigError
 from target_iceberg.target import TargetIceberg
 
@@ -324,7 +324,7 @@ def test_a_hand_edited_namespace_cannot_reach_globex(
             _run(config, _input(100, 3))
         outcome = "refused by the loader before any catalog call"
     else:
-        monkeypatch.setattr(target_iceberg.target, "check_isolation", lambda **_: None)
+        monkeypatch.setattr(target_iceberg.opening, "check_isolation", lambda **_: None)
         with pytest.raises(Exception, match="(?i)access.?denied|forbidden") as err:
             _run(config, _input(100, 3))
         outcome = f"the S3 server refused the data file ({type(err.value).__name__})"

@@ -93,6 +93,15 @@ class BlockShape:
         )
         self.required = [c.name for c in columns if c.required]
 
+    def same(self, other: BlockShape) -> bool:
+        """True if blocks of ``other``'s shape come out as blocks of this one (field ids too)."""
+        return (
+            self.columns == other.columns
+            and self.schema.equals(other.schema, check_metadata=True)
+            and self.contract == other.contract
+            and self.unknown == other.unknown
+        )
+
     def unknown_reject(self, extra: Sequence[str]) -> Rejected:
         """The rejection of fields the contract lacks."""
         hint = (

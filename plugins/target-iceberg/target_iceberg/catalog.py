@@ -13,13 +13,7 @@ import contextlib
 import errno
 import logging
 from pathlib import Path
-from typing import Any
-
-import requests
-from pyiceberg.catalog import Catalog, load_catalog
-from pyiceberg.exceptions import NamespaceAlreadyExistsError
-from pyiceberg.io import S3_CONNECT_TIMEOUT, S3_REQUEST_TIMEOUT
-from pyiceberg.utils.config import Config
+from typing import TYPE_CHECKING, Any
 
 from target_iceberg.errors import (
     ConfigError,
@@ -27,6 +21,11 @@ from target_iceberg.errors import (
     StorageFullError,
     StorageUnavailableError,
 )
+
+if TYPE_CHECKING:
+    # pyiceberg's catalogs (SQLAlchemy, pyiceberg.table) are imported by the functions that
+    # open one: the run opens in the background while the first blocks are parsed.
+    from pyiceberg.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +72,8 @@ def resolve_properties(
         if uri and uri.startswith("sqlite"):
             props["type"] = "sql"
         return {k: v for k, v in props.items() if v}, "settings catalog_uri/warehouse"
+    from pyiceberg.utils.config import Config
+
     # Read pyiceberg's configuration now (pyiceberg caches the environment at import time).
     if configured := Config().get_catalog_config(name):
         return {str(k): str(v) for k, v in configured.items()}, (
@@ -86,6 +87,8 @@ def with_s3_timeouts(props: dict[str, str], seconds: float) -> dict[str, str]:
 
     Without them an S3 server that accepts connections but never answers holds the run.
     """
+    from pyiceberg.io import S3_CONNECT_TIMEOUT, S3_REQUEST_TIMEOUT
+
     timeouts = {S3_CONNECT_TIMEOUT: f"{seconds:g}", S3_REQUEST_TIMEOUT: f"{seconds:g}"}
     return {**timeouts, **props}
 
@@ -101,7 +104,10 @@ def open_catalog(
         CatalogUnavailableError: a REST catalog did not answer (transient).
         ConfigError: pyiceberg could not load it; the message says which settings to check.
     """
-    from target_iceberg.rest import CatalogUnavailableError, TimedRestCatalog
+    import requests
+    from pyiceberg.catalog import load_catalog
+
+    from target_iceberg.errors import CatalogUnavailableError
 
     if props.get("type") == "sql" and props.get("uri", "").startswith("sqlite:///"):
         Path(props["uri"].removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +116,8 @@ def open_catalog(
             "type" not in props and props.get("uri", "").startswith(("http://", "https://"))
         )
         if rest and "py-catalog-impl" not in props:
+            from target_iceberg.rest import TimedRestCatalog  # REST catalogs only
+
             catalog: Catalog = TimedRestCatalog(name, timeout=timeout, **props)
         else:
             catalog = load_catalog(name, **props)
@@ -133,6 +141,8 @@ def open_catalog(
 
 def ensure_namespace(catalog: Catalog, namespace: str) -> None:
     """Create ``namespace`` if it does not exist yet."""
+    from pyiceberg.exceptions import NamespaceAlreadyExistsError
+
     # A concurrent run may create it between the check and the create.
     with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace_if_not_exists(namespace)

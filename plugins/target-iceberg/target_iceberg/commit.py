@@ -181,12 +181,9 @@ class MultiTableCommitter:
 
     def commit(self, changes: Sequence[TableChange]) -> dict[str, int]:
         """Send every change in one call, in identifier order."""
+        from target_iceberg.errors import CatalogRequestError, CatalogUnavailableError
         from target_iceberg.nessie import CommitInfo
-        from target_iceberg.rest import (
-            CatalogRequestError,
-            CatalogUnavailableError,
-            commit_transactions,
-        )
+        from target_iceberg.rest import commit_transactions
 
         if not changes:
             return {}

@@ -77,6 +77,20 @@ class SpoolFullError(LoaderError):
     terminal = False
 
 
+class CatalogRequestError(LoaderError):
+    """The catalog server refused a request; the message carries the server's own reason."""
+
+
+class CatalogUnavailableError(CatalogRequestError):
+    """The server did not answer, was overloaded or failed (5xx); a retry may succeed.
+
+    Defined here, not in `target_iceberg.rest`: opening a SQL catalog names it too, without
+    importing the REST client.
+    """
+
+    terminal = False
+
+
 class CommitError(LoaderError):
     """The catalog refused the commit (e.g. a concurrent change); re-running is safe."""
 

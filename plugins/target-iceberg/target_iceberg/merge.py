@@ -45,7 +45,7 @@ from target_iceberg.summary import MergeCounts
 from target_iceberg.writer import RollingWriter
 
 if TYPE_CHECKING:
-    from target_iceberg.sinks import RunContext
+    from target_iceberg.pipeline import RunContext
 
 logger = logging.getLogger(__name__)
 

@@ -24,14 +24,13 @@ from typing import Any
 
 import requests
 
-from target_iceberg.errors import CommitError, ConfigError
-from target_iceberg.rest import (
-    CatalogConflictError,
-    CatalogNotFoundError,
+from target_iceberg.errors import (
     CatalogRequestError,
     CatalogUnavailableError,
-    response_error,
+    CommitError,
+    ConfigError,
 )
+from target_iceberg.rest import CatalogConflictError, CatalogNotFoundError, response_error
 from target_iceberg.summary import NessieCommit
 from target_iceberg.tenancy import BRANCH_SEPARATOR, MAX_BRANCH, nessie_ref_problem
 

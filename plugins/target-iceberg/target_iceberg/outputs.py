@@ -41,7 +41,7 @@ from target_iceberg.tables import TableHandle
 from target_iceberg.writer import RollingWriter, WriteStats
 
 if TYPE_CHECKING:
-    from target_iceberg.sinks import RunContext
+    from target_iceberg.pipeline import RunContext
 
 logger = logging.getLogger(__name__)
 

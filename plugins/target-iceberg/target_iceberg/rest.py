@@ -26,7 +26,7 @@ from pyiceberg.table import CommitTableRequest, CreateTableTransaction, Table, T
 from pyiceberg.table import Transaction as IcebergTransaction
 from pyiceberg.table.update import AssertCreate, AssertTableUUID, TableRequirement
 
-from target_iceberg.errors import LoaderError
+from target_iceberg.errors import CatalogRequestError, CatalogUnavailableError
 
 # Nessie's error codes (API v2 `errorCode`) and Iceberg REST error types, by what they mean.
 _NOT_FOUND = {
@@ -48,22 +48,12 @@ _UNAVAILABLE = {"SERVICE_UNAVAILABLE", "TOO_MANY_REQUESTS", "ServiceUnavailableE
 _FORBIDDEN = {"FORBIDDEN", "ForbiddenException", "NotAuthorizedException"}
 
 
-class CatalogRequestError(LoaderError):
-    """The catalog server refused a request; the message carries the server's own reason."""
-
-
 class CatalogNotFoundError(CatalogRequestError):
     """The reference, namespace or table does not exist."""
 
 
 class CatalogConflictError(CatalogRequestError):
     """A concurrent change won (branch moved, table changed, name taken); a retry may succeed."""
-
-    terminal = False
-
-
-class CatalogUnavailableError(CatalogRequestError):
-    """The server did not answer, was overloaded or failed (5xx); a retry may succeed."""
 
     terminal = False
 

@@ -17,13 +17,10 @@ import gzip
 import hashlib
 import json
 import logging
-import uuid
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
@@ -41,124 +38,57 @@ from target_iceberg.blocks import (
     rows_block,
 )
 from target_iceberg.coerce.values import Rejected
-from target_iceberg.commit import CONTENT, RUN_ID, SPEC_VERSION, STREAM, TableChange
+from target_iceberg.contract.evolution import plan_schema
 from target_iceberg.contract.model import Contract
 from target_iceberg.errors import RejectThresholdError, StreamError
-from target_iceberg.outputs import Backend, NativeBackend, TableOutput
+from target_iceberg.pipeline import RunContext
 from target_iceberg.reader import escape_bad_utf8
 from target_iceberg.summary import RejectSample, StreamSummary
-from target_iceberg.writer import WriterSettings
+
+if TYPE_CHECKING:
+    # Imported by the run's opening (`target_iceberg.opening`), not before the first block.
+    from target_iceberg.commit import TableChange
+    from target_iceberg.outputs import TableOutput
 
 logger = logging.getLogger(__name__)
 
-BLOCK_RECORDS = 25_000
 _FAST_FAILURES_BEFORE_ROW_PATH = 3
 _FAST_RETRY_EVERY = 8
 _SAMPLE_REJECTS = 20
-_IN_FLIGHT = 8
-"""Blocks submitted and not yet written (parsed ones are compact Arrow; the write worker
-encodes a row group at a time, and parsing goes on meanwhile)."""
-_UNPARSED = 2
-"""Blocks submitted and not yet parsed (raw JSON, the larger form)."""
 
-
-class RunContext:
-    """What all sinks of a run share, including the two worker threads that process blocks.
-
-    A block goes through two stages, each on its own thread: the parse worker reads and
-    coerces it (`Landed`), the write worker hashes, counts, quarantines and encodes it to
-    Parquet. Both stages and the main thread (which keeps splitting input) overlap: Arrow's
-    JSON reader, its casts and the Parquet writer release the GIL. Each worker takes blocks in
-    submission order, so every table sees its blocks in input order; at most `_UNPARSED`
-    blocks wait as raw input and `_IN_FLIGHT` in all, which bounds memory.
-    """
-
-    def __init__(
-        self,
-        *,
-        catalog: Any,
-        namespace: str,
-        run_id: str,
-        unknown: str,
-        settings: WriterSettings,
-        create_tables_first: bool = False,
-        block_records: int = BLOCK_RECORDS,
-        max_rejected_rows: int | None = None,
-        batch_root: Path | None = None,
-        backend: Backend | None = None,
-        audit_branch: str | None = None,
-        spool_dir: Path | None = None,
-    ) -> None:
-        self.catalog = catalog
-        self.spool_dir = spool_dir
-        """Where runs that spool their rows keep them (None: the system's temporary folder)."""
-        self.audit_branch = audit_branch
-        """Write every table's snapshot to this branch, not ``main`` (write-audit-publish)."""
-        self.backend: Backend = backend or NativeBackend()
-        """Who writes the tables (the engine's seam)."""
-        self.batch_root = batch_root
-        """BATCH files must lie inside this folder, when set."""
-        self.max_rejected_rows = max_rejected_rows
-        self.rejected = 0
-        """Records rejected so far over all streams (counted on the write worker)."""
-        self.block_records = block_records
-        self.create_tables_first = create_tables_first
-        self.namespace = namespace
-        self.run_id = run_id
-        self.unknown = unknown
-        self.settings = settings
-        # Unique per attempt: a re-run with the same run id never meets its own old files.
-        self.file_prefix = f"{run_id}-{uuid.uuid4().hex[:8]}"
-        self._parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg-parse")
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-iceberg-write")
-        self._pending: deque[Future[None]] = deque()
-        self._unparsed: deque[Future[Landed]] = deque()
-
-    def submit(self, prepare: Callable[[], Landed], land: Callable[[Landed], None]) -> None:
-        """Run ``prepare`` on the parse worker, then ``land`` with its result on the write worker.
-
-        Waits while too many blocks are in flight. A failure of ``prepare`` surfaces through
-        the block's ``land`` (in `submit` or `drain`), in input order like any other.
-        """
-        while len(self._pending) >= _IN_FLIGHT:
-            self._pending.popleft().result()
-        while self._unparsed and self._unparsed[0].done():
-            self._unparsed.popleft()
-        if len(self._unparsed) >= _UNPARSED:
-            wait([self._unparsed.popleft()])  # its failure, if any, surfaces with its block
-        prepared = self._parser.submit(prepare)
-        self._unparsed.append(prepared)
-        self._pending.append(self._writer.submit(lambda: land(prepared.result())))
-
-    def drain(self) -> None:
-        """Wait for every submitted block; re-raises the first failure."""
-        while self._pending:
-            self._pending.popleft().result()
-
-    def cancel(self) -> None:
-        """Stop the worker: drop waiting blocks, wait for the running one (run failed).
-
-        Afterwards no file is written any more, so deleting the run's files is final.
-        """
-        self._pending.clear()
-        self._unparsed.clear()
-        # The parse worker first: a waiting write then fails on its cancelled block.
-        self._parser.shutdown(wait=True, cancel_futures=True)
-        self._writer.shutdown(wait=True, cancel_futures=True)
+__all__ = ["RunContext", "StreamSink", "threshold_message"]
 
 
 class StreamSink:
     """Loads one Singer stream into one table (plus its quarantine table)."""
 
-    def __init__(self, stream: str, table: str, contract: Contract, ctx: RunContext) -> None:
+    def __init__(
+        self,
+        stream: str,
+        table: str,
+        contract: Contract,
+        ctx: RunContext,
+        *,
+        opened_later: bool = False,
+    ) -> None:
+        """Open the stream's table, or with ``opened_later`` leave that to `open_output`."""
         self.stream = stream
         self.ctx = ctx
         self.contract = contract
         self.summary = StreamSummary(table=f"{ctx.namespace}.{table}")
         self.table_name = table
-        self.output = ctx.backend.open(ctx, (ctx.namespace, table), contract, "data")
-        plan = self.output.plan
-        self.shape = BlockShape(plan.columns, plan.arrow_schema(), contract, ctx.unknown)
+        self._output: TableOutput | None = None
+        self.shape: BlockShape
+        """What the blocks must look like (set when the table is open)."""
+        self._guess: BlockShape | None = None
+        if opened_later:
+            # Blocks prepared before the table is open assume the table the contract plans
+            # (a new one); a block whose table turns out otherwise is prepared again.
+            with contextlib.suppress(Exception):  # then blocks wait for the table
+                plan = plan_schema(None, 0, contract)
+                self._guess = BlockShape(plan.columns, plan.arrow_schema(), contract, ctx.unknown)
+        else:
+            self.open_output()
         self._rejected: TableOutput | None = None
         self.buffer: list[bytes] = []
         """RECORD lines not yet processed, each piece ending with a line break; the reader
@@ -168,6 +98,22 @@ class StreamSink:
         self._staged = False
         # What the run lands and rejects, in order: tells an exact replay (commit.replay_of).
         self._content = hashlib.blake2b(digest_size=16)
+
+    def open_output(self) -> None:
+        """Open (or create) the stream's table and plan its schema: what blocks must look like."""
+        ctx = self.ctx
+        output = ctx.backend.open(ctx, (ctx.namespace, self.table_name), self.contract, "data")
+        plan = output.plan
+        self.shape = BlockShape(plan.columns, plan.arrow_schema(), self.contract, ctx.unknown)
+        self._output = output
+
+    @property
+    def output(self) -> TableOutput:
+        """The stream's table (waits for the run to open)."""
+        if self._output is None:
+            self.ctx.wait_open()
+        assert self._output is not None
+        return self._output
 
     # Contract changes -------------------------------------------------------------------
 
@@ -195,9 +141,29 @@ class StreamSink:
         data, count = join_lines(self.buffer)
         self.buffer.clear()
         self.summary.rows_read += count
-        shape = self.shape
-        self.ctx.submit(lambda: self._prepare(data, count, shape), self._land)
+        self._submit(lambda shape: self._prepare(data, count, shape))
         crashpoint.reached("flush")
+
+    def _submit(self, prepare: Callable[[BlockShape], Landed]) -> None:
+        """Have a block prepared in the stream's shape (parse worker), then landed (write worker).
+
+        While the run opens, the block is prepared in the shape the contract plans, and again
+        once the table is open if the table's is another.
+        """
+        output = self._output  # read before the shape: `open_output` sets the shape first
+        guess = self._guess
+        redo = None
+        if output is not None or guess is None:
+            _ = self.output  # waits for the table
+            shape = self.shape
+        else:
+            shape = guess
+
+            def redo() -> Callable[[], Landed] | None:
+                now = self.shape  # called once the run is open
+                return None if now.same(guess) else lambda: prepare(now)
+
+        self.ctx.submit(lambda: prepare(shape), self._land, redo)
 
     def _prepare(self, data: pa.Buffer, count: int, shape: BlockShape) -> Landed:
         """Parse and coerce a block (on the parse worker)."""
@@ -223,8 +189,7 @@ class StreamSink:
         """Load Arrow rows (a BATCH file's block)."""
         self.flush()
         self.summary.rows_read += table.num_rows
-        shape = self.shape
-        self.ctx.submit(lambda: arrow_block(table, shape), self._land)
+        self._submit(lambda shape: arrow_block(table, shape))
 
     def process_batch_files(self, encoding: dict[str, Any], files: Sequence[str]) -> None:
         """Load the files of a BATCH message (``parquet`` or ``jsonl``, optionally gzip).
@@ -337,6 +302,8 @@ class StreamSink:
 
     def stage(self, properties: dict[str, str]) -> list[TableChange]:
         """Close the files and stage this stream's table changes (not committed)."""
+        from target_iceberg.commit import CONTENT, RUN_ID, SPEC_VERSION, STREAM
+
         self.flush()
         self.ctx.drain()
         self._staged = True
@@ -371,7 +338,7 @@ class StreamSink:
         """Delete every file this sink wrote; nothing becomes visible."""
         self.buffer.clear()
         self.ctx.cancel()
-        for output in (self.output, self._rejected):
+        for output in (self._output, self._rejected):
             if output is not None:
                 # A table whose commit went through before the failure keeps its files.
                 output.abort(staged=self._staged)

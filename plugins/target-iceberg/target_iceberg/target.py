@@ -18,63 +18,41 @@ import copy
 import gc
 import json
 import logging
-import os
 import time
 import typing as t
-from pathlib import Path
 
 import msgspec
-import yaml
-from pydantic import ValidationError
 from singer_sdk import Target
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import PluginCapabilities
 
 from plugin_errors import ErrorKind, classify, exit_after_signal, message, run_cli
 from target_iceberg import crashpoint, quarantine
-from target_iceberg.catalog import (
-    ensure_namespace,
-    open_catalog,
-    resolve_properties,
-    storage_error,
-    with_s3_timeouts,
-)
-from target_iceberg.commit import (
-    JOB,
-    STATE,
-    TENANT,
-    Committer,
-    MultiTableCommitter,
-    TableChange,
-    replay_of,
-)
+from target_iceberg.catalog import storage_error
 from target_iceberg.config import MAX_NAME, SETTINGS, TABLE_NAME, LoaderConfig, load_config
 from target_iceberg.contract.jsonschema import contract_from_schema, extra_columns
-from target_iceberg.contract.model import Contract
 from target_iceberg.errors import (
     AuditFailedError,
-    ConfigError,
-    ContractError,
     RejectThresholdError,
     StreamError,
     TapStoppedError,
     loader_kind,
 )
-from target_iceberg.guard import check_isolation
-from target_iceberg.outputs import Backend, NativeBackend
+from target_iceberg.opening import is_rest, load_spec, open_run, unopened_context
 from target_iceberg.reader import FastSingerReader
 from target_iceberg.sinks import RunContext, StreamSink, threshold_message
-from target_iceberg.spec import AssetSpec
 from target_iceberg.summary import AuditSummary, RunSummary
-from target_iceberg.writer import MB, WriterSettings
 
 if t.TYPE_CHECKING:
     from types import FrameType
 
-    from pyiceberg.catalog import Catalog
     from singer_sdk.helpers.capabilities import CapabilitiesEnum
 
+    # Imported when the run opens (`target_iceberg.opening`), in the background.
+    from target_iceberg.commit import Committer, TableChange
+    from target_iceberg.contract.model import Contract
     from target_iceberg.nessie import BranchRun
+    from target_iceberg.outputs import Backend
 
 
 class TargetIceberg(Target):
@@ -112,7 +90,6 @@ class TargetIceberg(Target):
         self._specs: dict[str, Contract] = {}
         self._finished = False
         self._nessie: BranchRun | None = None
-        self._props: dict[str, str] = {}  # the catalog's, to name storage in errors
 
     @classmethod
     def append_builtin_config(cls, config_jsonschema: dict[str, t.Any]) -> None:
@@ -128,64 +105,41 @@ class TargetIceberg(Target):
     def context(self) -> RunContext:
         """Catalog, namespace and writer settings, opened on the first SCHEMA message.
 
-        Before any catalog call the catalog is checked to be the tenant's own
-        (`target_iceberg.guard`) and a Nessie branch is created from main on first use.
+        Waits while the run opens in the background (`target_iceberg.opening`).
         """
         if self._context is None:
-            cfg = self.settings
-            props, origin = resolve_properties(
-                cfg.catalog_name, cfg.catalog_properties, cfg.catalog_uri, cfg.warehouse
-            )
-            nessie = cfg.nessie.model_dump() if cfg.nessie else None
-            check_isolation(
-                tenant=cfg.tenant,
-                namespace=cfg.namespace,
-                properties=props,
-                nessie=nessie,
-                environ=os.environ,
-            )
-            if cfg.nessie is not None:
-                from target_iceberg.nessie import BranchRun  # REST client: Nessie runs only
-
-                self._nessie = BranchRun(
-                    cfg.nessie.api_uri, cfg.nessie.branch, timeout=cfg.catalog_timeout_s
-                )
-                self.summary.nessie = self._nessie.open()
-                if cfg.audit is not None and cfg.audit.enabled:
-                    props = self._nessie.open_audit(cfg.run_id, props)
-            self._props = props = with_s3_timeouts(props, cfg.s3_timeout_s)
-            catalog = open_catalog(cfg.catalog_name, props, origin, timeout=cfg.catalog_timeout_s)
-            ensure_namespace(catalog, cfg.namespace)
-            audit_branch = None
-            if cfg.audit is not None and cfg.audit.enabled:
-                from target_iceberg.audit.publish import branch_name
-
-                audit_branch = branch_name(cfg.run_id)
-            target_bytes = int(cfg.target_file_size_mb * MB)
-            backend = self._backend(catalog)
-            multi_table = cfg.commit_mode == "multi_table"
-            self._context = RunContext(
-                catalog=catalog,
-                namespace=cfg.namespace,
-                run_id=cfg.run_id,
-                unknown=cfg.unknown_columns,
-                # Nessie takes new tables in the run's one multi-table commit; other REST servers
-                # take existing tables only, so missing ones are created (empty) first there.
-                create_tables_first=multi_table and not _takes_new_tables(catalog),
-                block_records=cfg.batch_size_rows,
-                max_rejected_rows=cfg.max_rejected_rows,
-                batch_root=Path(cfg.batch_root) if cfg.batch_root else None,
-                spool_dir=Path(cfg.spool_dir) if cfg.spool_dir else None,
-                backend=backend,
-                audit_branch=audit_branch,
-                settings=WriterSettings(
-                    target_file_bytes=target_bytes,
-                    row_group_bytes=min(32 * MB, max(target_bytes, MB)),
-                ),
-            )
-            self._committer = backend.committer(catalog, cfg)
-            self.logger.info("run %s into namespace %s", cfg.run_id, cfg.namespace)
+            self._open_run()
+        assert self._context is not None
+        self._context.wait_open()
         return self._context
+
+    def _open_run(self, first: tuple[str, str, Contract] | None = None) -> StreamSink | None:
+        """Start opening the run; with ``first`` (stream, table, contract), its stream's sink.
+
+        The first stream's blocks are parsed while the catalog and its table open.
+        """
+        cfg = self.settings
+        ctx = self._context = unopened_context(cfg)
+        sink = None if first is None else StreamSink(*first, ctx, opened_later=True)
+
+        def open_now() -> None:
+            opened = open_run(ctx, cfg, self.summary, self._backend)
+            self._committer, self._nessie = opened.committer, opened.nessie
+            if sink is not None:
+                sink.open_output()
+
+        ctx.open_in_background(open_now)
+        return sink
+
+    def _first_failure(self, exc: BaseException) -> BaseException:
+        """The run's first failure: the opening's, if it failed, else ``exc``.
+
+        A failure found while the run opened in the background (a later line, the tap's end)
+        comes after the opening's in input order: the SCHEMA message opened the run.
+        """
+        if self._context is None or not isinstance(exc, Exception):
+            return exc
+        return self._context.opening_failure() or exc
 
     def _backend(self, catalog: t.Any) -> Backend:
         """The engine's write path: its table outputs and its committer (the one seam)."""
@@ -194,6 +148,8 @@ class TargetIceberg(Target):
             from target_iceberg.spark.backend import SparkBackend
 
             return SparkBackend(cfg, catalog)
+        from target_iceberg.outputs import NativeBackend
+
         return NativeBackend(cfg.write_mode)
 
     @property
@@ -215,7 +171,7 @@ class TargetIceberg(Target):
         if spec_path is None:
             return contract_from_schema(schema, message.get("key_properties"))
         if stream not in self._specs:
-            self._specs[stream] = _load_spec(spec_path)
+            self._specs[stream] = load_spec(spec_path)
         contract = self._specs[stream]
         if self.settings.unknown_columns == "evolve":
             contract = contract.with_extra(extra_columns(schema, contract.names))
@@ -242,9 +198,14 @@ class TargetIceberg(Target):
         sink = self.sinks.get(stream)
         if sink is None:
             table = self._table_for(stream)
-            self.sinks[stream] = StreamSink(stream, table, contract, self.context)
-            self.summary.streams[stream] = self.sinks[stream].summary
-            self.buffers[stream] = self.sinks[stream].buffer
+            if self._context is None:
+                sink = self._open_run((stream, table, contract))
+                assert sink is not None
+            else:
+                sink = StreamSink(stream, table, contract, self.context)
+            self.sinks[stream] = sink
+            self.summary.streams[stream] = sink.summary
+            self.buffers[stream] = sink.buffer
         elif sink.contract != contract:
             self.logger.info("stream %s: the contract changed; new rows follow it", stream)
             sink.update_contract(contract)
@@ -341,7 +302,7 @@ class TargetIceberg(Target):
         try:
             super().listen(file_input)
         except BaseException as exc:
-            failure = self._explained(exc)
+            failure = self._explained(self._first_failure(exc))
             if not self._finished:
                 self._finished = True
                 self._abort(failure)
@@ -355,6 +316,8 @@ class TargetIceberg(Target):
         """Flush, check the reject threshold, commit every table, then emit the STATE."""
         if self._finished:
             return
+        from target_iceberg.commit import STATE, replay_of
+
         self._finished = True
         started = time.time()
         try:
@@ -384,13 +347,13 @@ class TargetIceberg(Target):
             if self._context is not None and self._context.audit_branch is not None:
                 committed = self._audit_and_publish(self._context.audit_branch, committed)
         except Exception as exc:
-            failure = self._explained(exc)
+            failure = self._explained(self._first_failure(exc))
             self._abort(failure)
             if failure is not exc:
                 raise failure from exc
             raise
         finally:
-            if self._context is not None:
+            if self._context is not None and self._context.backend is not None:
                 self._context.backend.close()
         self._summarise_commit(changes, committed)
         self.summary.commit_s = round(time.time() - started, 3)
@@ -402,10 +365,10 @@ class TargetIceberg(Target):
     @property
     def publish_committer(self) -> Committer:
         """Who publishes audit branches: one multi-table commit on REST, else the run's."""
-        from pyiceberg.catalog.rest import RestCatalog
+        from target_iceberg.commit import MultiTableCommitter
 
         catalog = self.context.catalog
-        if isinstance(catalog, RestCatalog) and not isinstance(self.committer, MultiTableCommitter):
+        if is_rest(catalog) and not isinstance(self.committer, MultiTableCommitter):
             cfg = self.settings
             return MultiTableCommitter(
                 catalog, tenant=cfg.tenant or cfg.namespace, job=cfg.job, run_id=cfg.run_id
@@ -508,6 +471,8 @@ class TargetIceberg(Target):
             self.summary.status = "partial" if rejected else "success"
 
     def _snapshot_properties(self) -> dict[str, str]:
+        from target_iceberg.commit import JOB, STATE, TENANT
+
         props = {TENANT: self.settings.tenant or "", JOB: self.settings.job or ""}
         if self._latest_state is not None:
             props[STATE] = json.dumps(self._latest_state, separators=(",", ":"), default=str)
@@ -549,12 +514,13 @@ class TargetIceberg(Target):
 
     def _explained(self, exc: BaseException) -> BaseException:
         """``exc``, or for a failed write to storage an error naming where and the fix."""
-        return storage_error(exc, self._props, self.settings.s3_timeout_s) or exc
+        props = self._context.properties if self._context is not None else {}
+        return storage_error(exc, props, self.settings.s3_timeout_s) or exc
 
     def _abort(self, exc: BaseException, kind: ErrorKind | None = None) -> None:
         for sink in self.sinks.values():
             sink.abort()
-        if self._context is not None:
+        if self._context is not None and self._context.backend is not None:
             self._context.backend.close()
         self.summary.status = "failed"
         self.summary.error = message(exc)
@@ -595,45 +561,8 @@ def _short(value: t.Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-class _SpecLoader(yaml.SafeLoader):
-    """Safe YAML without aliases (a spec never needs one; a few can expand into gigabytes)."""
-
-    def compose_node(self, parent: t.Any, index: t.Any) -> t.Any:
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.YAMLError("aliases (*name) are not allowed in an asset spec")
-        return super().compose_node(parent, index)
-
-
-_MAX_SPEC_BYTES = 1024 * 1024
-
-
-def _takes_new_tables(catalog: Catalog) -> bool:
-    from pyiceberg.catalog.rest import RestCatalog
-
-    from target_iceberg.rest import takes_new_tables
-
-    return isinstance(catalog, RestCatalog) and takes_new_tables(catalog)
-
-
-def _load_spec(path: Path) -> Contract:
-    try:
-        if path.stat().st_size > _MAX_SPEC_BYTES:
-            raise ValueError(f"larger than {_MAX_SPEC_BYTES // 1024} KB; no spec is that big")
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SpecLoader)  # noqa: S506
-    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:
-        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise ConfigError(
-            f"cannot read asset spec {path}: {reason[:300]}; check `streams.*.asset_spec`"
-        ) from None
-    try:
-        spec = AssetSpec.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
-        raise ContractError(f"asset spec {path} is invalid: {problems}") from None
-    return Contract.from_spec(spec, origin=str(path))
-
-
 if __name__ == "__main__":
+    from target_iceberg.main import tune_collector
+
+    tune_collector()
     TargetIceberg.cli()
