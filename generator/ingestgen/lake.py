@@ -2,6 +2,12 @@
 
 Reads the catalog settings from the rendered project (the same ones the loader uses), so what it
 shows is what the jobs wrote. Read-only: never creates, alters or commits anything.
+
+Every catalog ingestgen opens itself (``show``, ``plan``, ``report``, ``maintain``) has the
+loader's kind of timeouts: a REST catalog request and an S3 request give up after
+``INGESTGEN_CATALOG_TIMEOUT_S`` / ``INGESTGEN_S3_TIMEOUT_S`` seconds, else the loader's own
+``catalog_timeout_s`` / ``s3_timeout_s``, else 60. A server that accepts the connection and
+never answers cannot hold a command.
 """
 
 from __future__ import annotations
@@ -13,12 +19,58 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ingestgen.errors import UserError
+from ingestgen.errors import UserError, excerpt
 from ingestgen.meltano.project import Plugin, Project
 from ingestgen.meltano.tool import expand, references
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
+
+CATALOG_TIMEOUT_ENV = "INGESTGEN_CATALOG_TIMEOUT_S"
+S3_TIMEOUT_ENV = "INGESTGEN_S3_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 60.0
+
+
+class CatalogUnreachableError(UserError):
+    """A catalog ingestgen reads did not answer in time, or not at all; says where and the fix."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds one of ingestgen's own catalog or S3 requests may take."""
+
+    catalog_s: float = DEFAULT_TIMEOUT_S
+    s3_s: float = DEFAULT_TIMEOUT_S
+
+    @classmethod
+    def of(cls, loader: Plugin | None, environ: Mapping[str, str]) -> Timeouts:
+        """The environment's override, else ``loader``'s own settings, else 60 s.
+
+        Raises:
+            UserError: an override is not a positive number.
+        """
+        config = loader.config if loader is not None else {}
+        return cls(
+            _seconds(environ, CATALOG_TIMEOUT_ENV, config.get("catalog_timeout_s")),
+            _seconds(environ, S3_TIMEOUT_ENV, config.get("s3_timeout_s")),
+        )
+
+
+def _seconds(environ: Mapping[str, str], var: str, setting: object) -> float:
+    raw = environ.get(var)
+    if raw is None:
+        try:
+            value = float(setting) if setting is not None else DEFAULT_TIMEOUT_S  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            value = DEFAULT_TIMEOUT_S  # the loader rejects it at its next run
+        return value if value > 0 else DEFAULT_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise UserError(f"{var}={excerpt(raw)} is not a number of seconds above 0; e.g. {var}=30")
+    return value
 
 
 @dataclass(frozen=True)
@@ -72,9 +124,9 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
     Catalogs that cannot be reached (e.g. a Nessie server that is not running) are skipped only
     if another catalog answered; otherwise the error says which one failed.
     """
-    from pyiceberg.catalog import load_catalog
     from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 
+    timeouts = Timeouts.of(None, os.environ)
     found: list[TablePreview] = []
     errors: list[str] = []
     for name, props in sorted(catalogs(project).items()):
@@ -82,7 +134,12 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
             errors.append(props)
             continue
         try:
-            catalog = load_catalog(name, **props)
+            catalog = open_catalog(
+                name, props, timeouts=timeouts, where=f"catalog {name}", read_only=False
+            )
+            if catalog is None:
+                errors.append(f"{name}: no catalog file yet (no job has run)")
+                continue
             names = [table] if table else [t[-1] for t in catalog.list_tables(namespace)]
             for item in sorted(names):
                 tbl = catalog.load_table((namespace, item))
@@ -109,22 +166,78 @@ def preview(project: Path, namespace: str, table: str | None, limit: int) -> lis
     return found
 
 
-def open_catalog(name: str, properties: Mapping[str, str]) -> Catalog | None:
-    """Load a catalog for reading; None for an embedded catalog whose file does not exist yet.
+def open_catalog(
+    name: str,
+    properties: Mapping[str, str],
+    *,
+    timeouts: Timeouts | None = None,
+    where: str = "",
+    read_only: bool = True,
+) -> Catalog | None:
+    """Load a catalog; None for an embedded catalog whose file does not exist yet.
 
-    An embedded (SQLite) catalog is opened read-only, so reading never creates or changes its
-    file. Other catalogs are loaded as given (loading a REST catalog asks the server).
+    An embedded (SQLite) catalog is opened read-only unless ``read_only`` is False, so reading
+    never creates or changes its file. A REST catalog's requests (the first one is made here)
+    and every S3 request give up after ``timeouts``; a REST request that gets no answer raises
+    `CatalogUnreachableError` naming ``where`` (e.g. the project and loader), the address and
+    the timeout to raise.
 
     Raises:
-        Exception: whatever pyiceberg raises when the catalog cannot be reached.
+        CatalogUnreachableError: a REST catalog did not answer (also from later requests).
+        Exception: whatever else pyiceberg raises when the catalog cannot be loaded.
     """
     from pyiceberg.catalog import load_catalog
+    from pyiceberg.io import S3_CONNECT_TIMEOUT, S3_REQUEST_TIMEOUT
 
+    limits = timeouts or Timeouts()
     props = dict(properties)
     uri = props.get("uri", "")
     if props.get("type") == "sql" and uri.startswith("sqlite:///"):
         path = Path(uri.removeprefix("sqlite:///"))
         if not path.is_file():
             return None
-        props["uri"] = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
+        if read_only:
+            props["uri"] = f"sqlite:///file:{quote(str(path))}?mode=ro&uri=true"
+    # Without them an S3 server that accepts connections and never answers holds the command.
+    s3 = {S3_CONNECT_TIMEOUT: f"{limits.s3_s:g}", S3_REQUEST_TIMEOUT: f"{limits.s3_s:g}"}
+    props = {**s3, **props}
+    rest = props.get("type") == "rest" or (
+        "type" not in props and uri.startswith(("http://", "https://"))
+    )
+    if rest and "py-catalog-impl" not in props:
+        return _timed_rest(name, props, limits.catalog_s, where)
     return load_catalog(name, **props)
+
+
+def _timed_rest(name: str, props: dict[str, str], seconds: float, where: str) -> Catalog:
+    """The loader's timed REST catalog, its transport errors located and naming our knob."""
+    import requests
+
+    from target_iceberg.rest import CatalogUnavailableError, TimedRestCatalog
+
+    def located(exc: Exception) -> CatalogUnreachableError:
+        return CatalogUnreachableError(
+            f"{where + ': ' if where else ''}{exc}. For ingestgen's own reads, the timeout is "
+            f"{seconds:g} s: set {CATALOG_TIMEOUT_ENV} to change it"
+        )
+
+    class _Located(TimedRestCatalog):
+        def _create_session(self) -> requests.Session:
+            session = super()._create_session()
+            send = session.request
+
+            def request(method: str, url: str | bytes, **kwargs: Any) -> requests.Response:
+                try:
+                    return send(method, url, **kwargs)
+                except CatalogUnavailableError as exc:
+                    raise located(exc) from None
+
+            session.request = request  # type: ignore[method-assign,assignment]
+            return session
+
+    try:
+        return _Located(name, timeout=seconds, **props)
+    except CatalogUnreachableError:
+        raise
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise located(exc) from None

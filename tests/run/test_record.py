@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from ingestgen.record.emit import Emitters
-from ingestgen.record.model import RunFacts, Usage, build_record, parse_summary
+from ingestgen.record.model import InvalidSummary, RunFacts, Usage, build_record, parse_summary
 from ingestgen.record.openmetadata import OpenMetadataError, OpenMetadataTarget, send_status
 from ingestgen.redact import Redactor
 from ingestgen.run.outcome import judge
@@ -379,3 +379,26 @@ def test_a_failed_summary_names_the_error_kind() -> None:
     outcome = judge(parse_summary(failed), 1)
     assert outcome.exit_code == 2
     assert "(transient): commit conflict" in outcome.reason
+
+
+@pytest.mark.parametrize(
+    ("kind", "loader_code"), [("transient", 75), ("terminal", 2), ("internal", 3)]
+)
+def test_a_failed_run_records_the_loaders_own_exit_code(kind: str, loader_code: int) -> None:
+    # The loader exits 75 for a transient failure; the run (the seed's codes) exits 2 for any.
+    failed = {**summary("failed", error="the catalog did not answer", snapshot=None)}
+    failed["error_kind"] = kind
+    rec = record_for(failed, meltano_rc=1)
+    assert (rec["exit_code"], rec["loader_exit_code"], rec["error_kind"]) == (2, loader_code, kind)
+    assert rec["meltano"]["exit_code"] == 1
+    # The loader's summary says the same once sealed, as the loader writes it.
+    sealed = parse_summary(failed)
+    assert not isinstance(sealed, InvalidSummary) and sealed is not None
+    sealed.seal()
+    assert (sealed.exit_code, sealed.loader_exit_code) == (2, loader_code)
+
+
+def test_a_committed_run_records_loader_exit_code_zero() -> None:
+    rec = record_for(summary(status="partial", rejected=3))
+    assert (rec["exit_code"], rec["loader_exit_code"], rec["error_kind"]) == (1, 0, None)
+    assert record_for(None, meltano_rc=1)["loader_exit_code"] is None

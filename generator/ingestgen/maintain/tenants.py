@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestgen.errors import ExitCode, UserError
-from ingestgen.lake import catalog_properties, open_catalog
+from ingestgen.lake import Timeouts, catalog_properties, open_catalog
 from ingestgen.maintain import compact as compacting
 from ingestgen.maintain import expire as expiring
 from ingestgen.maintain import orphans as orphaning
@@ -170,7 +170,6 @@ def _catalog(
     orphan_age: dt.timedelta | None,
     now: dt.datetime,
 ) -> None:
-    from pyiceberg.catalog import load_catalog
     from pyiceberg.exceptions import (
         CommitFailedException,
         NoSuchNamespaceError,
@@ -195,7 +194,13 @@ def _catalog(
     if boundary.startswith("!"):
         outcome.errors.append(f"catalog {name}: {boundary[1:]}; not touched")
         return
-    catalog = open_catalog(name, props) if dry_run else _open_writable(name, props, load_catalog)
+    catalog = open_catalog(
+        name,
+        props,
+        timeouts=Timeouts.of(loader, environ),
+        where=f"projects/{tenant}/meltano.yml, loader {loader.name}",
+        read_only=dry_run,
+    )
     if catalog is None:
         return  # an embedded catalog whose file does not exist yet holds no tables
     try:
@@ -306,14 +311,6 @@ def _table(
         ]
         if not dry_run:
             orphaning.remove(table, found)
-
-
-def _open_writable(name: str, props: Mapping[str, str], load: Any) -> Any:
-    uri = props.get("uri", "")
-    embedded = props.get("type") == "sql" and uri.startswith("sqlite:///")
-    if embedded and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return None
-    return load(name, **props)
 
 
 def _boundary(props: Mapping[str, str], folder: Path, lake_root: str, tenant: str) -> str:

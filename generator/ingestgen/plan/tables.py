@@ -20,7 +20,7 @@ from typing import Literal
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError
 from pyiceberg.schema import Schema
 
-from ingestgen.lake import catalog_properties, open_catalog
+from ingestgen.lake import Timeouts, catalog_properties, open_catalog
 from ingestgen.meltano.project import Project
 from ingestgen.plan.sides import Side, TableRef
 from target_iceberg.contract.evolution import SchemaPlan, plan_schema
@@ -157,7 +157,12 @@ def _live(
     if isinstance(props, str):
         return f"catalog {name} not readable: {props}"
     try:
-        catalog = open_catalog(name, props)
+        catalog = open_catalog(
+            name,
+            props,
+            timeouts=Timeouts.of(loader, environ),
+            where=f"projects/{ref.tenant}/meltano.yml, loader {loader.name}",
+        )
         if catalog is None:
             return _Baseline("none", f"catalog {name} holds no tables yet: the next run creates it")
         table = catalog.load_table(tuple(ref.table.split(".", 1)))

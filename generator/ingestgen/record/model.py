@@ -187,6 +187,9 @@ def build_record(facts: RunFacts, outcome: Outcome) -> dict[str, Any]:
             "loader": facts.loader,
         },
         "loader_status": summary.status if summary is not None else None,
+        # The loader's own code (75: transient, a retry may help), not the run's `exit_code`.
+        "loader_exit_code": summary.loader_exit() if summary is not None else None,
+        "error_kind": summary.error_kind.value if summary and summary.error_kind else None,
         "openmetadata": {"status": pipeline_status(outcome, streams, start_ms, end_ms)},
         "files": dict(facts.files),
     }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestgen.errors import UserError
-from ingestgen.lake import catalog_properties, open_catalog
+from ingestgen.lake import Timeouts, catalog_properties, open_catalog
 from ingestgen.meltano.project import Project, project_dir
 from ingestgen.report.records import Run
 
@@ -113,7 +113,16 @@ def _catalog(
     if key not in cache:
         props = catalog_properties(loader, folder, env)
         try:
-            cache[key] = None if isinstance(props, str) else open_catalog(key[1], props)
+            cache[key] = (
+                None
+                if isinstance(props, str)
+                else open_catalog(
+                    key[1],
+                    props,
+                    timeouts=Timeouts.of(loader, env),
+                    where=f"projects/{tenant}/meltano.yml, loader {loader.name}",
+                )
+            )
             if isinstance(props, str):
                 notes.append(f"{tenant}: catalog {key[1]} not read: {props}")
             elif cache[key] is None:

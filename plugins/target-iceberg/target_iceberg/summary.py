@@ -2,9 +2,11 @@
 
 Published as a model, like the asset spec (`target_iceberg.spec`): the loader fills it during
 the run and writes it as JSON to ``run_summary_path`` (and always logs it); ingestgen reads
-the file back with `RunSummary.read` and never walks its keys by hand. The status maps to an
-exit code for a runner: success 0, already_committed 0, partial 1 (rows quarantined), failed
-2. Never decides anything.
+the file back with `RunSummary.read` and never walks its keys by hand. Two exit codes, kept
+apart because they differ: ``exit_code`` is the runner's (the seed's codes, what ``ingestgen
+run`` exits with: success 0, already_committed 0, partial 1 (rows quarantined), failed 2), and
+``loader_exit_code`` the loader process's own (plugin_errors: 0 for every committed status, 2
+terminal, 75 transient, 3 internal, a failed audit's ``on_fail``). Never decides anything.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plugin_errors import ErrorKind
+from plugin_errors import EXIT_CODES, EXIT_OK, ErrorKind
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +149,22 @@ class RunSummary(_Model):
     tenant: str | None = Field(default=None, description="Tenant id.")
     job: str | None = Field(default=None, description="Job name.")
     status: Status = Field(default="success", description="How the run ended.")
-    exit_code: int = Field(default=0, description="The status as a runner's exit code.")
+    exit_code: int = Field(
+        default=0,
+        description=(
+            "The status as a runner's exit code (ingestgen run's: 0 success, 1 partial, 2 "
+            "failed, or a failed audit's on_fail), whatever the kind of failure."
+        ),
+    )
+    loader_exit_code: int = Field(
+        default=0,
+        description=(
+            "The exit code of the loader process that wrote this summary: 0 when it committed "
+            "(with quarantined rows too), else by error_kind: 2 terminal, 75 transient (a "
+            "retry may help), 3 internal; a failed audit's on_fail. A loader stopped by signal "
+            "N exits 128+N instead (its error_kind says transient)."
+        ),
+    )
     error: str | None = Field(default=None, description="Why the run failed, in one line.")
     error_kind: ErrorKind | None = Field(
         default=None, description="terminal, transient or internal when the run failed."
@@ -174,9 +191,19 @@ class RunSummary(_Model):
         self.exit_code = _EXIT_CODES[self.status]
         if self.status == "failed" and self.audit is not None and self.audit.failing:
             self.exit_code = self.audit.on_fail
+        self.loader_exit_code = self.loader_exit()
         self.totals = Totals(
             **{key: sum(getattr(s, key) for s in self.streams.values()) for key in _TOTALS}
         )
+
+    def loader_exit(self) -> int:
+        """The loader process's exit code for this status and error kind (see the field)."""
+        if self.status != "failed":
+            return EXIT_OK
+        if self.audit is not None and self.audit.failing:
+            return self.audit.on_fail
+        # The loader always names the kind; a summary without one gets the generic 2.
+        return EXIT_CODES[self.error_kind or ErrorKind.TERMINAL]
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form."""
