@@ -159,7 +159,7 @@ def _nessie_runs(
     job: str, props: dict[str, str], nessie: Any, env: dict[str, str]
 ) -> list[tuple[dict[str, str], _NessieRun]]:
     """The catalog properties of each audit branch of the job's tenant branch, with the branch."""
-    from target_iceberg.rest import CatalogRequestError
+    from target_iceberg.errors import CatalogRequestError
 
     tenant_branch = str(nessie["branch"])
     client = wap_nessie.NessieClient(expand(str(nessie["api_uri"]), env))
@@ -325,7 +325,7 @@ def discard(project: Path, tenant: str, job: str | None, run_id: str) -> Evidenc
     """Remove run ``run_id``'s audit branch from every table of its job."""
     lake, kept = _find(project, tenant, job, run_id)
     if lake.nessie is not None:  # the tables' audit branches go with the Nessie branch
-        from target_iceberg.rest import CatalogRequestError
+        from target_iceberg.errors import CatalogRequestError
 
         client = lake.nessie.client
         try:
@@ -343,7 +343,7 @@ def discard(project: Path, tenant: str, job: str | None, run_id: str) -> Evidenc
 
 def _merge(run: _NessieRun, tenant: str, job: str, run_id: str) -> None:
     """Merge the run's Nessie branch into the tenant's (as it is now: a person decided)."""
-    from target_iceberg.rest import CatalogRequestError
+    from target_iceberg.errors import CatalogRequestError
 
     client = run.client
     info = wap_nessie.CommitInfo.for_run(tenant=tenant, job=job, run_id=run_id)

@@ -213,7 +213,8 @@ def _timed_rest(name: str, props: dict[str, str], seconds: float, where: str) ->
     """The loader's timed REST catalog, its transport errors located and naming our knob."""
     import requests
 
-    from target_iceberg.rest import CatalogUnavailableError, TimedRestCatalog
+    from target_iceberg.errors import CatalogUnavailableError
+    from target_iceberg.rest import TimedRestCatalog
 
     def located(exc: Exception) -> CatalogUnreachableError:
         return CatalogUnreachableError(

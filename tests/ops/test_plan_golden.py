@@ -371,5 +371,6 @@ def test_an_unreachable_rest_catalog_falls_back_to_the_spec(base: Path, tmp_path
     result = CliRunner().invoke(cli, ["plan", "--root", str(root)], env=env)
     assert result.exit_code == 1, result.output
     assert "compared with: the spec alone: the table that the base's" in result.stdout
-    assert "(catalog acme_nessie not reachable: ConnectionError" in result.stdout
+    assert "(catalog acme_nessie not reachable: CatalogUnreachableError" in result.stdout
+    assert "did not answer GET /iceberg/acme/v1/config (ConnectionError" in result.stdout
     assert "allowed  promote seats: int -> long" in result.stdout
