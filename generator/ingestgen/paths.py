@@ -207,3 +207,16 @@ def _lexical(path: Path, root: Path) -> str:
         return path.absolute().relative_to(root.absolute()).as_posix()
     except ValueError:
         return excerpt(str(path))
+
+
+def cache_folder(name: str) -> Path | None:
+    """The cache folder ``name`` of ingestgen, or None when ``INGESTGEN_NO_CACHE`` is set.
+
+    Under ``$INGESTGEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/ingestgen``, else ``~/.cache/ingestgen``.
+    """
+    if os.environ.get("INGESTGEN_NO_CACHE", "") not in ("", "0"):
+        return None
+    if given := os.environ.get("INGESTGEN_CACHE_DIR"):
+        return Path(given) / name
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ingestgen" / name

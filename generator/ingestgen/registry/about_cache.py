@@ -24,7 +24,6 @@ import contextlib
 import functools
 import hashlib
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Iterable
@@ -33,18 +32,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from ingestgen.paths import cache_folder
+
 FOLDER = "plugin-about"
 _SKIPPED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"}
 
 
 def cache_dir() -> Path | None:
     """Where entries live, or None when ``INGESTGEN_NO_CACHE`` is set."""
-    if os.environ.get("INGESTGEN_NO_CACHE", "") not in ("", "0"):
-        return None
-    if given := os.environ.get("INGESTGEN_CACHE_DIR"):
-        return Path(given) / FOLDER
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ingestgen" / FOLDER
+    return cache_folder(FOLDER)
 
 
 def _skipped(part: str) -> bool:

@@ -32,6 +32,8 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ingestgen.paths import cache_folder
+
 FOLDER = "run-plan"
 FORMAT = "1"
 AREAS = ("configs", "data", "registry", "templates", "specs", "projects")
@@ -53,12 +55,7 @@ class PlanFacts:
 
 def cache_dir() -> Path | None:
     """Where entries live, or None when ``INGESTGEN_NO_CACHE`` is set."""
-    if os.environ.get("INGESTGEN_NO_CACHE", "") not in ("", "0"):
-        return None
-    if given := os.environ.get("INGESTGEN_CACHE_DIR"):
-        return Path(given) / FOLDER
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "ingestgen" / FOLDER
+    return cache_folder(FOLDER)
 
 
 def digest(root: Path) -> str:
