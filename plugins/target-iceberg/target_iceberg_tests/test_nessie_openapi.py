@@ -218,7 +218,9 @@ def test_the_loader_creates_the_branch_before_any_catalog_call(
         pytest.raises(LoaderError, match="did not answer"),
         redirect_stdout(io.StringIO()),
     ):
-        target.process_lines(io.StringIO(json.dumps(schema) + "\n"))
+        # The whole input: the run opens in the background on the SCHEMA message, and its
+        # failure is the run's error by the end of the input at the latest.
+        target.listen(io.StringIO(json.dumps(schema) + "\n"))
     assert "acme" in fake_nessie.branches
     assert target.summary.nessie == NessieCommit(branch="acme", commit_hash=None)
     assert fake_nessie.problems == []
