@@ -78,3 +78,22 @@ def test_the_cache_can_be_turned_off(
     plan(sandbox, job_file)
     monkeypatch.setenv("INGESTGEN_NO_CACHE", "1")
     assert UNCHANGED not in plan(sandbox, job_file).rendered
+
+
+def test_a_project_gaining_its_working_state_is_still_unchanged(
+    sandbox: Path, job_file: Path
+) -> None:
+    # A first run creates .meltano/ and .lake/ in the project, which moves the project folder's
+    # own times: the next run still plans from the cache.
+    plan(sandbox, job_file)
+    project = sandbox / "projects" / "acme"
+    (project / ".meltano" / "run").mkdir(parents=True)
+    (project / ".lake").mkdir()
+    (project / ".lake" / "catalog.db").write_bytes(b"x")
+    assert UNCHANGED in plan(sandbox, job_file).rendered
+
+
+def test_a_new_file_beside_a_project_is_planned_again(sandbox: Path, job_file: Path) -> None:
+    plan(sandbox, job_file)
+    (sandbox / "projects" / "acme" / "extra.yml").write_text("plugins: {}\n")
+    assert UNCHANGED not in plan(sandbox, job_file).rendered

@@ -7,10 +7,12 @@ type, redaction) are kept here under a digest of everything that plan read or co
 
 - every entry under ``configs/``, ``data/``, ``registry/``, ``templates/``, ``specs/`` and
   ``projects/`` (the committed renders; each project's working state ``.meltano/``, ``.lake/``
-  and ``output/`` aside), symbolic links followed and their targets recorded: path, size,
-  modification and change times (the change time moves on every write, whatever the tool);
-- the code that validates and renders: ingestgen's, target-iceberg's and plugin-errors' files,
-  the same way, and the name (with version) of every distribution installed, and the Python.
+  and ``output/`` aside), symbolic links followed and their targets recorded: a file's path,
+  size, modification and change times (the change time moves on every write, whatever the
+  tool); a folder's path only (its times move when a run creates its working state in it);
+- the code that validates and renders: the files of ingestgen and of each of our plugins (the
+  render reads what each declares), the same way, and the name (with version) of every
+  distribution installed, and the Python.
 
 A run whose digest matches uses the facts and skips validation and the render check; any other
 run plans in full, and only a plan that succeeded (job valid, render current) is kept. Entries
@@ -37,7 +39,15 @@ from ingestgen.paths import cache_folder
 FOLDER = "run-plan"
 FORMAT = "1"
 AREAS = ("configs", "data", "registry", "templates", "specs", "projects")
-CODE = ("ingestgen", "target_iceberg", "plugin_errors")
+# Every package of ours: the render asks each plugin what it declares (registry/about_cache).
+CODE = (
+    "ingestgen",
+    "target_iceberg",
+    "plugin_errors",
+    "tap_gdrive_csv",
+    "tap_airbyte_bridge",
+    "mapper_contract",
+)
 _WORKING_STATE = {".meltano", ".lake", "output"}  # under projects/<tenant>/, as .gitignore says
 _SKIPPED = {"__pycache__"}
 
@@ -95,16 +105,28 @@ def _walk(out: hashlib._Hash, top: Path, label: str, *, projects: bool) -> None:
             for d in dirs
             if d not in _SKIPPED and not (projects and depth == 1 and d in _WORKING_STATE)
         )
-        for name in [*dirs, *sorted(files)]:
+        # A folder by its name and link only: its own times move whenever an entry in it comes
+        # or goes, a project's working state included, and its entries are recorded anyway.
+        for name in dirs:
+            rel = (here / name).relative_to(top).as_posix()
+            out.update(f"{label}{rel}/ {_link(here / name)}\n".encode())
+        for name in sorted(files):
             path = here / name
             rel = path.relative_to(top).as_posix()
             try:
                 st = path.stat()
-                link = str(path.readlink()) if path.is_symlink() else ""
+                link = _link(path)
             except OSError:
                 st, link = None, "?"
             stamp = f"{st.st_size} {st.st_mtime_ns} {st.st_ctime_ns} {st.st_ino}" if st else "-"
             out.update(f"{label}{rel} {stamp} {link}\n".encode())
+
+
+def _link(path: Path) -> str:
+    try:
+        return str(path.readlink()) if path.is_symlink() else ""
+    except OSError:
+        return "?"
 
 
 def _entry(folder: Path, root: Path, job_file: Path) -> Path:
