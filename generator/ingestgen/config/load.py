@@ -14,7 +14,7 @@ from ingestgen.config.locate import problems_from
 from ingestgen.config.yamlcompose import LIMITS
 from ingestgen.config.yamlsource import Located, load_located, texts
 from ingestgen.errors import ConfigError, Problem, each_or_all_problems, excerpt
-from ingestgen.paths import RUNNER_FILE, display, resolves_inside, spec_relpath
+from ingestgen.paths import RUNNER_FILE, display, spec_relpath
 from target_iceberg.spec import AssetSpec
 from target_iceberg.tenancy import branch_problem, tenant_id_problem
 
@@ -178,7 +178,7 @@ def _load_asset(
     real = path.resolve()
     # The boundary is where specs/ itself really is: the platform may mount it (the runner image
     # links /app/specs to a read-only /specs, as the design asks). Nothing inside it may leave it.
-    if not resolves_inside(path, (root / "specs").resolve()):
+    if not real.is_relative_to((root / "specs").resolve()):  # resolves_inside, resolved once
         # Never read: a link out of specs/ would make its target's content a "spec" and
         # print it in the validation errors.
         problems.append(

@@ -34,7 +34,7 @@ from ingestgen.paths import (
     inside_configs,
     job_files,
     repo_relpath,
-    resolves_inside,
+    resolved,
 )
 from target_iceberg.spec import Identifier
 from target_iceberg.strict import StrictModel as _Strict
@@ -527,6 +527,7 @@ def _schedules(
 ) -> list[ScheduledJob]:
     out: list[ScheduledJob] = []
     seen: dict[str, int] = {}
+    configs = root.resolve() / "configs"
     for index, schedule in valid:
         loc = ("runner", "orchestrator", "schedules", index)
         if schedule.name in seen:
@@ -551,7 +552,8 @@ def _schedules(
                 )
             )
             continue
-        if not resolves_inside(path, root.resolve() / "configs"):
+        real = resolved(path)
+        if real is None or not real.is_relative_to(configs):
             problems.append(
                 doc.problem(
                     (*loc, "config"),
@@ -561,7 +563,7 @@ def _schedules(
             )
             continue
         try:
-            job = loaded.get(path.resolve()) or load_job(path, root)
+            job = loaded.get(real) or load_job(path, root)
         except ConfigError as exc:
             problems.append(
                 doc.problem(

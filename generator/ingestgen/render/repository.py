@@ -171,7 +171,8 @@ def rendered(root: Path, selected: list[Path] | None = None) -> list[RenderedFil
     everything = job_files(root)
     if not selected:
         jobs, resolved, unresolved = _load_and_resolve(everything, root, loaded)
-        runner = find_runner(root, {p.resolve(): j for p, j in zip(everything, jobs, strict=True)})
+        # job_files gives resolved paths, as the runner config's schedules look them up.
+        runner = find_runner(root, dict(zip(everything, jobs, strict=True)))
         if unresolved:
             raise ConfigError(unresolved)
         others: list[ResolvedJob] = []
