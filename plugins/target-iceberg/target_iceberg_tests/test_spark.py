@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import redirect_stdout
@@ -59,6 +60,9 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     yield session
     session.stop()
     handle.stop()
+    # py4j closes its gateway connections when they are collected, at the interpreter's exit,
+    # and says so at INFO to a handler whose stream pytest has closed by then ("Logging error").
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @pytest.fixture
