@@ -27,6 +27,9 @@ pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 CATEGORY = "faults: services hanging (REST catalog, Nessie API, S3)"
 TIMEOUT_S = 2
+# A server answering again, slowly: every answer delayed, each well within the timeout
+# (the retry makes dozens of requests, so more would only lengthen the suite).
+SLOW_S = 0.05
 
 
 def _config(
@@ -67,7 +70,7 @@ def test_catalog_hanging_at_the_commit_times_out(
     assert "Traceback" not in hung.stderr and hung.states == []
     assert ids(direct, namespace) == dict.fromkeys(STREAMS, FIRST)  # the commit never landed
 
-    rest_proxy.slow(0.2)  # answering again, slowly: within the timeout
+    rest_proxy.slow(SLOW_S)  # answering again, slowly: within the timeout
     again = run_loader(tmp_path / "r3", _config(through, namespace, "r3"), singer_text(13, 24))
     assert again.code == 0, again.stderr[-3000:]
     assert ids(direct, namespace) == dict.fromkeys(STREAMS, BOTH) and again.states
@@ -76,7 +79,7 @@ def test_catalog_hanging_at_the_commit_times_out(
         CATEGORY,
         f"REST catalog hangs at the commit (catalog_timeout_s={TIMEOUT_S})",
         "gives up after the timeout: transient (75), message names the URI and "
-        "catalog_timeout_s; tables unchanged; retry through a slow (0.2 s/answer) catalog "
+        f"catalog_timeout_s; tables unchanged; retry through a slow ({SLOW_S} s/answer) catalog "
         "lands 12 rows/table once",
         started,
     )
@@ -107,7 +110,7 @@ def test_s3_hanging_times_out(
     assert "Traceback" not in hung.stderr and hung.states == []
     assert ids(direct, namespace) == dict.fromkeys(STREAMS, FIRST)
 
-    s3_proxy.slow(0.2)
+    s3_proxy.slow(SLOW_S)
     again = run_loader(tmp_path / "r3", _config(through, namespace, "r3"), singer_text(13, 24))
     assert again.code == 0, again.stderr[-3000:]
     assert ids(direct, namespace) == dict.fromkeys(STREAMS, BOTH) and again.states
@@ -116,7 +119,7 @@ def test_s3_hanging_times_out(
         CATEGORY,
         f"S3 server hangs (accepts, never answers; s3_timeout_s={TIMEOUT_S})",
         "gives up after the timeout: transient (75), message names the endpoint and "
-        "s3_timeout_s; tables unchanged; retry through a slow (0.2 s/answer) S3 lands 12 "
+        f"s3_timeout_s; tables unchanged; retry through a slow ({SLOW_S} s/answer) S3 lands 12 "
         "rows/table once",
         started,
     )
