@@ -266,21 +266,17 @@ def main() -> None:
                 "load_1m": round(load_1m, 2),
             }
             results[n] = figures
-            if args.render_only:
-                print(
-                    f"{n:>5} tenants, {3 * n:>5} jobs: render {figures['render_s']:6.2f} s "
-                    f"({figures['render_cpu_s']:.2f} s CPU; plugins asked: "
-                    f"{figures['render_cold_s']:.2f} s, {figures['render_cold_cpu_s']:.2f} s CPU), "
-                    f"load average {figures['load_1m']:.2f}",
-                    flush=True,
-                )
-                continue
-            figures |= load(root, folder / "dagster_home", args.timeout)
-            print(
+            line = (
                 f"{n:>5} tenants, {3 * n:>5} jobs: render {figures['render_s']:6.2f} s "
                 f"({figures['render_cpu_s']:.2f} s CPU; plugins asked: "
                 f"{figures['render_cold_s']:.2f} s, {figures['render_cold_cpu_s']:.2f} s CPU), "
-                f"load {figures['load_s']:6.2f} s, Dagster RSS {figures['rss_mb']:7.1f} MB "
+            )
+            if args.render_only:
+                print(f"{line}load average {figures['load_1m']:.2f}", flush=True)
+                continue
+            figures |= load(root, folder / "dagster_home", args.timeout)
+            print(
+                f"{line}load {figures['load_s']:6.2f} s, Dagster RSS {figures['rss_mb']:7.1f} MB "
                 f"(PSS {figures['pss_mb']:7.1f} MB, {figures['processes']:.0f} processes)",
                 flush=True,
             )

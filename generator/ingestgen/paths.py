@@ -90,10 +90,8 @@ def resolves_inside(path: Path, folder: Path) -> bool:
     is itself a link out of the repository does not move the boundary. A link loop or an
     unreadable path counts as outside.
     """
-    try:
-        return path.resolve().is_relative_to(folder)
-    except (OSError, RuntimeError, ValueError):
-        return False
+    real = resolved(path)
+    return real is not None and real.is_relative_to(folder)
 
 
 def connector_path(text: str, tenant: str, root: Path) -> PurePosixPath | str:
@@ -206,8 +204,7 @@ def inside_configs(files: set[Path], root: Path) -> list[Path]:
 def resolved(path: Path) -> Path | None:
     """``path`` with every link followed; None for a link loop or an unreadable path.
 
-    ``resolves_inside(path, folder)`` is ``resolved(path)`` lying in ``folder``: a caller that
-    needs the resolved path too resolves once.
+    A caller that needs the resolved path as well as `resolves_inside` resolves once with this.
     """
     try:
         return path.resolve()
